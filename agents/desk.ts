@@ -1,0 +1,43 @@
+/**
+ * The task agent: an appointment desk. It arrives mid-conversation (handed off by the intro agent
+ * with the chat history), so it picks up where the caller left off instead of greeting again.
+ */
+import { llm, voice } from '@livekit/agents';
+import { appointmentTools } from '../tools/appointments.js';
+import { endCallTool } from '../tools/endCall.js';
+import type { AgentDeps } from './deps.js';
+import { phoneStyle } from './prompts.js';
+import type { CallUserdata } from './userdata.js';
+
+export const DESK_AGENT_ID = 'desk';
+
+function deskInstructions(u: CallUserdata, now: Date): string {
+  const about = u.direction === 'outbound' && u.contact?.appointmentId
+    ? ` This call is about appointment ${u.contact.appointmentId}: use find_appointments, tell the person when it is, ` +
+      'and ask whether they will come. Confirm, reschedule or cancel it as they wish.'
+    : ' Help the caller book, find, reschedule, cancel or confirm an appointment.';
+  return [
+    phoneStyle(u, now),
+    `You are the appointment desk.${about}`,
+    u.callerName ? `The caller is ${u.callerName}.` : '',
+    u.reason ? `They said they need: ${u.reason}.` : '',
+    'Check availability before offering a time, and book only a time the caller agreed to.',
+    'When everything is done and the caller has nothing else, call end_call.',
+  ].filter(Boolean).join(' ');
+}
+
+export function deskAgent(deps: AgentDeps, u: CallUserdata, chatCtx?: llm.ChatContext): voice.Agent<CallUserdata> {
+  return voice.Agent.create<CallUserdata>({
+    id: DESK_AGENT_ID,
+    instructions: deskInstructions(u, deps.now()),
+    chatCtx,
+    tools: {
+      ...appointmentTools({ store: deps.appointments, rules: deps.rules, now: deps.now }),
+      end_call: endCallTool(deps.control),
+    },
+    onEnter: (ctx) => {
+      // Answer the request the caller already made to the intro agent, without a new greeting.
+      ctx.session.generateReply();
+    },
+  });
+}

@@ -1,0 +1,74 @@
+/**
+ * The intro agent: greets, learns who is calling and why, then hands off to the desk.
+ *
+ * The greeting is a fixed sentence said without the LLM, so the caller hears the agent as soon as
+ * the line opens. On an outbound call it first makes sure it is talking to the intended person and
+ * shares nothing about the appointment until they confirm.
+ */
+import { llm, voice } from '@livekit/agents';
+import { z } from 'zod';
+import { endCallTool } from '../tools/endCall.js';
+import type { AgentDeps } from './deps.js';
+import { deskAgent } from './desk.js';
+import { greeting, phoneStyle } from './prompts.js';
+import type { CallToolOptions, CallUserdata } from './userdata.js';
+
+export const INTRO_AGENT_ID = 'intro';
+
+/** The history the desk inherits: what was said, without the intro's instructions and tool calls. */
+function carriedHistory(session: voice.AgentSession<CallUserdata>): llm.ChatContext {
+  return session.currentAgent.chatCtx.copy({ excludeInstructions: true, excludeFunctionCall: true, excludeHandoff: true });
+}
+
+function inboundTools(deps: AgentDeps) {
+  return {
+    transfer_to_desk: llm.tool({
+      description: 'Hand the caller to the appointment desk once you know their name and what they need.',
+      parameters: z.object({
+        name: z.string().min(1).describe("The caller's name as they said it"),
+        reason: z.string().min(1).describe('What they need, in a few words'),
+      }),
+      execute: async ({ name, reason }, { ctx }: CallToolOptions) => {
+        const u = ctx.userData;
+        u.callerName = name;
+        u.reason = reason;
+        return llm.handoff({ agent: deskAgent(deps, u, carriedHistory(ctx.session)), returns: 'Handing over to the desk.' });
+      },
+    }),
+    end_call: endCallTool(deps.control),
+  };
+}
+
+function outboundTools(deps: AgentDeps) {
+  return {
+    confirm_identity: llm.tool({
+      description:
+        'Call only after the person clearly said they are the person we are calling for. ' +
+        'If it is someone else, share nothing about the appointment: offer to call back and use end_call.',
+      execute: async (_args, { ctx }: CallToolOptions) => {
+        const u = ctx.userData;
+        u.identityConfirmed = true;
+        u.callerName = u.contact?.name;
+        return llm.handoff({ agent: deskAgent(deps, u, carriedHistory(ctx.session)), returns: 'Identity confirmed.' });
+      },
+    }),
+    end_call: endCallTool(deps.control),
+  };
+}
+
+export function introAgent(deps: AgentDeps, u: CallUserdata): voice.Agent<CallUserdata> {
+  const outbound = u.direction === 'outbound' && u.contact !== undefined;
+  const job = outbound
+    ? `You are calling ${u.contact!.name} on behalf of ${u.businessName}. You already asked whether you are ` +
+      'speaking with them. Until they confirm, say nothing about why you are calling beyond the business name.'
+    : "Find out the caller's name and what they need, then call transfer_to_desk. " +
+      'Do not try to book anything yourself.';
+  return voice.Agent.create<CallUserdata>({
+    id: INTRO_AGENT_ID,
+    instructions: `${phoneStyle(u, deps.now())} ${job}`,
+    tools: outbound ? outboundTools(deps) : inboundTools(deps),
+    onEnter: (ctx) => {
+      ctx.session.say(greeting(u));
+    },
+  });
+}

@@ -1,0 +1,264 @@
+/**
+ * One call, from first audio to deleted room: the only place that decides how a call ends.
+ *
+ * The worker (a real room) and the simulator (local audio through the phone channel) both run
+ * calls through `runCall`; they differ only in the `CallIo` they pass. Every exit path funnels
+ * into `end()`, which runs once: optionally a goodbye that must finish playing, then the session
+ * closes, the room is deleted (once, by `RoomJanitor`), and the call record is written.
+ */
+import { type VAD, log, voice } from '@livekit/agents';
+import { introAgent } from '../../agents/intro.js';
+import { type CallUserdata, type OutboundContact, newUserdata } from '../../agents/userdata.js';
+import { DEFAULT_RULES } from '../../tools/appointmentBook.js';
+import type { CallControl, EndCallRequest } from '../../tools/callControl.js';
+import type { Config } from '../config.js';
+import { type ChannelProfile, type ProviderKeys, type Providers, buildProviders } from '../session/providers.js';
+import { createSession } from '../session/sessionFactory.js';
+import type { CallOutcome, CallRecord, Direction, Store } from '../store/index.js';
+import { CallLog } from './callLog.js';
+import { type RoomApi, RoomJanitor } from './roomJanitor.js';
+
+export interface CallSetup {
+  callId: string;
+  room: string;
+  direction: Direction;
+  profile: ChannelProfile;
+  callerNumber: string | null;
+  contact?: OutboundContact;
+  campaignId?: string;
+  contactId?: string;
+}
+
+export interface CallDeps {
+  config: Config;
+  store: Store;
+  vad: VAD;
+  roomApi: RoomApi;
+  now?: () => Date;
+  /** Per-call provider keys (the sandbox routes simulated calls by key). */
+  providerKeys?: ProviderKeys;
+  /** Ready-made providers (tests); otherwise built from config. */
+  providers?: Providers;
+}
+
+/** Where the call's audio comes from and goes to. */
+export interface CallIo {
+  /** Starts the session on its I/O: a LiveKit room in the worker, local PCM in simulations. */
+  start(session: voice.AgentSession<CallUserdata>, agent: voice.Agent<CallUserdata>): Promise<void>;
+  /** Resolves when the far end hangs up. */
+  hungUp: Promise<void>;
+  /** Aborted when the worker must stop this call (shutdown). */
+  shutdown?: AbortSignal;
+  /** Sees the session before it starts (simulation printing, latency capture). */
+  observe?(session: voice.AgentSession<CallUserdata>): void;
+}
+
+export interface CallResult {
+  record: CallRecord;
+  roomDeleted: boolean;
+}
+
+/** What the agent says on each way out it controls. */
+export const GOODBYES = {
+  max_duration: "I'm sorry, we've reached the time limit for this call. Please call back if you need anything else. Goodbye.",
+  silence_timeout: "I haven't heard anything, so I'll end the call now. Please call back any time. Goodbye.",
+  shutdown: "I'm sorry, I have to end the call now. Please call back in a moment. Goodbye.",
+  error: "I'm sorry, our system is having trouble right now. Please call back a little later. Goodbye.",
+} as const;
+export const REPROMPT = 'Are you still there?';
+export const LLM_RETRY_APOLOGY = "Sorry, I'm having a little trouble on my end. Could you say that again?";
+
+/** How long a goodbye may take to play before the line is closed anyway. */
+const GOODBYE_TIMEOUT_MS = 15_000;
+const CLOSE_TIMEOUT_MS = 10_000;
+
+type EndRequest = { outcome: CallOutcome; goodbye?: string; after?: voice.SpeechHandle; interrupt?: boolean };
+
+export async function runCall(setup: CallSetup, deps: CallDeps, io: CallIo): Promise<CallResult> {
+  const { config, store } = deps;
+  const now = deps.now ?? (() => new Date());
+  const janitor = new RoomJanitor(deps.roomApi, setup.room);
+  const callLog = new CallLog(now);
+
+  await store.calls.start({
+    id: setup.callId,
+    room: setup.room,
+    direction: setup.direction,
+    callerNumber: setup.callerNumber,
+    startedAt: now().toISOString(),
+    campaignId: setup.campaignId ?? null,
+    contactId: setup.contactId ?? null,
+  });
+
+  const userdata = newUserdata({
+    callId: setup.callId,
+    direction: setup.direction,
+    callerNumber: setup.callerNumber,
+    businessName: config.BUSINESS_NAME,
+    timezone: config.BUSINESS_TIMEZONE,
+    contact: setup.contact,
+  });
+
+  let endRequest: EndRequest | undefined;
+  let signalEnd!: () => void;
+  const endRequested = new Promise<void>((r) => (signalEnd = r));
+  const requestEnd = (req: EndRequest) => {
+    if (endRequest) return; // the first reason wins; later ones are consequences of ending
+    endRequest = req;
+    signalEnd();
+  };
+
+  const control: CallControl = {
+    callId: setup.callId,
+    endCall: (r: EndCallRequest) => requestEnd({ outcome: r.outcome, goodbye: r.goodbye, after: r.after }),
+  };
+
+  let session: voice.AgentSession<CallUserdata> | undefined;
+  const timers: NodeJS.Timeout[] = [];
+  let sessionClosed = false;
+
+  try {
+    const providers = deps.providers ?? buildProviders(config, setup.profile, deps.providerKeys);
+    session = createSession({ config, profile: setup.profile, vad: deps.vad, providers, userdata });
+    // The framework would close the session on its own after repeated provider errors, leaving
+    // the caller in silence; the lifecycle decides instead (see onError).
+    session.connOptions.maxUnrecoverableErrors = Number.MAX_SAFE_INTEGER;
+    const agent = introAgent(
+      { control, appointments: store.appointments, rules: { ...DEFAULT_RULES, timezone: config.BUSINESS_TIMEZONE }, now },
+      userdata,
+    );
+    callLog.attach(session, agent.id);
+    wirePolicies(session, config, requestEnd, timers);
+    session.on(voice.AgentSessionEventTypes.Close, (ev) => {
+      sessionClosed = true;
+      requestEnd({ outcome: ev.error ? { kind: 'error', error: describeError(ev.error) } : { kind: 'hung_up' } });
+    });
+    io.observe?.(session);
+
+    void io.hungUp.then(() => requestEnd({ outcome: { kind: 'hung_up' } }));
+    io.shutdown?.addEventListener('abort', () =>
+      requestEnd({ outcome: { kind: 'shutdown' }, goodbye: GOODBYES.shutdown, interrupt: true }),
+    );
+    if (io.shutdown?.aborted) requestEnd({ outcome: { kind: 'shutdown' } });
+    timers.push(
+      setTimeout(
+        () => requestEnd({ outcome: { kind: 'max_duration' }, goodbye: GOODBYES.max_duration, interrupt: true }),
+        config.MAX_CALL_SECONDS * 1000,
+      ),
+    );
+
+    if (!endRequest) await io.start(session, agent);
+    await endRequested;
+
+    // Say the goodbye only to someone still on the line, and only once it can be heard in full.
+    const req = endRequest!;
+    if (req.goodbye && !sessionClosed && req.outcome.kind !== 'hung_up') {
+      await sayGoodbye(session, req);
+    }
+  } catch (err) {
+    log().error({ callId: setup.callId, error: (err as Error).message }, 'call failed');
+    requestEnd({ outcome: { kind: 'error', error: (err as Error).message } });
+  } finally {
+    for (const t of timers) clearTimeout(t);
+  }
+
+  if (session && !sessionClosed) {
+    await withTimeout(session.close(), CLOSE_TIMEOUT_MS).catch((err) =>
+      log().warn({ callId: setup.callId, error: (err as Error).message }, 'session did not close cleanly'),
+    );
+  }
+  const deletion = await janitor.deleteOnce();
+
+  const outcome = endRequest!.outcome;
+  await store.calls.finish(setup.callId, {
+    endedAt: now().toISOString(),
+    outcome,
+    agents: callLog.agents,
+    toolCalls: callLog.toolCalls,
+    userdata,
+    transcript: callLog.transcript,
+    result: userdata.result ?? null,
+  });
+  const record = (await store.calls.get(setup.callId))!;
+  return { record, roomDeleted: deletion.deleted };
+}
+
+async function sayGoodbye(session: voice.AgentSession<CallUserdata>, req: EndRequest): Promise<void> {
+  try {
+    if (req.after && !req.after.done()) await withTimeout(req.after.waitForPlayout(), GOODBYE_TIMEOUT_MS);
+    if (req.interrupt) await session.interrupt({ force: true }).await.catch(() => undefined);
+    const handle = session.say(req.goodbye!, { allowInterruptions: false });
+    await withTimeout(handle.waitForPlayout(), GOODBYE_TIMEOUT_MS);
+  } catch (err) {
+    log().warn({ error: (err as Error).message }, 'goodbye did not finish playing');
+  }
+}
+
+/** The call policies that react to the session: silence, provider failures. */
+function wirePolicies(
+  session: voice.AgentSession<CallUserdata>,
+  config: Config,
+  requestEnd: (r: EndRequest) => void,
+  timers: NodeJS.Timeout[],
+): void {
+  // Silence: the framework marks the caller "away" after SILENCE_REPROMPT_SECONDS of mutual
+  // silence; we ask once, then give them SILENCE_TIMEOUT_SECONDS more after the question ends.
+  let silenceTimer: NodeJS.Timeout | undefined;
+  const cancelSilence = () => {
+    if (silenceTimer) clearTimeout(silenceTimer);
+    silenceTimer = undefined;
+  };
+  session.on(voice.AgentSessionEventTypes.UserStateChanged, (ev) => {
+    if (ev.newState === 'speaking') cancelSilence();
+    if (ev.newState !== 'away') return;
+    const reprompt = session.say(REPROMPT);
+    reprompt.addDoneCallback(() => {
+      if (session.userState === 'speaking') return;
+      cancelSilence();
+      silenceTimer = setTimeout(
+        () => requestEnd({ outcome: { kind: 'silence_timeout' }, goodbye: GOODBYES.silence_timeout }),
+        config.SILENCE_TIMEOUT_SECONDS * 1000,
+      );
+      timers.push(silenceTimer);
+    });
+  });
+  session.on(voice.AgentSessionEventTypes.UserInputTranscribed, (ev) => {
+    if (ev.isFinal && ev.transcript.trim()) cancelSilence();
+  });
+
+  // Provider failures: an LLM failure gets one apology and a chance to repeat; a second one in
+  // a row ends the call politely. A TTS failure leaves no voice to apologise with, so the call
+  // ends at once rather than leaving the caller in silence.
+  let llmFailuresInARow = 0;
+  session.on(voice.AgentSessionEventTypes.ConversationItemAdded, (ev) => {
+    if (ev.item.type === 'message' && ev.item.role === 'assistant') llmFailuresInARow = 0;
+  });
+  session.on(voice.AgentSessionEventTypes.Error, (ev) => {
+    const err = ev.error;
+    if ((err as { recoverable?: boolean }).recoverable) return;
+    const message = describeError(err);
+    if (err.type === 'llm_error') {
+      llmFailuresInARow++;
+      if (llmFailuresInARow === 1) session.say(LLM_RETRY_APOLOGY);
+      else requestEnd({ outcome: { kind: 'error', error: `LLM: ${message}` }, goodbye: GOODBYES.error });
+    } else if (err.type === 'tts_error') {
+      requestEnd({ outcome: { kind: 'error', error: `TTS: ${message}` } });
+    }
+  });
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    }),
+  ]);
+}
+
+
+function describeError(err: { type: string }): string {
+  const inner = (err as { error?: unknown }).error;
+  return inner instanceof Error ? `${err.type}: ${inner.message}` : err.type;
+}

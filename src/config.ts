@@ -1,0 +1,213 @@
+/**
+ * Configuration: one schema over the environment (and `.env`), checked once at start-up.
+ *
+ * A leaf module: it imports nothing from the rest of the project, so every layer may read it.
+ * Every problem is reported at once, by variable name and purpose, because an operator fixing a
+ * deployment one error per restart is an operator who stops trusting the tool. Secret values are
+ * never echoed, not even when they are the thing that is wrong.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { parse as parseDotenv } from 'dotenv';
+import { z } from 'zod';
+
+/** Variables whose values must never be printed, logged or put in an error message. */
+export const SECRET_VARS = [
+  'LIVEKIT_API_SECRET',
+  'DEEPGRAM_API_KEY',
+  'OPENAI_API_KEY',
+  'LLM_FALLBACK_API_KEY',
+  'CARTESIA_API_KEY',
+  'TWILIO_AUTH_TOKEN',
+  'TELNYX_API_KEY',
+  'SIP_OUTBOUND_PASSWORD',
+  'SIP_INBOUND_PASSWORD',
+] as const;
+
+const SECRET_SET = new Set<string>(SECRET_VARS);
+
+const csv = z
+  .string()
+  .transform((s) =>
+    s
+      .split(',')
+      .map((x) => x.trim())
+      .filter((x) => x.length > 0),
+  );
+
+const seconds = (def: number) => z.coerce.number().positive().max(86_400).default(def);
+const wsUrl = z
+  .string()
+  .regex(/^(wss?|https?):\/\/[^\s]+$/, 'must be a ws://, wss://, http:// or https:// URL');
+const httpUrl = z.string().regex(/^https?:\/\/[^\s]+$/, 'must be an http:// or https:// URL');
+const e164 = z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number such as +15551234567');
+
+/**
+ * Each entry: the schema, and what the variable is for (shown in errors and in `.env.example`).
+ * Order matters only for how errors are listed.
+ */
+const spec = {
+  // LiveKit: defaults match `livekit-server --dev`, so a local dev server needs no settings.
+  LIVEKIT_URL: [wsUrl.default('ws://localhost:7880'), 'LiveKit server URL the worker registers with'],
+  LIVEKIT_API_KEY: [z.string().min(1).default('devkey'), 'LiveKit API key'],
+  LIVEKIT_API_SECRET: [z.string().min(1).default('secret'), 'LiveKit API secret'],
+  AGENT_NAME: [
+    z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, - and _ only').default('switchboard'),
+    'agent name used for explicit dispatch (SIP dispatch rules and the CLI dispatch to it)',
+  ],
+
+  // Providers. Keys are optional in the schema and required by `requireProviderKeys` for the
+  // providers actually selected, so a sandbox run needs none.
+  STT_PROVIDERS: [
+    csv.pipe(z.array(z.enum(['deepgram', 'cartesia'])).min(1)).default('deepgram'),
+    'speech-to-text providers in fallback order (deepgram, cartesia)',
+  ],
+  TTS_PROVIDERS: [
+    csv.pipe(z.array(z.enum(['cartesia', 'deepgram'])).min(1)).default('cartesia'),
+    'text-to-speech providers in fallback order (cartesia, deepgram)',
+  ],
+  DEEPGRAM_API_KEY: [z.string().min(1).optional(), 'Deepgram API key (STT, and Aura TTS if selected)'],
+  DEEPGRAM_MODEL: [z.string().min(1).default('nova-3'), 'Deepgram STT model'],
+  DEEPGRAM_TTS_MODEL: [z.string().min(1).default('aura-2-thalia-en'), 'Deepgram Aura TTS model'],
+  DEEPGRAM_BASE_URL: [wsUrl.optional(), 'Deepgram endpoint override (sandbox or proxy)'],
+  STT_LANGUAGE: [z.string().min(2).default('en-US'), 'language spoken by callers'],
+  OPENAI_API_KEY: [z.string().min(1).optional(), 'OpenAI API key'],
+  OPENAI_MODEL: [z.string().min(1).default('gpt-4.1-mini'), 'LLM model'],
+  OPENAI_BASE_URL: [httpUrl.optional(), 'OpenAI-compatible endpoint override'],
+  LLM_FALLBACK_MODEL: [z.string().min(1).optional(), 'second LLM, used when the first fails'],
+  LLM_FALLBACK_BASE_URL: [httpUrl.optional(), 'OpenAI-compatible endpoint of the fallback LLM'],
+  LLM_FALLBACK_API_KEY: [z.string().min(1).optional(), 'API key of the fallback LLM'],
+  CARTESIA_API_KEY: [z.string().min(1).optional(), 'Cartesia API key'],
+  CARTESIA_MODEL: [z.string().min(1).default('sonic-2'), 'Cartesia TTS model'],
+  CARTESIA_VOICE: [
+    z.string().min(1).default('f786b574-daa5-4673-aa0c-cbe3e8534c02'),
+    'Cartesia voice id',
+  ],
+  CARTESIA_BASE_URL: [httpUrl.optional(), 'Cartesia endpoint override (sandbox or proxy)'],
+
+  // Turn taking tuned for the phone: a PSTN leg already adds 100–200 ms, so endpointing is kept
+  // short; see README "Latency".
+  ENDPOINTING_MS: [z.coerce.number().int().min(0).max(5000).default(400), 'silence before a turn ends'],
+  MIN_INTERRUPTION_MS: [
+    z.coerce.number().int().min(0).max(5000).default(400),
+    'caller speech needed to interrupt the agent',
+  ],
+
+  // The business the reference agents serve.
+  BUSINESS_NAME: [z.string().min(1).default('Riverside Clinic'), 'name the agent answers with'],
+  BUSINESS_TIMEZONE: [z.string().min(1).default('America/New_York'), 'IANA zone of the appointment book'],
+  DEFAULT_REGION: [
+    z.string().regex(/^[A-Z]{2}$/, 'two-letter ISO country code').default('US'),
+    'region for numbers written without a country code',
+  ],
+
+  // Call limits.
+  MAX_CALL_SECONDS: [seconds(900), 'longest a call may last before the agent wraps up'],
+  SILENCE_REPROMPT_SECONDS: [seconds(8), 'caller silence before the agent asks "are you still there?"'],
+  SILENCE_TIMEOUT_SECONDS: [seconds(8), 'further silence after the reprompt before hanging up'],
+
+  // Store and artefacts.
+  STORE_PATH: [z.string().min(1).default('./data/switchboard.db'), 'SQLite file for calls, bookings, campaigns'],
+  RECORDING_DIR: [z.string().optional(), 'directory for stereo µ-law call recordings (unset: off)'],
+  LATENCY_LOG_PATH: [z.string().optional(), 'NDJSON file for per-turn latency (unset: call record only)'],
+  PRICES_FILE: [z.string().optional(), 'JSON price table overriding the built-in list prices'],
+
+  // Outbound.
+  SIP_OUTBOUND_TRUNK_ID: [z.string().optional(), 'LiveKit outbound trunk id used to dial'],
+  CALLER_ID: [e164.optional(), 'number shown to people we call'],
+  RING_TIMEOUT_SECONDS: [seconds(30), 'how long an outbound call may ring'],
+  VOICEMAIL_ACTION: [z.enum(['leave_message', 'hang_up']).default('leave_message'), 'what to do on an answering machine'],
+
+  // Call control.
+  TRANSFER_ALLOWLIST: [
+    csv.pipe(z.array(z.string().regex(/^(\+[1-9]\d{6,14}|sip:[^\s]+|tel:\+[1-9]\d{6,14})$/))).default(''),
+    'destinations a call may be transferred to (E.164, tel: or sip: URIs)',
+  ],
+  HOLD_FILLER_MS: [z.coerce.number().int().min(0).max(60_000).default(1500), 'tool time before a "one moment" filler'],
+} as const;
+
+type Spec = typeof spec;
+export type Config = { [K in keyof Spec]: z.output<Spec[K][0]> };
+export type ConfigKey = keyof Spec;
+
+export class ConfigError extends Error {
+  readonly exitCode = 2;
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
+      problems.map((p) => `  - ${p}`).join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+/** What a variable is for, for error messages and docs. */
+export function describeVar(key: ConfigKey): string {
+  return spec[key][1];
+}
+
+export const CONFIG_KEYS = Object.keys(spec) as ConfigKey[];
+
+/**
+ * Reads `.env` (if present) under the real environment: real variables win, so a deployment can
+ * override a checked-out `.env` without editing it.
+ */
+export function readEnv(envFile = '.env', env: NodeJS.ProcessEnv = process.env): Record<string, string | undefined> {
+  const fromFile = existsSync(envFile) ? parseDotenv(readFileSync(envFile)) : {};
+  return { ...fromFile, ...env };
+}
+
+export function loadConfig(env: Record<string, string | undefined> = readEnv()): Config {
+  const problems: string[] = [];
+  const out: Record<string, unknown> = {};
+  for (const key of CONFIG_KEYS) {
+    const [schema, purpose] = spec[key];
+    const raw = env[key];
+    // An empty assignment (`FOO=` in .env) means "not set", as operators expect.
+    const value = raw === undefined || raw.trim() === '' ? undefined : raw.trim();
+    const parsed = (schema as z.ZodTypeAny).safeParse(value);
+    if (parsed.success) {
+      out[key] = parsed.data;
+    } else {
+      const why = parsed.error.issues.map((i) => i.message).join('; ');
+      const shown = SECRET_SET.has(key) || value === undefined ? '' : ` (got ${JSON.stringify(value)})`;
+      problems.push(`${key}: ${why}${shown} — ${purpose}`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return out as Config;
+}
+
+/** The keys the selected providers need; called where real providers are about to be used. */
+export function requireProviderKeys(config: Config): void {
+  const problems: string[] = [];
+  const need = (key: ConfigKey, why: string) => {
+    if (!config[key]) problems.push(`${key}: not set — ${describeVar(key)} (needed because ${why})`);
+  };
+  if (config.STT_PROVIDERS.includes('deepgram')) need('DEEPGRAM_API_KEY', 'STT_PROVIDERS includes deepgram');
+  if (config.STT_PROVIDERS.includes('cartesia')) need('CARTESIA_API_KEY', 'STT_PROVIDERS includes cartesia');
+  if (config.TTS_PROVIDERS.includes('cartesia')) need('CARTESIA_API_KEY', 'TTS_PROVIDERS includes cartesia');
+  if (config.TTS_PROVIDERS.includes('deepgram')) need('DEEPGRAM_API_KEY', 'TTS_PROVIDERS includes deepgram');
+  need('OPENAI_API_KEY', 'the agents think with an OpenAI-compatible LLM');
+  if (problems.length > 0) throw new ConfigError([...new Set(problems)]);
+}
+
+/** The config as it may be shown to a person: every secret replaced by whether it is set. */
+export function redactedConfig(config: Config): Record<string, unknown> {
+  const shown: Record<string, unknown> = {};
+  for (const key of CONFIG_KEYS) {
+    shown[key] = SECRET_SET.has(key) ? (config[key] ? '[set]' : '[unset]') : config[key];
+  }
+  return shown;
+}
+
+/** `.env.example` content, generated from the schema so it can never drift from it. */
+export function envExample(): string {
+  const lines = ['# Switchboard configuration. Real environment variables override this file.', ''];
+  for (const key of CONFIG_KEYS) {
+    const [schema, purpose] = spec[key];
+    const def = (schema as z.ZodTypeAny).safeParse(undefined);
+    const value = def.success && def.data !== undefined ? String(def.data) : '';
+    lines.push(`# ${purpose}${SECRET_SET.has(key) ? ' (secret)' : ''}`);
+    lines.push(`${key}=${SECRET_SET.has(key) && key !== 'LIVEKIT_API_SECRET' ? '' : value}`);
+    lines.push('');
+  }
+  return lines.join('\n');
+}

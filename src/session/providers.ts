@@ -1,0 +1,108 @@
+/**
+ * Builds the STT, LLM and TTS a call uses, from config, for a channel profile.
+ *
+ * Phone calls are built for 8 kHz end to end: STT is fed 8 kHz and TTS is asked for 8 kHz, so no
+ * CPU or provider time goes on bandwidth a G.711 line cannot carry. When more than one provider
+ * of a kind is configured they are wrapped in the framework's FallbackAdapter, in config order.
+ */
+import { llm as llmNs, stt as sttNs, tts as ttsNs } from '@livekit/agents';
+import * as cartesia from '@livekit/agents-plugin-cartesia';
+import * as deepgram from '@livekit/agents-plugin-deepgram';
+import * as openai from '@livekit/agents-plugin-openai';
+import type { Config } from '../config.js';
+
+export type ChannelProfile = 'phone' | 'browser';
+
+/** Sample rates per profile: the phone line is 8 kHz; a browser gets wideband. */
+export const PROFILE_RATES: Record<ChannelProfile, { stt: number; tts: number; room: number }> = {
+  phone: { stt: 8000, tts: 8000, room: 8000 },
+  browser: { stt: 16000, tts: 24000, room: 24000 },
+};
+
+/** Per-call key overrides: the sandbox routes each simulated call by the key it presents. */
+export interface ProviderKeys {
+  deepgram?: string;
+  openai?: string;
+  cartesia?: string;
+}
+
+export interface Providers {
+  stt: sttNs.STT;
+  llm: llmNs.LLM;
+  tts: ttsNs.TTS;
+}
+
+function buildStt(config: Config, profile: ChannelProfile, keys: ProviderKeys): sttNs.STT {
+  const rate = PROFILE_RATES[profile].stt;
+  const instances = config.STT_PROVIDERS.map((name): sttNs.STT => {
+    switch (name) {
+      case 'deepgram':
+        return new deepgram.STT({
+          apiKey: keys.deepgram ?? config.DEEPGRAM_API_KEY,
+          model: config.DEEPGRAM_MODEL,
+          language: config.STT_LANGUAGE,
+          sampleRate: rate,
+          interimResults: true,
+          // The session's own VAD ends turns; Deepgram's endpointing only shapes finals, so keep
+          // it short to get the final transcript early.
+          endpointing: 25,
+          ...(config.DEEPGRAM_BASE_URL ? { baseUrl: config.DEEPGRAM_BASE_URL } : {}),
+        });
+      case 'cartesia':
+        return new cartesia.STT({
+          apiKey: keys.cartesia ?? config.CARTESIA_API_KEY,
+          sampleRate: rate,
+          language: config.STT_LANGUAGE.slice(0, 2),
+          ...(config.CARTESIA_BASE_URL ? { baseUrl: config.CARTESIA_BASE_URL } : {}),
+        });
+    }
+  });
+  return instances.length === 1 ? instances[0]! : new sttNs.FallbackAdapter({ sttInstances: instances });
+}
+
+function buildLlm(config: Config, keys: ProviderKeys): llmNs.LLM {
+  const primary = new openai.LLM({
+    model: config.OPENAI_MODEL,
+    apiKey: keys.openai ?? config.OPENAI_API_KEY,
+    ...(config.OPENAI_BASE_URL ? { baseURL: config.OPENAI_BASE_URL } : {}),
+    temperature: 0.4,
+  });
+  if (!config.LLM_FALLBACK_MODEL) return primary;
+  const fallback = new openai.LLM({
+    model: config.LLM_FALLBACK_MODEL,
+    apiKey: config.LLM_FALLBACK_API_KEY ?? keys.openai ?? config.OPENAI_API_KEY,
+    baseURL: config.LLM_FALLBACK_BASE_URL ?? config.OPENAI_BASE_URL,
+    temperature: 0.4,
+  });
+  // A caller waiting in silence is worse than a slightly different model: give up on the first
+  // after 3 s without a first token.
+  return new llmNs.FallbackAdapter({ llms: [primary, fallback], attemptTimeout: 3 });
+}
+
+function buildTts(config: Config, profile: ChannelProfile, keys: ProviderKeys): ttsNs.TTS {
+  const rate = PROFILE_RATES[profile].tts;
+  const instances = config.TTS_PROVIDERS.map((name): ttsNs.TTS => {
+    switch (name) {
+      case 'cartesia':
+        return new cartesia.TTS({
+          apiKey: keys.cartesia ?? config.CARTESIA_API_KEY,
+          model: config.CARTESIA_MODEL,
+          voice: config.CARTESIA_VOICE,
+          sampleRate: rate,
+          ...(config.CARTESIA_BASE_URL ? { baseUrl: config.CARTESIA_BASE_URL } : {}),
+        });
+      case 'deepgram':
+        return new deepgram.TTS({
+          apiKey: keys.deepgram ?? config.DEEPGRAM_API_KEY,
+          model: config.DEEPGRAM_TTS_MODEL,
+          sampleRate: rate,
+          ...(config.DEEPGRAM_BASE_URL ? { baseUrl: config.DEEPGRAM_BASE_URL } : {}),
+        });
+    }
+  });
+  return instances.length === 1 ? instances[0]! : new ttsNs.FallbackAdapter({ ttsInstances: instances });
+}
+
+export function buildProviders(config: Config, profile: ChannelProfile, keys: ProviderKeys = {}): Providers {
+  return { stt: buildStt(config, profile, keys), llm: buildLlm(config, keys), tts: buildTts(config, profile, keys) };
+}

@@ -1,0 +1,72 @@
+/**
+ * Builds the AgentSession for one call, with the turn-taking profile tuned for phone calls.
+ *
+ * Everything that decides how the agent listens and when it answers is here, in one place:
+ * VAD-based turn detection (the LiveKit turn-detector model needs a download, so it is not used),
+ * short fixed endpointing, VAD interruptions, preemptive LLM generation (the reply starts while the
+ * endpointing delay is still running), and the silence reprompt through `userAwayTimeout`.
+ */
+import { type VAD, voice } from '@livekit/agents';
+import * as silero from '@livekit/agents-plugin-silero';
+import type { CallUserdata } from '../../agents/userdata.js';
+import type { Config } from '../config.js';
+import { type ChannelProfile, PROFILE_RATES, type Providers } from './providers.js';
+
+/**
+ * Loads Silero once per process (the worker's prewarm). 8 kHz: the phone channel carries nothing
+ * above 4 kHz, and the model runs the same 32 ms windows on half the samples.
+ */
+export async function loadVad(): Promise<VAD> {
+  return silero.VAD.load({
+    sampleRate: 8000,
+    // Short silence: endpointing (ENDPOINTING_MS) decides the turn, the VAD only marks speech.
+    minSilenceDuration: 250,
+    minSpeechDuration: 60,
+    prefixPaddingDuration: 300,
+    activationThreshold: 0.5,
+  });
+}
+
+export interface SessionSpec {
+  config: Config;
+  profile: ChannelProfile;
+  vad: VAD;
+  providers: Providers;
+  userdata: CallUserdata;
+}
+
+export function createSession({ config, profile, vad, providers, userdata }: SessionSpec): voice.AgentSession<CallUserdata> {
+  return new voice.AgentSession<CallUserdata>({
+    vad,
+    stt: providers.stt,
+    llm: providers.llm,
+    tts: providers.tts,
+    userData: userdata,
+    maxToolSteps: 5,
+    // "Are you still there?" after this much mutual silence; the lifecycle counts reprompts.
+    userAwayTimeout: config.SILENCE_REPROMPT_SECONDS,
+    // The phone network cancels its own echo; suppressing barge-in for 3 s would only make the
+    // greeting impossible to interrupt.
+    aecWarmupDuration: null,
+    turnHandling: {
+      turnDetection: 'vad',
+      endpointing: { mode: 'fixed', minDelay: config.ENDPOINTING_MS, maxDelay: Math.max(2000, config.ENDPOINTING_MS * 4) },
+      interruption: { enabled: true, mode: 'vad', minDuration: config.MIN_INTERRUPTION_MS },
+      preemptiveGeneration: { enabled: true },
+    },
+  });
+}
+
+/** RoomIO options per profile. The lifecycle, not RoomIO, owns hang-up and room deletion. */
+export function roomIoOptions(profile: ChannelProfile, participantIdentity: string) {
+  const rate = PROFILE_RATES[profile].room;
+  return {
+    inputOptions: {
+      audioSampleRate: rate,
+      participantIdentity,
+      closeOnDisconnect: false,
+      deleteRoomOnClose: false,
+    },
+    outputOptions: { audioSampleRate: rate },
+  };
+}

@@ -1,0 +1,99 @@
+/**
+ * What the store keeps, as types every layer above may use. No behaviour lives here.
+ */
+
+/**
+ * How a call ended. A discriminated union so a record can never say "completed" and carry a SIP
+ * error, or "error" without saying what broke.
+ */
+export type CallOutcome =
+  /** The agent finished the conversation and said goodbye. */
+  | { kind: 'completed'; summary?: string }
+  /** The caller (or callee) hung up before the agent finished. */
+  | { kind: 'hung_up' }
+  /** The call reached MAX_CALL_SECONDS. */
+  | { kind: 'max_duration' }
+  /** The caller stayed silent through a reprompt. */
+  | { kind: 'silence_timeout' }
+  /** The worker was shutting down; the agent wrapped up. */
+  | { kind: 'shutdown' }
+  /** Handed to a person. */
+  | { kind: 'transferred'; to: string }
+  /** Outbound: an answering machine picked up; `messageLeft` says whether we spoke. */
+  | { kind: 'voicemail'; messageLeft: boolean }
+  /** Outbound dial failures, mapped from SIP status codes. */
+  | { kind: 'busy'; sipStatus?: number }
+  | { kind: 'no_answer'; sipStatus?: number }
+  | { kind: 'rejected'; sipStatus?: number }
+  | { kind: 'invalid_number'; sipStatus?: number }
+  | { kind: 'failed'; sipStatus?: number; error: string }
+  /** Something in the worker, a tool or a provider broke and the call could not go on. */
+  | { kind: 'error'; error: string };
+
+export type OutcomeKind = CallOutcome['kind'];
+
+export type Direction = 'inbound' | 'outbound' | 'browser';
+
+export interface ToolCallRecord {
+  name: string;
+  args: unknown;
+  output?: string;
+  isError: boolean;
+  at: string;
+}
+
+export interface TranscriptLine {
+  role: 'caller' | 'agent' | 'system';
+  text: string;
+  at: string;
+  agent?: string;
+}
+
+export interface CallStart {
+  id: string;
+  room: string;
+  direction: Direction;
+  /** E.164 where known; null for browser participants. */
+  callerNumber: string | null;
+  startedAt: string;
+  campaignId?: string | null;
+  contactId?: string | null;
+}
+
+export interface CallFinish {
+  endedAt: string;
+  outcome: CallOutcome;
+  agents: string[];
+  toolCalls: ToolCallRecord[];
+  userdata: unknown;
+  transcript: TranscriptLine[];
+  /** A short structured result for outbound work (confirmed, rescheduled, …). */
+  result?: Record<string, unknown> | null;
+  recordingPath?: string | null;
+  latency?: unknown;
+  cost?: unknown;
+}
+
+export interface CallRecord extends CallStart, Partial<CallFinish> {
+  /** True once `finish` was written; a record without it is a call in progress or one lost to a crash. */
+  finished: boolean;
+}
+
+export type AppointmentStatus = 'booked' | 'confirmed' | 'cancelled';
+
+export interface Appointment {
+  id: string;
+  name: string;
+  phone: string | null;
+  /** ISO instant, UTC. */
+  start: string;
+  durationMin: number;
+  reason: string | null;
+  status: AppointmentStatus;
+  callId: string | null;
+}
+
+export type NewAppointment = Omit<Appointment, 'id' | 'status'>;
+
+/** Booking can lose a race with another call for the same slot; that is an answer, not an error. */
+export type BookResult = { ok: true; appointment: Appointment } | { ok: false; reason: 'slot_taken' };
