@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { ListUpdate, ParticipantInfo_Kind, SIPDispatchRule, SIPDispatchRuleDirect, SIPDispatchRuleInfo } from '@livekit/protocol';
+import { ListUpdate, ParticipantInfo_Kind, RoomAgentDispatch, SIPDispatchRule, SIPDispatchRuleDirect, SIPDispatchRuleInfo } from '@livekit/protocol';
 import {
   AccessToken,
   AgentDispatchClient,
@@ -526,10 +526,16 @@ describe('LiveKit API emulator', () => {
     assert.equal((await agents.getDispatch(dispatch.id, 'outbound-42'))?.metadata, '{"phone":"+15551234567"}');
     await agents.deleteDispatch(dispatch.id, 'outbound-42');
     assert.deepEqual(await agents.listDispatch('outbound-42'), []);
+    await assert.rejects(agents.deleteDispatch(dispatch.id, 'outbound-42'), serverError({ status: 404, code: 'not_found' }));
+    await assert.rejects(agents.listDispatch('no-such-room'), serverError({ status: 404, code: 'not_found' }));
 
     // CreateRoom with agents dispatches them too.
-    await rooms.createRoom({ name: 'with-agent', agents: [] });
-    assert.equal(seen.length, 1);
+    await rooms.createRoom({ name: 'with-agent', agents: [new RoomAgentDispatch({ agentName: 'desk', metadata: 'inbound' })] });
+    assert.deepEqual(
+      seen.slice(1).map((e) => [e.room, e.agentName, e.metadata, e.source]),
+      [['with-agent', 'desk', 'inbound', 'CreateRoom']],
+    );
+    assert.equal((await agents.listDispatch('with-agent')).length, 1);
 
     const deleted: string[] = [];
     lk.onRoomDeleted((e) => void deleted.push(e.room));

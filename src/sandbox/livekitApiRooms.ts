@@ -7,7 +7,8 @@
 //
 // Not-found behaviour mirrors livekit-server: DeleteRoom / UpdateRoomMetadata
 // of a missing room → not_found "requested room does not exist";
-// ListParticipants of a missing room → an empty list; GetParticipant /
+// ListParticipants of a missing room → an empty list; ListDispatch /
+// DeleteDispatch in a missing room → not_found; GetParticipant /
 // UpdateParticipant of a missing participant → not_found "participant does
 // not exist"; RemoveParticipant → not_found "participant not found".
 
@@ -263,6 +264,7 @@ export function agentDispatchService(core: EmulatorCore): Record<string, RpcHand
 
     ListDispatch: rpc(ListAgentDispatchRequest, (req, ctx) => {
       ctx.grants.admin(req.room);
+      if (!state.rooms.has(req.room)) throw roomNotFound();
       const agentDispatches = [...state.dispatches.values()].filter(
         (d) => d.room === req.room && (req.dispatchId === '' || d.id === req.dispatchId),
       );
@@ -272,6 +274,7 @@ export function agentDispatchService(core: EmulatorCore): Record<string, RpcHand
     DeleteDispatch: rpc(DeleteAgentDispatchRequest, (req, ctx) => {
       ctx.grants.admin(req.room);
       required(req.dispatchId, 'dispatch_id');
+      if (!state.rooms.has(req.room)) throw roomNotFound();
       const dispatch = state.dispatches.get(req.dispatchId);
       if (!dispatch || dispatch.room !== req.room) {
         throw new TwirpError('not_found', `dispatch ${req.dispatchId} not found in room "${req.room}"`);

@@ -48,7 +48,6 @@ import {
   type RpcHandler,
   type SipCall,
   type SipCallStatus,
-  type WireJson,
 } from './livekitApiState.js';
 import { TwirpError, newId, sipStatusError } from './livekitApiTwirp.js';
 
@@ -621,13 +620,12 @@ export function sipService(core: EmulatorCore): Record<string, RpcHandler> {
 
     CreateSIPParticipant: rpc(CreateSIPParticipantRequest, async (req, ctx) => {
       ctx.grants.sipCall();
-      let trunkId = req.sipTrunkId;
+      const trunkId = req.sipTrunkId;
       let trunkNumbers: string[] = [];
       if (trunkId === '') {
         if (!req.trunk || req.trunk.hostname === '') {
           throw new TwirpError('invalid_argument', 'sip_trunk_id is required (or an inline trunk with trunk.hostname)');
         }
-        trunkId = '';
       } else {
         const trunk = state.outboundTrunks.get(trunkId);
         if (!trunk) {
@@ -715,5 +713,3 @@ export function sipService(core: EmulatorCore): Record<string, RpcHandler> {
     ListSIPTrunk: notEmulated('SIP', 'ListSIPTrunk'),
   };
 }
-
-export type { WireJson };
