@@ -81,7 +81,7 @@ function finalTexts(c: Collector): string[] {
   return c.ofType(SpeechEventType.FINAL_TRANSCRIPT).map((e) => e.alternatives![0].text);
 }
 
-describe('Deepgram emulator + real deepgram.STT plugin', () => {
+describe('Deepgram emulator + real deepgram.STT plugin', { timeout: 60_000 }, () => {
   const emu = new DeepgramEmulator();
   const stts: deepgram.STT[] = [];
   const streams: stt.SpeechStream[] = [];

@@ -39,7 +39,7 @@ function textOf(chunks: llm.ChatChunk[]): string {
   return chunks.map((c) => c.delta?.content ?? '').join('');
 }
 
-describe('OpenAI emulator + real openai.LLM plugin', () => {
+describe('OpenAI emulator + real openai.LLM plugin', { timeout: 30_000 }, () => {
   const emu = new OpenAIEmulator();
   const models: openai.LLM[] = [];
   const makeLLM = (apiKey: string) => {
