@@ -23,6 +23,7 @@
  *    The plugin drops any message missing one of these fields (zod schema).
  */
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import {
@@ -289,6 +290,7 @@ class TtsSession {
     this.#ws = ws;
     this.#record = record;
     this.#key = key;
+    setMaxListeners(0, this.#abort.signal); // one listener per generation on this socket
     emu._lifetime.addEventListener('abort', () => this.#abort.abort(), { once: true });
     ws.on('message', (data: unknown) => this.#onMessage(wsDataToBuffer(data).toString('utf8')));
     ws.on('close', (code: number) => {
@@ -500,14 +502,14 @@ class Generation {
       const text = normaliseSpeechText(piece);
       if (!text) continue;
 
+      // Synthesise first, so the first-byte delay is not stretched by synthesis time.
+      const pcm = synthesizeSpeech(text, { sampleRate, msPerChar });
       if (this.record.firstByteAt === undefined) {
         const firstByteMs = b.firstByteMs ?? this.#emu.firstByteMs;
         const wait = this.record.firstTextAt! + firstByteMs - nowMs();
         if (!(await sleep(wait, signal))) return;
         this.#nextSendAt = nowMs();
       }
-
-      const pcm = synthesizeSpeech(text, { sampleRate, msPerChar });
       const durSec = pcm.length / sampleRate;
       if (this.record.addTimestamps) {
         const words: string[] = [];

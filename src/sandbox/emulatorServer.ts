@@ -8,7 +8,7 @@
  * still never logged or stored verbatim: records carry {@link keyHash}.
  */
 import { createHash } from 'node:crypto';
-import type { EventEmitter } from 'node:events';
+import { type EventEmitter, setMaxListeners } from 'node:events';
 import { type IncomingMessage, type Server, type ServerResponse, STATUS_CODES, createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
@@ -167,6 +167,8 @@ export abstract class EmulatorServer {
   constructor(opts: EmulatorListenOptions = {}) {
     this.#requestedPort = opts.port ?? 0;
     this.#host = opts.host ?? '127.0.0.1';
+    // every session / in-flight sleep listens on this signal
+    setMaxListeners(0, this.#lifetime.signal);
   }
 
   /** Aborted when the emulator closes; pass to sleeps/streams so they stop. */
