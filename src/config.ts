@@ -154,7 +154,12 @@ export function readEnv(envFile = '.env', env: NodeJS.ProcessEnv = process.env):
   return { ...fromFile, ...env };
 }
 
-export function loadConfig(env: Record<string, string | undefined> = readEnv()): Config {
+export interface LoadOptions {
+  /** Also require the API keys of the selected providers (the production worker). */
+  requireProviderKeys?: boolean;
+}
+
+export function loadConfig(env: Record<string, string | undefined> = readEnv(), options: LoadOptions = {}): Config {
   const problems: string[] = [];
   const out: Record<string, unknown> = {};
   for (const key of CONFIG_KEYS) {
@@ -171,22 +176,37 @@ export function loadConfig(env: Record<string, string | undefined> = readEnv()):
       problems.push(`${key}: ${why}${shown} — ${purpose}`);
     }
   }
+  if (options.requireProviderKeys) problems.push(...missingProviderKeys(out as Partial<Config>));
   if (problems.length > 0) throw new ConfigError(problems);
   return out as Config;
 }
 
 /** The keys the selected providers need; called where real providers are about to be used. */
 export function requireProviderKeys(config: Config): void {
+  const problems = missingProviderKeys(config);
+  if (problems.length > 0) throw new ConfigError(problems);
+}
+
+function missingProviderKeys(config: Partial<Config>): string[] {
   const problems: string[] = [];
+  const stt = config.STT_PROVIDERS ?? ['deepgram'];
+  const tts = config.TTS_PROVIDERS ?? ['cartesia'];
   const need = (key: ConfigKey, why: string) => {
     if (!config[key]) problems.push(`${key}: not set — ${describeVar(key)} (needed because ${why})`);
   };
-  if (config.STT_PROVIDERS.includes('deepgram')) need('DEEPGRAM_API_KEY', 'STT_PROVIDERS includes deepgram');
-  if (config.STT_PROVIDERS.includes('cartesia')) need('CARTESIA_API_KEY', 'STT_PROVIDERS includes cartesia');
-  if (config.TTS_PROVIDERS.includes('cartesia')) need('CARTESIA_API_KEY', 'TTS_PROVIDERS includes cartesia');
-  if (config.TTS_PROVIDERS.includes('deepgram')) need('DEEPGRAM_API_KEY', 'TTS_PROVIDERS includes deepgram');
+  if (stt.includes('deepgram')) need('DEEPGRAM_API_KEY', 'STT_PROVIDERS includes deepgram');
+  if (stt.includes('cartesia')) need('CARTESIA_API_KEY', 'STT_PROVIDERS includes cartesia');
+  if (tts.includes('cartesia')) need('CARTESIA_API_KEY', 'TTS_PROVIDERS includes cartesia');
+  if (tts.includes('deepgram')) need('DEEPGRAM_API_KEY', 'TTS_PROVIDERS includes deepgram');
   need('OPENAI_API_KEY', 'the agents think with an OpenAI-compatible LLM');
-  if (problems.length > 0) throw new ConfigError([...new Set(problems)]);
+  // One line per variable, even when two providers need the same key.
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const key = p.split(':')[0]!;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 /** The config as it may be shown to a person: every secret replaced by whether it is set. */

@@ -262,3 +262,36 @@ function describeError(err: { type: string }): string {
   const inner = (err as { error?: unknown }).error;
   return inner instanceof Error ? `${err.type}: ${inner.message}` : err.type;
 }
+
+/**
+ * A job that cannot become a call (malformed metadata, a dial that never connected): the record
+ * still gets written, with the reason, and the room is still deleted.
+ */
+export async function abortCall(
+  setup: Pick<CallSetup, 'callId' | 'room' | 'direction' | 'callerNumber' | 'campaignId' | 'contactId'>,
+  deps: Pick<CallDeps, 'store' | 'roomApi' | 'now'>,
+  error: string,
+  outcome: CallOutcome = { kind: 'error', error },
+): Promise<CallResult> {
+  const now = deps.now ?? (() => new Date());
+  const startedAt = now().toISOString();
+  await deps.store.calls.start({
+    id: setup.callId,
+    room: setup.room,
+    direction: setup.direction,
+    callerNumber: setup.callerNumber,
+    startedAt,
+    campaignId: setup.campaignId ?? null,
+    contactId: setup.contactId ?? null,
+  });
+  const deletion = await new RoomJanitor(deps.roomApi, setup.room).deleteOnce();
+  await deps.store.calls.finish(setup.callId, {
+    endedAt: now().toISOString(),
+    outcome,
+    agents: [],
+    toolCalls: [],
+    userdata: null,
+    transcript: [],
+  });
+  return { record: (await deps.store.calls.get(setup.callId))!, roomDeleted: deletion.deleted };
+}

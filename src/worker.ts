@@ -1,0 +1,128 @@
+/**
+ * Worker entry: registers with LiveKit under AGENT_NAME and turns each dispatched job into a call.
+ *
+ * This file only adapts a LiveKit job to the call lifecycle: it finds the participant, decides
+ * phone or browser, and hands `runCall` a room-backed `CallIo`. How a call ends lives in
+ * `call/callLifecycle.ts`, not here.
+ */
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { AutoSubscribe, type JobContext, type JobProcess, ServerOptions, type VAD, cli, defineAgent, log } from '@livekit/agents';
+import { ParticipantKind, type RemoteParticipant, RoomEvent } from '@livekit/rtc-node';
+import { abortCall, runCall } from './call/callLifecycle.js';
+import { MetadataError, parseJobMetadata } from './call/jobMetadata.js';
+import { livekitRoomApi } from './livekit/roomApi.js';
+import { type Config, ConfigError, loadConfig, readEnv } from './config.js';
+import { roomIoOptions } from './session/sessionFactory.js';
+import { loadVad } from './session/sessionFactory.js';
+import { openStore } from './store/index.js';
+import { waitForLiveKit } from './livekit/waitForServer.js';
+
+interface ProcData extends Record<string, unknown> {
+  vad: VAD;
+}
+
+async function entry(ctx: JobContext<ProcData>): Promise<void> {
+  const config = loadConfig();
+  const store = openStore(config.STORE_PATH);
+  const roomApi = livekitRoomApi(config);
+  const callId = `call_${randomUUID()}`;
+  const room = ctx.job.room?.name ?? ctx.room.name ?? '';
+  const shutdown = new AbortController();
+  let callDone: Promise<unknown> = Promise.resolve();
+  // Worker shutdown (SIGTERM after the drain timeout, or a job kill): wrap up, then delete the room.
+  ctx.addShutdownCallback(async () => {
+    shutdown.abort();
+    await callDone;
+  });
+
+  try {
+    let meta;
+    try {
+      meta = parseJobMetadata(ctx.job.metadata);
+    } catch (err) {
+      if (!(err instanceof MetadataError)) throw err;
+      await abortCall({ callId, room, direction: 'outbound', callerNumber: null }, { store, roomApi }, err.message);
+      return;
+    }
+    if (meta.kind === 'outbound') {
+      await abortCall(
+        { callId, room, direction: 'outbound', callerNumber: meta.phoneNumber },
+        { store, roomApi },
+        'outbound calls are not enabled on this worker yet',
+      );
+      return;
+    }
+
+    await ctx.connect(undefined, AutoSubscribe.AUDIO_ONLY);
+    const participant = await ctx.waitForParticipant();
+    const isPhone = participant.kind === ParticipantKind.SIP;
+    const callerNumber = isPhone ? normaliseNumber(participant.attributes['sip.phoneNumber']) : null;
+
+    callDone = runCall(
+      { callId, room, direction: isPhone ? 'inbound' : 'browser', profile: isPhone ? 'phone' : 'browser', callerNumber },
+      { config, store, vad: ctx.proc.userData.vad, roomApi },
+      {
+        start: (session, agent) => session.start({ agent, room: ctx.room, ...roomIoOptions(isPhone ? 'phone' : 'browser', participant.identity) }),
+        hungUp: participantLeft(ctx, participant),
+        shutdown: shutdown.signal,
+      },
+    );
+    const result = (await callDone) as Awaited<ReturnType<typeof runCall>>;
+    log().info({ callId, outcome: result.record.outcome?.kind, roomDeleted: result.roomDeleted }, 'call ended');
+  } finally {
+    await store.close();
+    ctx.shutdown('call ended');
+  }
+}
+
+/** Resolves when the caller leaves or the room connection drops. */
+function participantLeft(ctx: JobContext<ProcData>, participant: RemoteParticipant): Promise<void> {
+  return new Promise((resolve) => {
+    ctx.room.on(RoomEvent.ParticipantDisconnected, (p) => {
+      if (p.identity === participant.identity) resolve();
+    });
+    ctx.room.on(RoomEvent.Disconnected, () => resolve());
+  });
+}
+
+function normaliseNumber(raw: string | undefined): string | null {
+  if (!raw) return null;
+  const digits = raw.replace(/[^\d+]/g, '');
+  return digits.startsWith('+') ? digits : `+${digits}`;
+}
+
+export default defineAgent<ProcData>({
+  prewarm: async (proc: JobProcess<ProcData>) => {
+    proc.userData.vad = await loadVad();
+  },
+  entry,
+});
+
+/** The worker's own start-up: validate config, say what we wait for, then hand over to the framework. */
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig(readEnv(), { requireProviderKeys: true });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\nSee .env.example for every setting.\n`);
+      process.exit(err.exitCode);
+    }
+    throw err;
+  }
+  await waitForLiveKit(config.LIVEKIT_URL, (line) => process.stderr.write(`${line}\n`));
+  cli.runApp(
+    new ServerOptions({
+      agent: fileURLToPath(import.meta.url),
+      agentName: config.AGENT_NAME,
+      wsURL: config.LIVEKIT_URL,
+      apiKey: config.LIVEKIT_API_KEY,
+      apiSecret: config.LIVEKIT_API_SECRET,
+    }),
+  );
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  void main();
+}
