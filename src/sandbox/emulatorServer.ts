@@ -329,10 +329,3 @@ export async function readBody(req: IncomingMessage, limit = 8 * 1024 * 1024): P
 export function errMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
-
-/** Shortish unique id: `<prefix>_<base36 time><counter>`. */
-let idCounter = 0;
-export function makeId(prefix: string): string {
-  idCounter = (idCounter + 1) % 1_679_616;
-  return `${prefix}_${Date.now().toString(36)}${idCounter.toString(36).padStart(4, '0')}`;
-}
