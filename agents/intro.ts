@@ -32,7 +32,9 @@ function inboundTools(deps: AgentDeps) {
         const u = ctx.userData;
         u.callerName = name;
         u.reason = reason;
-        return llm.handoff({ agent: deskAgent(deps, u, carriedHistory(ctx.session)), returns: 'Handing over to the desk.' });
+        // No `returns`: a tool output would make the intro speak once more before the desk does,
+        // costing the caller a full LLM round trip of silence.
+        return llm.handoff({ agent: deskAgent(deps, u, carriedHistory(ctx.session)) });
       },
     }),
     end_call: endCallTool(deps.control),
@@ -49,7 +51,7 @@ function outboundTools(deps: AgentDeps) {
         const u = ctx.userData;
         u.identityConfirmed = true;
         u.callerName = u.contact?.name;
-        return llm.handoff({ agent: deskAgent(deps, u, carriedHistory(ctx.session)), returns: 'Identity confirmed.' });
+        return llm.handoff({ agent: deskAgent(deps, u, carriedHistory(ctx.session)) });
       },
     }),
     end_call: endCallTool(deps.control),
