@@ -2,10 +2,10 @@
  * `end_call`: the model decides the conversation is over and writes its own last sentence.
  *
  * The goodbye travels as an argument instead of a free reply so it is spoken exactly once, by the
- * call lifecycle, after the current speech; only then is the room deleted. `StopResponse` keeps
- * the framework from generating a second reply to the tool's output.
+ * call lifecycle, after the current speech; only then is the room deleted. Returning nothing tells
+ * the framework no reply is needed, so the model is not asked to speak again.
  */
-import { llm, voice } from '@livekit/agents';
+import { llm } from '@livekit/agents';
 import { z } from 'zod';
 import type { CallToolOptions } from '../agents/userdata.js';
 import type { CallControl } from './callControl.js';
@@ -22,7 +22,7 @@ export function endCallTool(control: CallControl) {
     flags: llm.ToolFlag.IGNORE_ON_ENTER,
     execute: async ({ goodbye, summary }, { ctx }: CallToolOptions) => {
       control.endCall({ outcome: { kind: 'completed', summary }, goodbye, after: ctx.speechHandle });
-      throw new voice.StopResponse();
+      return undefined;
     },
   });
 }

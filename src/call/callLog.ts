@@ -18,7 +18,8 @@ export class CallLog {
     session.on(voice.AgentSessionEventTypes.ConversationItemAdded, ({ item }) => {
       const at = this.now().toISOString();
       if (item.type === 'agent_handoff') {
-        this.agents.push(item.newAgentId);
+        // The session also reports its first agent as a handoff from nobody.
+        if (this.agents.at(-1) !== item.newAgentId) this.agents.push(item.newAgentId);
         return;
       }
       if (item.type !== 'message') return;

@@ -1,0 +1,52 @@
+/**
+ * The emulated model's side of a scenario: the replies it gives, in order.
+ *
+ * A plain FIFO breaks under preemptive generation, which may send the same request twice (once
+ * early, once when the turn is confirmed). Here a request identical to one already answered gets
+ * the same answer again instead of consuming the next reply.
+ */
+import { createHash } from 'node:crypto';
+import type { Brain, Reply } from '../sandbox/openaiEmulator.js';
+
+export interface ModelScript {
+  brain: Brain;
+  /** Replies not yet given. */
+  readonly remaining: number;
+  /** Requests that repeated an earlier one. */
+  readonly repeats: number;
+}
+
+export function modelScript(replies: Reply[]): ModelScript {
+  const queue = [...replies];
+  const answered = new Map<string, Reply>();
+  let repeats = 0;
+  const brain: Brain = (req) => {
+    const sig = createHash('sha256').update(JSON.stringify([req.messages, req.tools.map((t) => t.function?.name)])).digest('hex');
+    const seen = answered.get(sig);
+    if (seen) {
+      repeats++;
+      return seen;
+    }
+    const next = queue.shift();
+    if (!next) {
+      const lastUser = [...req.messages].reverse().find((m) => m.role === 'user');
+      return {
+        error: {
+          status: 500,
+          message: `the scenario's model script has no reply left (last caller line: ${JSON.stringify(lastUser?.content ?? '')})`,
+        },
+      };
+    }
+    answered.set(sig, next);
+    return next;
+  };
+  return {
+    brain,
+    get remaining() {
+      return queue.length;
+    },
+    get repeats() {
+      return repeats;
+    },
+  };
+}

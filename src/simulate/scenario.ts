@@ -1,0 +1,132 @@
+/**
+ * Scenario files (`scenarios/*.yaml`): one simulated call each. The format is documented in
+ * `scenarios/README.md`; this module is its schema and parser.
+ *
+ * A scenario says what the caller does (lines, pauses, barge-in, hang-up, silence, keys), what the
+ * emulated model decides on each turn, and what must hold when the call is over. A malformed file
+ * is reported with the file, the line and what is wrong.
+ */
+import { readFileSync } from 'node:fs';
+import { LineCounter, parseDocument } from 'yaml';
+import { z } from 'zod';
+
+const e164 = z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be E.164, e.g. +15551234567');
+
+const ModelReply = z.union([
+  z.object({ say: z.string().min(1) }).strict(),
+  z.object({ call: z.string().min(1), args: z.record(z.unknown()).default({}) }).strict(),
+  z.object({ fail: z.number().int().min(400).max(599), message: z.string().default('emulated provider failure') }).strict(),
+]);
+export type ModelReply = z.infer<typeof ModelReply>;
+
+const Step = z.union([
+  z
+    .object({
+      caller: z.string().min(1),
+      /** Speak this many ms after the agent STARTS its next reply (barge-in) instead of after it ends. */
+      bargeIn: z.number().int().min(0).optional(),
+      /** Extra wait before speaking, after the agent is done. */
+      after: z.number().int().min(0).optional(),
+      model: z.array(ModelReply).default([]),
+    })
+    .strict(),
+  z.object({ pause: z.number().int().positive() }).strict(),
+  z.object({ hangup: z.literal(true), midReply: z.boolean().default(false) }).strict(),
+  z.object({ silence: z.literal(true) }).strict(),
+  z.object({ dtmf: z.string().regex(/^[0-9*#]+$/, 'digits, * and # only'), model: z.array(ModelReply).default([]) }).strict(),
+  z.object({ fault: z.enum(['store']) }).strict(),
+]);
+export type Step = z.infer<typeof Step>;
+
+export const Scenario = z
+  .object({
+    name: z.string().min(1),
+    description: z.string().optional(),
+    direction: z.enum(['inbound', 'outbound', 'browser']).default('inbound'),
+    /** The caller's number (inbound) or the number dialled (outbound). */
+    caller: e164.default('+15550001111'),
+    /** The clock the tools see, so dates in the script stay valid. */
+    now: z.string().datetime({ offset: true }).default('2026-11-23T13:00:00Z'),
+    /** Outbound: who we call; their appointment is created before the call. */
+    contact: z
+      .object({
+        name: z.string().min(1),
+        appointment: z.object({ start: z.string().datetime({ offset: true }), reason: z.string().optional() }).strict().optional(),
+      })
+      .strict()
+      .optional(),
+    /** Outbound: how the callee's line answers (LiveKit API emulator outcome). */
+    answer: z.enum(['answer', 'busy', 'no_answer', 'rejected', 'invalid', 'voicemail', 'error']).default('answer'),
+    /** Appointments that exist before the call. */
+    seed: z
+      .array(z.object({ name: z.string(), phone: e164.nullable().default(null), start: z.string().datetime({ offset: true }) }).strict())
+      .default([]),
+    /** Call limits for this scenario (seconds), overriding config. */
+    limits: z
+      .object({
+        maxCallSeconds: z.number().positive().optional(),
+        silenceRepromptSeconds: z.number().positive().optional(),
+        silenceTimeoutSeconds: z.number().positive().optional(),
+      })
+      .strict()
+      .default({}),
+    steps: z.array(Step).min(1),
+    expect: z
+      .object({
+        outcome: z.string().min(1),
+        agents: z.array(z.string()).optional(),
+        toolCalls: z.array(z.string()).optional(),
+        appointments: z.number().int().min(0).optional(),
+        userdata: z.record(z.unknown()).optional(),
+        heard: z.array(z.string()).optional(),
+        roomDeleted: z.boolean().default(true),
+      })
+      .strict(),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    if (s.direction === 'outbound' && !s.contact) {
+      ctx.addIssue({ code: 'custom', path: ['contact'], message: 'an outbound scenario needs a contact' });
+    }
+  });
+export type Scenario = z.infer<typeof Scenario>;
+
+export class ScenarioError extends Error {
+  readonly exitCode = 2;
+}
+
+export function parseScenario(text: string, file: string): Scenario {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]!;
+    const { line, col } = lineCounter.linePos(e.pos[0]);
+    throw new ScenarioError(`${file}:${line}:${col}: ${e.message.split('\n')[0]}`);
+  }
+  const parsed = Scenario.safeParse(doc.toJS());
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => {
+    // Point at the deepest node of the path that exists in the file.
+    let line = 1;
+    for (let n = issue.path.length; n >= 0; n--) {
+      const node = doc.getIn(issue.path.slice(0, n), true) as { range?: [number, number, number] } | undefined;
+      if (node?.range) {
+        line = lineCounter.linePos(node.range[0]).line;
+        break;
+      }
+    }
+    const where = issue.path.length ? issue.path.join('.') : '(top level)';
+    return `${file}:${line}: ${where}: ${issue.message}`;
+  });
+  throw new ScenarioError(problems.join('\n'));
+}
+
+export function loadScenario(file: string): Scenario {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ScenarioError(`${file}: cannot read the scenario (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  return parseScenario(text, file);
+}

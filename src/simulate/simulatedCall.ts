@@ -1,0 +1,340 @@
+/**
+ * One simulated phone call: the real call lifecycle, agents, tools and store, the real provider
+ * plugins against the sandbox emulators, and an emulated caller on a G.711 line playing a
+ * scenario. The only thing not real is the room: audio goes through local I/O instead.
+ */
+import { randomUUID } from 'node:crypto';
+import { type VAD, voice } from '@livekit/agents';
+import type { CallUserdata } from '../../agents/userdata.js';
+import { type CallResult, runCall } from '../call/callLifecycle.js';
+import type { Config } from '../config.js';
+import { livekitRoomApi } from '../livekit/roomApi.js';
+import type { Reply } from '../sandbox/openaiEmulator.js';
+import type { Sandbox } from '../sandbox/sandbox.js';
+import { PROFILE_RATES } from '../session/providers.js';
+import type { CallRecord, Store } from '../store/index.js';
+import type { TelephonyRate } from '../telephony/rates.js';
+import { EmulatedCaller } from './caller.js';
+import { PacedAudioOutput, PushAudioInput } from './localAudio.js';
+import { modelScript } from './modelScript.js';
+import type { ModelReply, Scenario } from './scenario.js';
+import { faultableStore } from './faults.js';
+
+export type SimEvent =
+  | { type: 'caller'; text: string; at: number }
+  | { type: 'agent'; text: string; agent: string; at: number }
+  | { type: 'tool'; name: string; args: string; output: string; isError: boolean; at: number }
+  | { type: 'handoff'; to: string; at: number }
+  | { type: 'note'; text: string; at: number };
+
+export interface SimulationEnv {
+  sandbox: Sandbox;
+  config: Config;
+  store: Store;
+  vad: VAD;
+}
+
+export interface SimulateOptions {
+  /** Agent audio playback speed (1 = real time; latency figures need 1). */
+  speed?: number;
+  onEvent?: (ev: SimEvent) => void;
+}
+
+export interface Check {
+  what: string;
+  ok: boolean;
+  detail?: string;
+}
+
+export interface SimulationReport {
+  scenario: string;
+  callId: string;
+  room: string;
+  outcome: CallRecord['outcome'];
+  agents: string[];
+  roomDeleted: boolean;
+  deleteRoomCalls: number;
+  userdata: unknown;
+  record: CallRecord;
+  heardAgentMs: number;
+  checks: Check[];
+  passed: boolean;
+}
+
+const TURN_TIMEOUT_MS = 30_000;
+const SETTLE_MS = 400;
+
+function toReply(r: ModelReply): Reply {
+  if ('say' in r) return { text: r.say };
+  if ('call' in r) return { toolCalls: [{ name: r.call, arguments: r.args }] };
+  return { error: { status: r.fail, message: r.message } };
+}
+
+export async function simulateCall(scenario: Scenario, env: SimulationEnv, options: SimulateOptions = {}): Promise<SimulationReport> {
+  const { sandbox } = env;
+  const emit = options.onEvent ?? (() => undefined);
+  const callId = `sim_${randomUUID().slice(0, 8)}`;
+  const room = `sim-${callId}`;
+  const key = `sandbox-${callId}`;
+  const profile = scenario.direction === 'browser' ? 'browser' : 'phone';
+  const rate = PROFILE_RATES[profile].room as TelephonyRate;
+  const config: Config = {
+    ...env.config,
+    MAX_CALL_SECONDS: scenario.limits.maxCallSeconds ?? env.config.MAX_CALL_SECONDS,
+    SILENCE_REPROMPT_SECONDS: scenario.limits.silenceRepromptSeconds ?? env.config.SILENCE_REPROMPT_SECONDS,
+    SILENCE_TIMEOUT_SECONDS: scenario.limits.silenceTimeoutSeconds ?? env.config.SILENCE_TIMEOUT_SECONDS,
+  };
+
+  // The world before the call: the room with the caller in it, seeded appointments, the script.
+  sandbox.livekit.joinParticipant(room, {
+    identity: `sip_${scenario.caller}`,
+    kind: profile === 'phone' ? 'sip' : 'standard',
+    attributes: profile === 'phone' ? { 'sip.phoneNumber': scenario.caller, 'sip.callStatus': 'active' } : {},
+  });
+  const faults = faultableStore(env.store);
+  for (const s of scenario.seed) {
+    await env.store.appointments.book({ name: s.name, phone: s.phone, start: s.start, durationMin: 30, reason: null, callId: null });
+  }
+  let contact;
+  if (scenario.direction === 'outbound' && scenario.contact) {
+    let appointmentId: string | undefined;
+    if (scenario.contact.appointment) {
+      const booked = await env.store.appointments.book({
+        name: scenario.contact.name,
+        phone: scenario.caller,
+        start: scenario.contact.appointment.start,
+        durationMin: 30,
+        reason: scenario.contact.appointment.reason ?? null,
+        callId: null,
+      });
+      if (booked.ok) appointmentId = booked.appointment.id;
+    }
+    contact = { name: scenario.contact.name, appointmentId, fields: {} };
+  }
+  const replies = scenario.steps.flatMap((s) => ('model' in s ? s.model : [])).map(toReply);
+  const script = modelScript(replies);
+  sandbox.openai.setBrain(key, script.brain);
+
+  const input = new PushAudioInput(rate);
+  const caller = new EmulatedCaller({ send: (pcm) => input.push(pcm), rate, phone: profile === 'phone', msPerChar: sandbox.msPerChar });
+  const output = new PacedAudioOutput(rate, { speed: options.speed ?? 1, onFrame: (f) => caller.hear(f) });
+
+  let session: voice.AgentSession<CallUserdata> | undefined;
+  let sessionReady!: () => void;
+  const ready = new Promise<void>((r) => (sessionReady = r));
+  const callDone = runCall(
+    {
+      callId,
+      room,
+      direction: scenario.direction,
+      profile,
+      callerNumber: profile === 'phone' ? scenario.caller : null,
+      contact,
+    },
+    {
+      config,
+      store: faults.store,
+      vad: env.vad,
+      roomApi: livekitRoomApi(sandbox.livekit.env() as never),
+      now: clockFrom(scenario.now),
+      providerKeys: { openai: key, deepgram: key, cartesia: key },
+    },
+    {
+      start: async (s, agent) => {
+        s.input.audio = input;
+        s.output.audio = output;
+        await s.start({ agent });
+        caller.start();
+      },
+      hungUp: caller.hungUp,
+      observe: (s) => {
+        session = s;
+        narrate(s, emit);
+        sessionReady();
+      },
+    },
+  );
+  let ended = false;
+  void callDone.finally(() => (ended = true)).catch(() => undefined);
+
+  const driver = (async () => {
+    await Promise.race([ready, callDone]);
+    if (!session || ended) return;
+    const s = session;
+    for (const step of scenario.steps) {
+      if (ended) return;
+      if ('caller' in step) {
+        if (step.bargeIn !== undefined) {
+          await agentStartsSpeaking(s);
+          await sleep(step.bargeIn);
+        } else {
+          await agentDone(s, output);
+          if (step.after) await sleep(step.after);
+        }
+        if (ended) return;
+        sandbox.deepgram.expect(key, step.caller);
+        emit({ type: 'caller', text: step.caller, at: Date.now() });
+        await caller.say(step.caller);
+      } else if ('pause' in step) {
+        await sleep(step.pause);
+      } else if ('hangup' in step) {
+        if (step.midReply) {
+          await agentStartsSpeaking(s);
+          await sleep(300);
+        } else {
+          await agentDone(s, output);
+        }
+        emit({ type: 'note', text: 'caller hangs up', at: Date.now() });
+        caller.hangUp();
+        return;
+      } else if ('silence' in step) {
+        emit({ type: 'note', text: 'caller stays silent', at: Date.now() });
+        return;
+      } else if ('fault' in step) {
+        emit({ type: 'note', text: 'the appointment store starts failing', at: Date.now() });
+        faults.fail();
+      } else {
+        throw new Error('DTMF steps need call-control support, which this build does not have yet');
+      }
+    }
+  })();
+
+  let driverError: unknown;
+  await driver.catch((err) => {
+    driverError = err;
+    caller.hangUp();
+  });
+  const result: CallResult = await callDone;
+  caller.hangUp();
+  await input.close().catch(() => undefined);
+  sandbox.openai.removeBrain(key);
+
+  const deleteRoomCalls = sandbox.livekit.count('DeleteRoom', { room });
+  const record = result.record;
+  const report: SimulationReport = {
+    scenario: scenario.name,
+    callId,
+    room,
+    outcome: record.outcome,
+    agents: record.agents ?? [],
+    roomDeleted: deleteRoomCalls === 1 && result.roomDeleted,
+    deleteRoomCalls,
+    userdata: record.userdata,
+    record,
+    heardAgentMs: Math.round(caller.heardMs),
+    checks: [],
+    passed: false,
+  };
+  report.checks = await checkExpectations(scenario, report, env.store, script.remaining, driverError);
+  report.passed = report.checks.every((c) => c.ok);
+  return report;
+}
+
+async function checkExpectations(
+  scenario: Scenario,
+  r: SimulationReport,
+  store: Store,
+  unusedReplies: number,
+  driverError: unknown,
+): Promise<Check[]> {
+  const e = scenario.expect;
+  const checks: Check[] = [];
+  const check = (what: string, ok: boolean, detail?: string) => checks.push({ what, ok, ...(ok ? {} : { detail }) });
+  if (driverError) check('the scenario ran to its end', false, (driverError as Error).message);
+  check(`outcome is ${e.outcome}`, r.outcome?.kind === e.outcome, `got ${JSON.stringify(r.outcome)}`);
+  check(`room deleted exactly once`, r.roomDeleted === e.roomDeleted, `DeleteRoom called ${r.deleteRoomCalls} times`);
+  check('every scripted model reply was used', unusedReplies === 0, `${unusedReplies} left over`);
+  if (e.agents) check(`agents ${e.agents.join(' → ')}`, JSON.stringify(r.agents) === JSON.stringify(e.agents), `got ${r.agents.join(' → ')}`);
+  if (e.toolCalls) {
+    const names = (r.record.toolCalls ?? []).map((t) => t.name);
+    check(`tool calls ${e.toolCalls.join(', ')}`, JSON.stringify(names) === JSON.stringify(e.toolCalls), `got ${names.join(', ')}`);
+  }
+  if (e.appointments !== undefined) {
+    const n = (await store.appointments.activeBetween('0000', '9999')).filter((a) => a.callId === r.callId).length;
+    check(`${e.appointments} appointment(s) booked by this call`, n === e.appointments, `got ${n}`);
+  }
+  if (e.userdata) {
+    const u = (r.userdata ?? {}) as Record<string, unknown>;
+    for (const [k, v] of Object.entries(e.userdata)) {
+      check(`userdata.${k} = ${JSON.stringify(v)}`, JSON.stringify(u[k]) === JSON.stringify(v), `got ${JSON.stringify(u[k])}`);
+    }
+  }
+  if (e.heard) {
+    const said = (r.record.transcript ?? []).filter((l) => l.role === 'agent').map((l) => l.text).join(' ');
+    for (const h of e.heard) check(`agent said "${h}"`, said.includes(h), `agent said: ${said}`);
+  }
+  return checks;
+}
+
+/** Prints the conversation as it happens. */
+function narrate(s: voice.AgentSession<CallUserdata>, emit: (ev: SimEvent) => void): void {
+  let agent = 'intro';
+  s.on(voice.AgentSessionEventTypes.ConversationItemAdded, ({ item }) => {
+    if (item.type === 'agent_handoff') {
+      agent = item.newAgentId;
+      emit({ type: 'handoff', to: agent, at: Date.now() });
+    } else if (item.type === 'message' && item.role === 'assistant' && item.textContent) {
+      emit({ type: 'agent', text: item.textContent, agent, at: Date.now() });
+    }
+  });
+  s.on(voice.AgentSessionEventTypes.FunctionToolsExecuted, (ev) => {
+    ev.functionCalls.forEach((c, i) => {
+      const out = ev.functionCallOutputs[i];
+      emit({ type: 'tool', name: c.name, args: c.args, output: out?.output ?? '', isError: out?.isError ?? false, at: Date.now() });
+    });
+  });
+}
+
+/** Resolves when the agent has finished its turn: it spoke, stopped, and stayed quiet a moment. */
+function agentDone(s: voice.AgentSession<CallUserdata>, output: PacedAudioOutput): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let spoke = false;
+    let settle: NodeJS.Timeout | undefined;
+    const timeout = setTimeout(() => finish(new Error(`the agent did not finish a reply within ${TURN_TIMEOUT_MS / 1000} s`)), TURN_TIMEOUT_MS);
+    const onState = (ev: { newState: string }) => {
+      if (ev.newState === 'speaking' || ev.newState === 'thinking') {
+        spoke ||= ev.newState === 'speaking';
+        if (settle) clearTimeout(settle);
+        settle = undefined;
+      } else if (ev.newState === 'listening' && spoke) {
+        arm();
+      }
+    };
+    const arm = () => {
+      if (settle) clearTimeout(settle);
+      settle = setTimeout(() => finish(), Math.max(SETTLE_MS, output.playoutEndsAt - Date.now() + 50));
+    };
+    const finish = (err?: Error) => {
+      clearTimeout(timeout);
+      if (settle) clearTimeout(settle);
+      s.off(voice.AgentSessionEventTypes.AgentStateChanged, onState);
+      if (err) reject(err);
+      else resolve();
+    };
+    s.on(voice.AgentSessionEventTypes.AgentStateChanged, onState);
+    if (s.agentState === 'speaking') spoke = true;
+  });
+}
+
+function agentStartsSpeaking(s: voice.AgentSession<CallUserdata>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timeout = setTimeout(() => reject(new Error('the agent never started speaking')), TURN_TIMEOUT_MS);
+    const onState = (ev: { newState: string }) => {
+      if (ev.newState !== 'speaking') return;
+      clearTimeout(timeout);
+      s.off(voice.AgentSessionEventTypes.AgentStateChanged, onState);
+      resolve();
+    };
+    s.on(voice.AgentSessionEventTypes.AgentStateChanged, onState);
+  });
+}
+
+/** A clock that starts at the scenario's `now` and runs at real speed. */
+function clockFrom(iso: string): () => Date {
+  const offset = new Date(iso).getTime() - Date.now();
+  return () => new Date(Date.now() + offset);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
