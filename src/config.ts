@@ -117,12 +117,90 @@ const spec = {
   RING_TIMEOUT_SECONDS: [seconds(30), 'how long an outbound call may ring'],
   VOICEMAIL_ACTION: [z.enum(['leave_message', 'hang_up']).default('leave_message'), 'what to do on an answering machine'],
 
+  // Outbound campaigns: read by `switchboard campaign run` and `switchboard call` (src/campaign).
+  CAMPAIGN_MAX_CONCURRENT: [z.coerce.number().int().min(1).max(10_000).default(10), 'campaign calls in flight at once'],
+  CAMPAIGN_CPS: [
+    z.coerce.number().min(0).max(1000).default(1),
+    'campaign calls started per second, the trunk CPS limit (0: unlimited)',
+  ],
+  CALLING_WINDOW: [
+    z.string().regex(/^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$/, 'HH:MM-HH:MM, e.g. 09:00-20:00').default('09:00-20:00'),
+    "hours a campaign may call, in each contact's local time zone",
+  ],
+  CALLING_DAYS: [
+    csv.pipe(z.array(z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'])).min(1)).default('mon,tue,wed,thu,fri,sat,sun'),
+    "days a campaign may call, in each contact's local time zone (mon,…,sun)",
+  ],
+  RETRY_MAX_ATTEMPTS: [z.coerce.number().int().min(1).max(20).default(3), 'dial attempts per campaign contact, the first included'],
+  RETRY_BACKOFF_SECONDS: [
+    z.coerce.number().min(0).max(7 * 86_400).default(900),
+    'wait before the first retry of a campaign contact; doubles with each further attempt',
+  ],
+  RETRY_OUTCOMES: [
+    csv
+      .pipe(
+        z.array(
+          z.enum([
+            'completed', 'hung_up', 'voicemail', 'busy', 'no_answer', 'rejected', 'invalid_number', 'failed', 'error',
+            'max_duration', 'silence_timeout', 'shutdown', 'transferred',
+          ]),
+        ),
+      )
+      .default('busy,no_answer'),
+    'call outcomes after which a campaign contact is dialled again (others are final)',
+  ],
+  DNC_FILE: [z.string().optional(), 'do-not-call list for campaigns: one number per line (or the first CSV column)'],
+  CAMPAIGN_CALL_TIMEOUT_SECONDS: [
+    seconds(1800),
+    'how long a dispatched campaign call may go without a finished call record before it counts as an error',
+  ],
+
   // Call control.
   TRANSFER_ALLOWLIST: [
     csv.pipe(z.array(z.string().regex(/^(\+[1-9]\d{6,14}|sip:[^\s]+|tel:\+[1-9]\d{6,14})$/))).default(''),
     'destinations a call may be transferred to (E.164, tel: or sip: URIs)',
   ],
   HOLD_FILLER_MS: [z.coerce.number().int().min(0).max(60_000).default(1500), 'tool time before a "one moment" filler'],
+
+  // Telephony setup: read by `switchboard setup sip|twilio` (numbers are checked there, with
+  // libphonenumber, so a typo here never stops the worker from starting).
+  SIP_TRUNK_NAME: [
+    z.string().regex(/^[A-Za-z0-9_-]{1,48}$/, 'letters, digits, - and _ only, at most 48').default('switchboard'),
+    'name the setup commands give (and find) the trunks and dispatch rule by',
+  ],
+  ROOM_PREFIX: [
+    z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'letters, digits, - and _ only').default('call'),
+    'prefix of the per-caller room names the SIP dispatch rule creates',
+  ],
+  LIVEKIT_SIP_URI: [
+    z.string().optional(),
+    'LiveKit SIP endpoint the carrier sends calls to (sip:<project>.sip.livekit.cloud or sip:<your-host>:5060)',
+  ],
+  SIP_INBOUND_NUMBERS: [csv.default(''), 'E.164 numbers callers dial to reach the agent (inbound trunk)'],
+  SIP_INBOUND_ALLOWED_ADDRESSES: [csv.default(''), 'IPs/CIDRs the carrier signals from (inbound trunk allow list)'],
+  SIP_INBOUND_USERNAME: [z.string().optional(), 'digest username the carrier must use on inbound calls'],
+  SIP_INBOUND_PASSWORD: [z.string().optional(), 'digest password the carrier must use on inbound calls'],
+  SIP_OUTBOUND_ADDRESS: [
+    z.string().optional(),
+    'carrier host outbound calls go to (e.g. <name>.pstn.twilio.com or sip.telnyx.com), no sip: prefix',
+  ],
+  SIP_OUTBOUND_NUMBERS: [csv.default(''), 'E.164 numbers outbound calls may show (outbound trunk; defaults to CALLER_ID)'],
+  SIP_OUTBOUND_TRANSPORT: [z.enum(['auto', 'udp', 'tcp', 'tls']).default('auto'), 'SIP transport to the carrier'],
+  SIP_OUTBOUND_USERNAME: [z.string().optional(), 'digest username LiveKit uses with the carrier on outbound calls'],
+  SIP_OUTBOUND_PASSWORD: [z.string().optional(), 'digest password LiveKit uses with the carrier on outbound calls'],
+  TWILIO_ACCOUNT_SID: [
+    z.string().regex(/^AC[0-9a-fA-F]{32}$/, 'must look like AC followed by 32 hex digits').optional(),
+    'Twilio account SID (setup twilio)',
+  ],
+  TWILIO_AUTH_TOKEN: [z.string().optional(), 'Twilio auth token (setup twilio)'],
+  TWILIO_TRUNK_DOMAIN: [
+    z.string().regex(/^[a-z0-9-]+\.pstn\.twilio\.com$/, 'must be <name>.pstn.twilio.com').optional(),
+    'termination domain of the Twilio trunk (unset: derived from SIP_TRUNK_NAME and the account)',
+  ],
+  TWILIO_API_BASE_URL: [
+    httpUrl.optional(),
+    'Twilio API override (sandbox or proxy): https://<product>.twilio.com/<path> goes to <this>/<product>/<path>',
+  ],
 } as const;
 
 type Spec = typeof spec;
