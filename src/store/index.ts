@@ -6,6 +6,7 @@ import { SqliteStore } from './sqliteStore.js';
 import type { Store } from './store.js';
 
 export type { AppointmentStore, CallRecordStore, Store } from './store.js';
+export type * from './campaignStore.js';
 export { StoreError } from './store.js';
 export type * from './types.js';
 

@@ -7,6 +7,7 @@ import { dirname } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
 import type { AppointmentStore, CallRecordStore, Store } from './store.js';
+import { CAMPAIGN_MIGRATION, type CampaignStore, SqliteCampaignStore } from './campaignStore.js';
 import { StoreError } from './store.js';
 import type {
   Appointment,
@@ -58,6 +59,8 @@ export const MIGRATIONS: string[] = [
    -- One active appointment per start time: the database, not the tool, prevents double booking.
    CREATE UNIQUE INDEX appointments_active_slot ON appointments(start_utc) WHERE status != 'cancelled';
    CREATE INDEX appointments_phone ON appointments(phone);`,
+  // 2: outbound campaigns (contacts, attempts, bad rows) and call_records(room); see campaignStore.ts.
+  CAMPAIGN_MIGRATION,
 ];
 
 export function openDatabase(path: string): DB {
@@ -136,6 +139,13 @@ class SqliteCallRecords implements CallRecordStore {
 
   async get(id: string): Promise<CallRecord | undefined> {
     const row = this.db.prepare('SELECT * FROM call_records WHERE id = ?').get(id);
+    return row ? toCallRecord(row as Record<string, unknown>) : undefined;
+  }
+
+  async findByRoom(room: string): Promise<CallRecord | undefined> {
+    const row = this.db
+      .prepare('SELECT * FROM call_records WHERE room = ? ORDER BY (ended_at IS NOT NULL) DESC, started_at DESC LIMIT 1')
+      .get(room);
     return row ? toCallRecord(row as Record<string, unknown>) : undefined;
   }
 
@@ -257,10 +267,12 @@ function toAppointment(r: Record<string, unknown>): Appointment {
 export class SqliteStore implements Store {
   readonly calls: CallRecordStore;
   readonly appointments: AppointmentStore;
+  readonly campaigns: CampaignStore;
 
   constructor(readonly db: DB) {
     this.calls = new SqliteCallRecords(db);
     this.appointments = new SqliteAppointments(db);
+    this.campaigns = new SqliteCampaignStore(db);
   }
 
   static open(path: string): SqliteStore {

@@ -13,6 +13,7 @@ import type {
   CallStart,
   NewAppointment,
 } from './types.js';
+import type { CampaignStore } from './campaignStore.js';
 
 export interface CallRecordStore {
   /** Written when the call starts, so a worker crash still leaves a trace of the call. */
@@ -20,6 +21,8 @@ export interface CallRecordStore {
   /** Written once when the call ends; a second finish for the same id is refused. */
   finish(id: string, result: CallFinish): Promise<void>;
   get(id: string): Promise<CallRecord | undefined>;
+  /** The record of the call in a room (the finished one if there are several); outbound attempts have one room each. */
+  findByRoom(room: string): Promise<CallRecord | undefined>;
   list(options?: { limit?: number; campaignId?: string }): Promise<CallRecord[]>;
 }
 
@@ -38,6 +41,8 @@ export interface AppointmentStore {
 export interface Store {
   readonly calls: CallRecordStore;
   readonly appointments: AppointmentStore;
+  /** Outbound campaign state (campaignStore.ts). Absent in stores that only serve calls. */
+  readonly campaigns?: CampaignStore;
   close(): Promise<void>;
 }
 
