@@ -28,7 +28,7 @@ export function renderProvision(result: ProvisionResult, title: string): string 
         s.name,
         s.changes && s.changes.length > 0 ? `${s.status} (${s.changes.join(', ')})` : s.status,
         s.id ?? '',
-        s.error ?? s.note ?? '',
+        s.error ? 'see the error below' : s.note ?? '',
       ]),
     ),
   );

@@ -338,7 +338,8 @@ export async function setupTwilio(config: TwilioConfig, options: SetupTwilioOpti
   });
 
   if (state.trunkSid) result.outputs.trunkSid = state.trunkSid;
-  if (state.domain) result.outputs.SIP_OUTBOUND_ADDRESS = state.domain;
+  if (state.domain) result.outputs.terminationDomain = state.domain;
+  if (state.domain && credential) result.outputs.SIP_OUTBOUND_ADDRESS = state.domain;
   if (dryRun) result.next.push('Dry run: nothing was changed. Run again without --dry-run to apply these requests.');
   result.next.push(`Twilio sends calls to ${want.numbers.join(', ')} to ${want.sipUri}; \`switchboard setup sip\` creates the LiveKit inbound trunk and dispatch rule that answer them.`);
   if (credential && state.domain) {
