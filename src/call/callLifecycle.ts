@@ -226,25 +226,57 @@ function wirePolicies(
     if (ev.isFinal && ev.transcript.trim()) cancelSilence();
   });
 
-  // Provider failures: an LLM failure gets one apology and a chance to repeat; a second one in
-  // a row ends the call politely. A TTS failure leaves no voice to apologise with, so the call
-  // ends at once rather than leaving the caller in silence.
-  let llmFailuresInARow = 0;
+  // Provider failures: an LLM failure gets one apology and a chance to repeat; a failure on the
+  // next caller turn too ends the call politely. Failures are counted per caller turn, because
+  // one turn can fail twice (the preemptive request, then the committed one). A TTS failure leaves
+  // no voice to apologise with, so the call ends at once rather than leaving the caller in silence.
+  let callerTurns = 0;
+  let failedTurn = -1;
+  let failedTurnsInARow = 0;
+  let agentMessages = 0;
+  session.on(voice.AgentSessionEventTypes.UserInputTranscribed, (ev) => {
+    if (ev.isFinal && ev.transcript.trim()) callerTurns++;
+  });
+  // Lines the lifecycle says itself are not evidence that the model works again.
+  const ownLines = new Set<string>([LLM_RETRY_APOLOGY, REPROMPT]);
   session.on(voice.AgentSessionEventTypes.ConversationItemAdded, (ev) => {
-    if (ev.item.type === 'message' && ev.item.role === 'assistant') llmFailuresInARow = 0;
+    if (ev.item.type === 'message' && ev.item.role === 'assistant') {
+      agentMessages++;
+      if (!ownLines.has((ev.item.textContent ?? '').trim())) failedTurnsInARow = 0;
+    }
   });
   session.on(voice.AgentSessionEventTypes.Error, (ev) => {
     const err = ev.error;
     if ((err as { recoverable?: boolean }).recoverable) return;
     const message = describeError(err);
-    if (err.type === 'llm_error') {
-      llmFailuresInARow++;
-      if (llmFailuresInARow === 1) session.say(LLM_RETRY_APOLOGY);
-      else requestEnd({ outcome: { kind: 'error', error: `LLM: ${message}` }, goodbye: GOODBYES.error });
-    } else if (err.type === 'tts_error') {
-      requestEnd({ outcome: { kind: 'error', error: `TTS: ${message}` } });
+    if (err.type === 'tts_error') {
+      requestEnd({ outcome: { kind: 'error', error: message } });
+      return;
     }
+    if (err.type !== 'llm_error' || failedTurn === callerTurns) return;
+    failedTurn = callerTurns;
+    failedTurnsInARow++;
+    if (failedTurnsInARow >= 2) {
+      requestEnd({ outcome: { kind: 'error', error: message }, goodbye: GOODBYES.error });
+      return;
+    }
+    // Speaking now would be cut off by the turn the framework is still committing; wait until
+    // the agent is idle, and apologise only if nothing was said in the meantime.
+    const saidBefore = agentMessages;
+    whenIdle(session, timers, () => {
+      if (agentMessages === saidBefore) session.say(LLM_RETRY_APOLOGY);
+    });
   });
+}
+
+/** Runs `fn` once the agent is listening and the caller quiet; gives up after a few seconds. */
+function whenIdle(session: voice.AgentSession<CallUserdata>, timers: NodeJS.Timeout[], fn: () => void): void {
+  let polls = 0;
+  const check = () => {
+    if (session.agentState === 'listening' && session.userState !== 'speaking') fn();
+    else if (++polls < 50) timers.push(setTimeout(check, 100));
+  };
+  timers.push(setTimeout(check, 300));
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

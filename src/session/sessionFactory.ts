@@ -43,6 +43,12 @@ export function createSession({ config, profile, vad, providers, userdata }: Ses
     tts: providers.tts,
     userData: userdata,
     maxToolSteps: 5,
+    // A caller hears every retry as silence: one quick retry, then the lifecycle apologises (or
+    // the FallbackAdapter moves on to the next provider).
+    connOptions: {
+      llmConnOptions: { maxRetry: 1, retryIntervalMs: 300, timeoutMs: 8000 },
+      ttsConnOptions: { maxRetry: 1, retryIntervalMs: 300, timeoutMs: 8000 },
+    },
     // "Are you still there?" after this much mutual silence; the lifecycle counts reprompts.
     userAwayTimeout: config.SILENCE_REPROMPT_SECONDS,
     // The phone network cancels its own echo; suppressing barge-in for 3 s would only make the

@@ -35,6 +35,8 @@ const Step = z.union([
   z.object({ silence: z.literal(true) }).strict(),
   z.object({ dtmf: z.string().regex(/^[0-9*#]+$/, 'digits, * and # only'), model: z.array(ModelReply).default([]) }).strict(),
   z.object({ fault: z.enum(['store']) }).strict(),
+  /** The worker is told to stop (SIGTERM past the drain): the agent must wrap up. */
+  z.object({ shutdown: z.literal(true) }).strict(),
 ]);
 export type Step = z.infer<typeof Step>;
 

@@ -54,6 +54,10 @@ export interface SimulationReport {
   agents: string[];
   roomDeleted: boolean;
   deleteRoomCalls: number;
+  /** Epoch ms of the DeleteRoom the LiveKit API received. */
+  roomDeletedAt: number | null;
+  /** Epoch ms at which the last agent audio finished playing to the caller. */
+  agentAudioEndedAt: number | null;
   userdata: unknown;
   record: CallRecord;
   heardAgentMs: number;
@@ -111,13 +115,28 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
     }
     contact = { name: scenario.contact.name, appointmentId, fields: {} };
   }
-  const replies = scenario.steps.flatMap((s) => ('model' in s ? s.model : [])).map(toReply);
+  // `$appointment` in a script stands for the contact's appointment, whose id exists only now.
+  const vars = { $appointment: contact?.appointmentId ?? '' };
+  const replies = substitute(scenario.steps.flatMap((s) => ('model' in s ? s.model : [])), vars).map(toReply);
   const script = modelScript(replies);
   sandbox.openai.setBrain(key, script.brain);
 
   const input = new PushAudioInput(rate);
   const caller = new EmulatedCaller({ send: (pcm) => input.push(pcm), rate, phone: profile === 'phone', msPerChar: sandbox.msPerChar });
-  const output = new PacedAudioOutput(rate, { speed: options.speed ?? 1, onFrame: (f) => caller.hear(f) });
+  const speed = options.speed ?? 1;
+  let agentAudioEndedAt: number | null = null;
+  const output = new PacedAudioOutput(rate, {
+    speed,
+    onFrame: (f) => {
+      caller.hear(f);
+      agentAudioEndedAt = f.at + ((f.pcm.length / f.sampleRate) * 1000) / speed;
+    },
+  });
+  let roomDeletedAt: number | null = null;
+  const offDeleted = sandbox.livekit.onRoomDeleted((ev) => {
+    if (ev.room === room) roomDeletedAt ??= Date.now();
+  });
+  const shutdown = new AbortController();
 
   let session: voice.AgentSession<CallUserdata> | undefined;
   let sessionReady!: () => void;
@@ -147,6 +166,7 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
         caller.start();
       },
       hungUp: caller.hungUp,
+      shutdown: shutdown.signal,
       observe: (s) => {
         session = s;
         narrate(s, emit);
@@ -190,6 +210,11 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
       } else if ('silence' in step) {
         emit({ type: 'note', text: 'caller stays silent', at: Date.now() });
         return;
+      } else if ('shutdown' in step) {
+        await agentDone(s, output);
+        emit({ type: 'note', text: 'the worker is shutting down', at: Date.now() });
+        shutdown.abort();
+        return;
       } else if ('fault' in step) {
         emit({ type: 'note', text: 'the appointment store starts failing', at: Date.now() });
         faults.fail();
@@ -200,14 +225,19 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
   })();
 
   let driverError: unknown;
-  await driver.catch((err) => {
-    driverError = err;
-    caller.hangUp();
-  });
+  // The call may end before the script does (time limit, silence, an error): stop with it.
+  await Promise.race([
+    driver.catch((err) => {
+      driverError = err;
+      caller.hangUp();
+    }),
+    callDone.catch(() => undefined),
+  ]);
   const result: CallResult = await callDone;
   caller.hangUp();
   await input.close().catch(() => undefined);
   sandbox.openai.removeBrain(key);
+  offDeleted();
 
   const deleteRoomCalls = sandbox.livekit.count('DeleteRoom', { room });
   const record = result.record;
@@ -219,13 +249,16 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
     agents: record.agents ?? [],
     roomDeleted: deleteRoomCalls === 1 && result.roomDeleted,
     deleteRoomCalls,
+    roomDeletedAt,
+    agentAudioEndedAt,
     userdata: record.userdata,
     record,
     heardAgentMs: Math.round(caller.heardMs),
     checks: [],
     passed: false,
   };
-  report.checks = await checkExpectations(scenario, report, env.store, script.remaining, driverError);
+  const expected = { ...scenario, expect: substitute(scenario.expect, vars) };
+  report.checks = await checkExpectations(expected, report, env.store, script.remaining, driverError);
   report.passed = report.checks.every((c) => c.ok);
   return report;
 }
@@ -244,6 +277,13 @@ async function checkExpectations(
   check(`outcome is ${e.outcome}`, r.outcome?.kind === e.outcome, `got ${JSON.stringify(r.outcome)}`);
   check(`room deleted exactly once`, r.roomDeleted === e.roomDeleted, `DeleteRoom called ${r.deleteRoomCalls} times`);
   check('every scripted model reply was used', unusedReplies === 0, `${unusedReplies} left over`);
+  if (r.roomDeletedAt !== null && r.agentAudioEndedAt !== null) {
+    check(
+      'the room was deleted only after the agent finished speaking',
+      r.roomDeletedAt >= r.agentAudioEndedAt,
+      `deleted ${Math.round(r.agentAudioEndedAt - r.roomDeletedAt)} ms before the audio ended`,
+    );
+  }
   if (e.agents) check(`agents ${e.agents.join(' → ')}`, JSON.stringify(r.agents) === JSON.stringify(e.agents), `got ${r.agents.join(' → ')}`);
   if (e.toolCalls) {
     const names = (r.record.toolCalls ?? []).map((t) => t.name);
@@ -327,6 +367,15 @@ function agentStartsSpeaking(s: voice.AgentSession<CallUserdata>): Promise<void>
     };
     s.on(voice.AgentSessionEventTypes.AgentStateChanged, onState);
   });
+}
+
+function substitute<T>(value: T, vars: Record<string, string>): T {
+  if (typeof value === 'string') return (vars[value] ?? value) as T;
+  if (Array.isArray(value)) return value.map((v) => substitute(v, vars)) as T;
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substitute(v, vars)])) as T;
+  }
+  return value;
 }
 
 /** A clock that starts at the scenario's `now` and runs at real speed. */

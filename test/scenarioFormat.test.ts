@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { ScenarioError, loadScenario, parseScenario } from '../src/simulate/scenario.js';
+
+describe('scenario files', () => {
+  it('fills defaults for a minimal scenario', () => {
+    const s = parseScenario('name: x\nsteps:\n  - silence: true\nexpect:\n  outcome: silence_timeout\n', 'x.yaml');
+    assert.equal(s.direction, 'inbound');
+    assert.equal(s.caller, '+15550001111');
+    assert.equal(s.expect.roomDeleted, true);
+  });
+
+  it('names the file, the line and the field of a bad value', () => {
+    const text = ['name: bad', 'caller: "555-1234"', 'steps:', '  - caller: hi', '    model:', '      - call: end_call', '        argz: {}', 'expect:', '  outcome: completed', ''].join('\n');
+    assert.throws(() => parseScenario(text, 'scenarios/bad.yaml'), (e: Error) => {
+      assert.ok(e instanceof ScenarioError);
+      assert.match(e.message, /^scenarios\/bad\.yaml:2: caller: must be E\.164/m);
+      assert.match(e.message, /scenarios\/bad\.yaml:6: steps\.0\.model\.0/m);
+      return true;
+    });
+  });
+
+  it('reports YAML syntax errors with line and column', () => {
+    assert.throws(() => parseScenario('name: x\nsteps: [\n', 'broken.yaml'), /broken\.yaml:\d+:\d+: /);
+  });
+
+  it('an outbound scenario without a contact is refused', () => {
+    assert.throws(
+      () => parseScenario('name: o\ndirection: outbound\nsteps:\n  - silence: true\nexpect:\n  outcome: completed\n', 'o.yaml'),
+      /o\.yaml:\d+: contact: an outbound scenario needs a contact/,
+    );
+  });
+
+  it('a missing file is named', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sb-sc-'));
+    writeFileSync(join(dir, 'empty.yaml'), '');
+    assert.throws(() => loadScenario(join(dir, 'nope.yaml')), /nope\.yaml: cannot read the scenario \(ENOENT\)/);
+    assert.throws(() => loadScenario(join(dir, 'empty.yaml')), /empty\.yaml:1: \(top level\)/);
+  });
+});

@@ -1,0 +1,74 @@
+/**
+ * Every scenario in scenarios/ as a simulated phone call: the real lifecycle, agents, tools,
+ * store and provider plugins against the sandbox, an emulated caller on a G.711 line. Each
+ * scenario states what must hold at the end (outcome, agents, tools, store, exactly one
+ * DeleteRoom, and never before the agent's last words have played); this test holds it to that.
+ * The calls run concurrently, as they would on one worker.
+ */
+import './helpers/logger.js';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { VAD } from '@livekit/agents';
+import { dispose } from '@livekit/rtc-node';
+import { loadConfig } from '../src/config.js';
+import { Sandbox } from '../src/sandbox/sandbox.js';
+import { loadVad } from '../src/session/sessionFactory.js';
+import { loadScenario } from '../src/simulate/scenario.js';
+import { type SimulationReport, simulateCall } from '../src/simulate/simulatedCall.js';
+import { type Store, openStore } from '../src/store/index.js';
+
+const DIR = join(import.meta.dirname, '..', '..', 'scenarios');
+const files = readdirSync(DIR).filter((f) => f.endsWith('.yaml')).sort();
+const reports = new Map<string, SimulationReport | Error>();
+let sandbox: Sandbox;
+let store: Store;
+let vad: VAD;
+
+before(async () => {
+  sandbox = await Sandbox.start({ msPerChar: 40 });
+  store = openStore(join(mkdtempSync(join(tmpdir(), 'sb-scen-')), 'calls.db'));
+  vad = await loadVad();
+  const config = loadConfig(sandbox.env());
+  await Promise.all(
+    files.map(async (f) => {
+      try {
+        reports.set(f, await simulateCall(loadScenario(join(DIR, f)), { sandbox, config, store, vad }, { speed: 4 }));
+      } catch (err) {
+        reports.set(f, err as Error);
+      }
+    }),
+  );
+}, { timeout: 240_000 });
+
+after(async () => {
+  await sandbox?.close();
+  await store?.close();
+  // rtc-node's native side keeps the process alive until it is disposed.
+  await dispose();
+});
+
+describe('scenarios', () => {
+  it('there is a default inbound booking scenario and one per exit path', () => {
+    for (const f of ['inbound-booking.yaml', 'hangup-mid-reply.yaml', 'max-duration.yaml', 'silence-timeout.yaml', 'llm-failure.yaml', 'tool-failure.yaml', 'worker-shutdown.yaml']) {
+      assert.ok(files.includes(f), `missing scenario ${f}`);
+    }
+  });
+
+  for (const f of files) {
+    it(f, async () => {
+      const r = reports.get(f);
+      if (r instanceof Error) throw r;
+      assert.ok(r, 'the scenario did not run');
+      const failed = r.checks.filter((c) => !c.ok).map((c) => `${c.what}: ${c.detail}`);
+      assert.deepEqual(failed, [], `${r.scenario}\n${failed.join('\n')}`);
+      assert.equal(r.deleteRoomCalls, 1);
+      // The call record was written, with the same outcome the report saw.
+      const rec = await store.calls.get(r.callId);
+      assert.equal(rec?.finished, true);
+      assert.deepEqual(rec?.outcome, r.outcome);
+    });
+  }
+});
