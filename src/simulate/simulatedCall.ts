@@ -311,6 +311,8 @@ function narrate(s: voice.AgentSession<CallUserdata>, emit: (ev: SimEvent) => vo
   let agent = 'intro';
   s.on(voice.AgentSessionEventTypes.ConversationItemAdded, ({ item }) => {
     if (item.type === 'agent_handoff') {
+      // The session reports its first agent as a handoff too; only real changes are news.
+      if (item.newAgentId === agent) return;
       agent = item.newAgentId;
       emit({ type: 'handoff', to: agent, at: Date.now() });
     } else if (item.type === 'message' && item.role === 'assistant' && item.textContent) {
