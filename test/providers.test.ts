@@ -1,0 +1,63 @@
+/**
+ * Provider selection from config, and what a second provider buys: the framework's
+ * FallbackAdapter moves to it when the first fails, and the caller still gets an answer.
+ */
+import './helpers/logger.js';
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { llm, stt, tts, voice } from '@livekit/agents';
+import * as deepgram from '@livekit/agents-plugin-deepgram';
+import { loadConfig } from '../src/config.js';
+import { OpenAIEmulator } from '../src/sandbox/openaiEmulator.js';
+import { buildProviders } from '../src/session/providers.js';
+
+let emu: OpenAIEmulator;
+before(async () => {
+  emu = await new OpenAIEmulator().start();
+});
+after(async () => {
+  await emu.close();
+});
+
+const keys = { DEEPGRAM_API_KEY: 'k', OPENAI_API_KEY: 'k', CARTESIA_API_KEY: 'k' };
+
+describe('providers', () => {
+  it('one provider of a kind is used directly, at the phone rates', () => {
+    const p = buildProviders(loadConfig(keys), 'phone');
+    assert.ok(p.stt instanceof deepgram.STT);
+    assert.equal(p.tts.sampleRate, 8000);
+    assert.ok(!(p.llm instanceof llm.FallbackAdapter));
+    assert.equal(buildProviders(loadConfig(keys), 'browser').tts.sampleRate, 24000);
+  });
+
+  it('a second provider of a kind is wrapped in the framework FallbackAdapter, in config order', () => {
+    const p = buildProviders(
+      loadConfig({ ...keys, STT_PROVIDERS: 'deepgram,cartesia', TTS_PROVIDERS: 'cartesia,deepgram', LLM_FALLBACK_MODEL: 'gpt-4.1-nano' }),
+      'phone',
+    );
+    assert.ok(p.stt instanceof stt.FallbackAdapter);
+    assert.ok(p.tts instanceof tts.FallbackAdapter);
+    assert.ok(p.llm instanceof llm.FallbackAdapter);
+  });
+
+  it('when the first LLM fails, the fallback answers the caller', async () => {
+    emu.setBrain('primary-key', () => ({ error: { status: 503, message: 'overloaded' } }));
+    emu.setBrain('fallback-key', () => ({ text: 'Fallback here, how can I help?' }));
+    const config = loadConfig({
+      ...keys,
+      OPENAI_API_KEY: 'primary-key',
+      OPENAI_BASE_URL: emu.baseURL,
+      LLM_FALLBACK_MODEL: 'gpt-4.1-nano',
+      LLM_FALLBACK_API_KEY: 'fallback-key',
+    });
+    const p = buildProviders(config, 'phone');
+    const session = new voice.AgentSession({ llm: p.llm });
+    await session.start({ agent: new voice.Agent({ instructions: 'Answer briefly.' }) });
+    const r = await session.run({ userInput: 'Hello?' }).wait();
+    const msg = r.expect.nextEvent().isMessage({ role: 'assistant' }).event().item;
+    assert.equal(msg.textContent, 'Fallback here, how can I help?');
+    assert.ok(emu.requestsFor('primary-key').length >= 1);
+    assert.equal(emu.requestsFor('fallback-key').at(-1)?.model, 'gpt-4.1-nano');
+    await session.close();
+  });
+});
