@@ -11,4 +11,9 @@ export interface AgentDeps {
   appointments: AppointmentStore;
   rules: BookRules;
   now: () => Date;
+  /**
+   * Resolves when the caller can hear us: the I/O is up, the recording is attached, and on an
+   * outbound call the callee has really answered. The greeting waits for it.
+   */
+  lineReady: Promise<void>;
 }

@@ -69,7 +69,8 @@ export function introAgent(deps: AgentDeps, u: CallUserdata): voice.Agent<CallUs
     id: INTRO_AGENT_ID,
     instructions: `${phoneStyle(u, deps.now())} ${job}`,
     tools: outbound ? outboundTools(deps) : inboundTools(deps),
-    onEnter: (ctx) => {
+    onEnter: async (ctx) => {
+      await deps.lineReady;
       ctx.session.say(greeting(u));
     },
   });

@@ -8,13 +8,20 @@
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { AutoSubscribe, type JobContext, type JobProcess, ServerOptions, type VAD, cli, defineAgent, log } from '@livekit/agents';
-import { ParticipantKind, type RemoteParticipant, RoomEvent } from '@livekit/rtc-node';
+import {
+  AudioStream,
+  ParticipantKind,
+  type RemoteParticipant,
+  type RemoteTrack,
+  RoomEvent,
+  TrackKind,
+} from '@livekit/rtc-node';
 import { abortCall, runCall } from './call/callLifecycle.js';
 import { MetadataError, parseJobMetadata } from './call/jobMetadata.js';
 import { livekitRoomApi } from './livekit/roomApi.js';
 import { type Config, ConfigError, loadConfig, readEnv } from './config.js';
-import { roomIoOptions } from './session/sessionFactory.js';
-import { loadVad } from './session/sessionFactory.js';
+import { PROFILE_RATES } from './session/providers.js';
+import { loadVad, roomIoOptions } from './session/sessionFactory.js';
 import { openStore } from './store/index.js';
 import { waitForLiveKit } from './livekit/waitForServer.js';
 
@@ -66,6 +73,7 @@ async function entry(ctx: JobContext<ProcData>): Promise<void> {
         start: (session, agent) => session.start({ agent, room: ctx.room, ...roomIoOptions(isPhone ? 'phone' : 'browser', participant.identity) }),
         hungUp: participantLeft(ctx, participant),
         shutdown: shutdown.signal,
+        onCallerAudio: (listener) => streamCallerAudio(ctx, participant, PROFILE_RATES[isPhone ? 'phone' : 'browser'].room, listener),
       },
     );
     const result = (await callDone) as Awaited<ReturnType<typeof runCall>>;
@@ -84,6 +92,31 @@ function participantLeft(ctx: JobContext<ProcData>, participant: RemoteParticipa
     });
     ctx.room.on(RoomEvent.Disconnected, () => resolve());
   });
+}
+
+/** The caller's audio, read from their own track (a second reader beside the session's). */
+function streamCallerAudio(
+  ctx: JobContext<ProcData>,
+  participant: RemoteParticipant,
+  sampleRate: number,
+  listener: (pcm: Int16Array, sampleRate: number, at: number) => void,
+): void {
+  const read = async (track: RemoteTrack) => {
+    for await (const frame of new AudioStream(track, { sampleRate, numChannels: 1 })) {
+      listener(new Int16Array(frame.data), frame.sampleRate, Date.now() - (frame.samplesPerChannel / frame.sampleRate) * 1000);
+    }
+  };
+  const existing = [...participant.trackPublications.values()].find((p) => p.kind === TrackKind.KIND_AUDIO && p.track);
+  if (existing?.track) {
+    void read(existing.track as RemoteTrack).catch(() => undefined);
+    return;
+  }
+  const onTrack = (track: RemoteTrack, _pub: unknown, p: RemoteParticipant) => {
+    if (p.identity !== participant.identity || track.kind !== TrackKind.KIND_AUDIO) return;
+    ctx.room.off(RoomEvent.TrackSubscribed, onTrack);
+    void read(track).catch(() => undefined);
+  };
+  ctx.room.on(RoomEvent.TrackSubscribed, onTrack);
 }
 
 function normaliseNumber(raw: string | undefined): string | null {

@@ -42,6 +42,7 @@ function harness(key: string, init: Partial<Parameters<typeof newUserdata>[0]> =
     appointments: store.appointments,
     rules: { ...DEFAULT_RULES, timezone: 'America/New_York' },
     now: () => NOW,
+    lineReady: Promise.resolve(),
   };
   const llm = new openai.LLM({ model: 'gpt-4.1-mini', baseURL: emu.baseURL, apiKey: key });
   const session = new voice.AgentSession<CallUserdata>({ llm, userData: userdata });

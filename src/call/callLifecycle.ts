@@ -15,7 +15,10 @@ import type { Config } from '../config.js';
 import { type ChannelProfile, type ProviderKeys, type Providers, buildProviders } from '../session/providers.js';
 import { createSession } from '../session/sessionFactory.js';
 import type { CallOutcome, CallRecord, Direction, Store } from '../store/index.js';
+import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
 import { CallLog } from './callLog.js';
+import { RecordingTap } from './recordingTap.js';
 import { type RoomApi, RoomJanitor } from './roomJanitor.js';
 
 export interface CallSetup {
@@ -51,6 +54,8 @@ export interface CallIo {
   shutdown?: AbortSignal;
   /** Sees the session before it starts (simulation printing, latency capture). */
   observe?(session: voice.AgentSession<CallUserdata>): void;
+  /** Delivers the caller's audio as it arrives, for the recording (epoch ms of each frame's start). */
+  onCallerAudio?(listener: (pcm: Int16Array, sampleRate: number, at: number) => void): void;
 }
 
 export interface CallResult {
@@ -79,6 +84,7 @@ export async function runCall(setup: CallSetup, deps: CallDeps, io: CallIo): Pro
   const now = deps.now ?? (() => new Date());
   const janitor = new RoomJanitor(deps.roomApi, setup.room);
   const callLog = new CallLog(now);
+  const startedAtMs = Date.now();
 
   await store.calls.start({
     id: setup.callId,
@@ -114,8 +120,11 @@ export async function runCall(setup: CallSetup, deps: CallDeps, io: CallIo): Pro
   };
 
   let session: voice.AgentSession<CallUserdata> | undefined;
+  let openLine!: () => void;
+  const lineReady = new Promise<void>((r) => (openLine = r));
   const timers: NodeJS.Timeout[] = [];
   let sessionClosed = false;
+  let recording: RecordingTap | undefined;
 
   try {
     const providers = deps.providers ?? buildProviders(config, setup.profile, deps.providerKeys);
@@ -124,7 +133,7 @@ export async function runCall(setup: CallSetup, deps: CallDeps, io: CallIo): Pro
     // the caller in silence; the lifecycle decides instead (see onError).
     session.connOptions.maxUnrecoverableErrors = Number.MAX_SAFE_INTEGER;
     const agent = introAgent(
-      { control, appointments: store.appointments, rules: { ...DEFAULT_RULES, timezone: config.BUSINESS_TIMEZONE }, now },
+      { control, appointments: store.appointments, rules: { ...DEFAULT_RULES, timezone: config.BUSINESS_TIMEZONE }, now, lineReady },
       userdata,
     );
     callLog.attach(session, agent.id);
@@ -147,7 +156,18 @@ export async function runCall(setup: CallSetup, deps: CallDeps, io: CallIo): Pro
       ),
     );
 
-    if (!endRequest) await io.start(session, agent);
+    if (config.RECORDING_DIR) {
+      await mkdir(config.RECORDING_DIR, { recursive: true });
+      const tap = await RecordingTap.open(join(config.RECORDING_DIR, `${setup.callId}.wav`), startedAtMs);
+      recording = tap;
+      io.onCallerAudio?.((pcm, rate, at) => tap.writeCaller(pcm, rate, at));
+    }
+    if (!endRequest) {
+      await io.start(session, agent);
+      recording?.attachOutput(session as voice.AgentSession<unknown>);
+      // Only now may the agent speak: everything it says is heard and recorded.
+      openLine();
+    }
     await endRequested;
 
     // Say the goodbye only to someone still on the line, and only once it can be heard in full.
@@ -168,6 +188,15 @@ export async function runCall(setup: CallSetup, deps: CallDeps, io: CallIo): Pro
     );
   }
   const deletion = await janitor.deleteOnce();
+  const recordingPath = recording
+    ? await recording.close().then(
+        (r) => r.path,
+        (err) => {
+          log().error({ callId: setup.callId, error: (err as Error).message }, 'recording could not be written');
+          return null;
+        },
+      )
+    : null;
 
   const outcome = endRequest!.outcome;
   await store.calls.finish(setup.callId, {
@@ -178,6 +207,7 @@ export async function runCall(setup: CallSetup, deps: CallDeps, io: CallIo): Pro
     userdata,
     transcript: callLog.transcript,
     result: userdata.result ?? null,
+    recordingPath,
   });
   const record = (await store.calls.get(setup.callId))!;
   return { record, roomDeleted: deletion.deleted };

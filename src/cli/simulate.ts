@@ -22,6 +22,7 @@ interface Options {
   json?: boolean;
   speed: string;
   store?: string;
+  recordings: string;
 }
 
 function printEvent(t0: number, ev: SimEvent): void {
@@ -51,6 +52,7 @@ function summary(r: SimulationReport): string {
         ['outcome', JSON.stringify(r.outcome)],
         ['room deleted', `${r.roomDeleted} (DeleteRoom calls: ${r.deleteRoomCalls})`],
         ['userdata', JSON.stringify(r.userdata)],
+        ['recording', r.recordingPath ?? '(off: set RECORDING_DIR or --recordings)'],
       ],
     ).split('\n').slice(2).join('\n'),
   ];
@@ -63,7 +65,7 @@ async function run(files: string[], opts: Options): Promise<void> {
   if (!(speed > 0 && speed <= 16)) throw new UsageError(`--speed must be a number from 0.1 to 16 (got ${opts.speed})`);
   const scenarios = (files.length ? files : [DEFAULT_SCENARIO]).map((f) => loadScenario(resolve(f)));
   const sandbox = await Sandbox.start();
-  const config = loadConfig({ ...readEnv(), ...sandbox.env() });
+  const config = loadConfig({ ...readEnv(), ...sandbox.env(), ...(opts.recordings ? { RECORDING_DIR: opts.recordings } : {}) });
   const store = openStore(opts.store ?? join(mkdtempSync(join(tmpdir(), 'switchboard-sim-')), 'calls.db'));
   const vad = await loadVad();
   const reports: SimulationReport[] = [];
@@ -92,6 +94,7 @@ async function run(files: string[], opts: Options): Promise<void> {
     outcome: r.outcome,
     roomDeleted: r.roomDeleted,
     userdata: r.userdata,
+    recordingPath: r.recordingPath,
     checks: r.checks,
   }));
   report(out.length === 1 ? out[0]! : { passed, calls: out }, opts, () => (scenarios.length > 1 ? `\n${reports.filter((r) => r.passed).length}/${reports.length} scenarios passed` : ''));
@@ -106,5 +109,6 @@ export function register(program: Command): void {
     .option('--json', 'print one JSON call report as the last line')
     .option('--speed <n>', 'agent audio playback speed (1 = real time)', '1')
     .option('--store <path>', 'SQLite file to keep the call records in (default: a temporary file)')
+    .option('--recordings <dir>', 'write a stereo µ-law WAV per call here ("" for none)', 'recordings')
     .action((files: string[], opts: Options) => run(files, opts).catch((err) => fail(err, opts)));
 }

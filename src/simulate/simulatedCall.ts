@@ -61,6 +61,8 @@ export interface SimulationReport {
   userdata: unknown;
   record: CallRecord;
   heardAgentMs: number;
+  /** The stereo µ-law recording (caller left, agent right), when RECORDING_DIR is set. */
+  recordingPath: string | null;
   checks: Check[];
   passed: boolean;
 }
@@ -122,7 +124,16 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
   sandbox.openai.setBrain(key, script.brain);
 
   const input = new PushAudioInput(rate);
-  const caller = new EmulatedCaller({ send: (pcm) => input.push(pcm), rate, phone: profile === 'phone', msPerChar: sandbox.msPerChar });
+  let callerAudio: ((pcm: Int16Array, rate: number, at: number) => void) | undefined;
+  const caller = new EmulatedCaller({
+    send: (pcm) => input.push(pcm),
+    rate,
+    phone: profile === 'phone',
+    msPerChar: sandbox.msPerChar,
+    onLineAudio: (side, pcm, r, at) => {
+      if (side === 'caller') callerAudio?.(new Int16Array(pcm), r, at);
+    },
+  });
   const speed = options.speed ?? 1;
   let agentAudioEndedAt: number | null = null;
   const output = new PacedAudioOutput(rate, {
@@ -167,6 +178,7 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
       },
       hungUp: caller.hungUp,
       shutdown: shutdown.signal,
+      onCallerAudio: (listener) => (callerAudio = listener),
       observe: (s) => {
         session = s;
         narrate(s, emit);
@@ -254,6 +266,7 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
     userdata: record.userdata,
     record,
     heardAgentMs: Math.round(caller.heardMs),
+    recordingPath: record.recordingPath ?? null,
     checks: [],
     passed: false,
   };

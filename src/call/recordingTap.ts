@@ -1,0 +1,89 @@
+/**
+ * Call recording: the agent's side is tapped from the session's audio output, the caller's side
+ * is fed by the call's I/O (the caller's own track in a room, the line in a simulation), and both
+ * go to a `CallRecorder` on one timeline measured from the start of the call.
+ *
+ * The caller is not tapped from the session's input because, once the session runs, that stream
+ * is locked by the framework's reader. Agent audio arrives faster than real time; the recorder
+ * lays it out contiguously from when it was sent, and an interruption cuts off what never played.
+ */
+import { voice } from '@livekit/agents';
+import type { AudioFrame } from '@livekit/rtc-node';
+import { CallRecorder } from '../telephony/callRecorder.js';
+
+/** The recorder's resamplers take whole 10 ms frames; TTS chunks come in any size. */
+class TenMsChunker {
+  private carry = new Int16Array(0);
+  push(pcm: Int16Array, rate: number, emit: (chunk: Int16Array) => void): void {
+    const step = rate / 100;
+    const joined = new Int16Array(this.carry.length + pcm.length);
+    joined.set(this.carry);
+    joined.set(pcm, this.carry.length);
+    const whole = joined.length - (joined.length % step);
+    if (whole > 0) emit(joined.slice(0, whole));
+    this.carry = joined.slice(whole);
+  }
+}
+
+class RecordedAudioOutput extends voice.AudioOutput {
+  constructor(
+    private readonly inner: voice.AudioOutput,
+    private readonly onFrame: (frame: AudioFrame) => void,
+    private readonly onClear: () => void,
+  ) {
+    super(inner.sampleRate, inner, { pause: inner.canPause });
+  }
+
+  override async captureFrame(frame: AudioFrame): Promise<void> {
+    await super.captureFrame(frame);
+    this.onFrame(frame);
+    await this.inner.captureFrame(frame);
+  }
+
+  override flush(): void {
+    super.flush();
+    this.inner.flush();
+  }
+
+  override clearBuffer(): void {
+    this.onClear();
+    this.inner.clearBuffer();
+  }
+}
+
+export class RecordingTap {
+  private readonly callerChunks = new TenMsChunker();
+  private readonly agentChunks = new TenMsChunker();
+
+  private constructor(
+    private readonly recorder: CallRecorder,
+    private readonly startedAt: number,
+  ) {}
+
+  static async open(path: string, startedAt: number): Promise<RecordingTap> {
+    return new RecordingTap(await CallRecorder.open(path), startedAt);
+  }
+
+  /** Caller audio that started playing at epoch ms `at` (from the call's I/O). */
+  writeCaller(pcm: Int16Array, sampleRate: number, at: number): void {
+    const atMs = Math.max(0, at - this.startedAt);
+    this.callerChunks.push(pcm, sampleRate, (chunk) => this.recorder.writeCaller(chunk, sampleRate, atMs));
+  }
+
+  /** Wraps the session's audio output. Call after the session has started. */
+  attachOutput(session: voice.AgentSession<unknown>): void {
+    const output = session.output.audio;
+    if (output) {
+      session.output.audio = new RecordedAudioOutput(
+        output,
+        (f) => this.agentChunks.push(new Int16Array(f.data), f.sampleRate, (pcm) => this.recorder.writeAgent(pcm, f.sampleRate, Date.now() - this.startedAt)),
+        () => this.recorder.truncateAgent(Date.now() - this.startedAt),
+      );
+    }
+  }
+
+  async close(): Promise<{ path: string; durationMs: number }> {
+    const r = await this.recorder.close();
+    return { path: r.path, durationMs: r.durationMs };
+  }
+}

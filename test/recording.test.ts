@@ -1,0 +1,91 @@
+/**
+ * A recorded simulated call: one stereo µ-law WAV, caller left, agent right, one timeline.
+ * The caller's lines are synthetic speech of a known length, so the file can be checked for
+ * where each side spoke, for how long, and in what order.
+ */
+import './helpers/logger.js';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { dispose } from '@livekit/rtc-node';
+import { loadConfig } from '../src/config.js';
+import { Sandbox } from '../src/sandbox/sandbox.js';
+import { loadVad } from '../src/session/sessionFactory.js';
+import { loadScenario } from '../src/simulate/scenario.js';
+import { simulateCall } from '../src/simulate/simulatedCall.js';
+import { openStore } from '../src/store/index.js';
+import { readWav } from '../src/telephony/wav.js';
+
+const MS_PER_CHAR = 40;
+
+/** Runs of 20 ms windows louder than -40 dBFS, merged across gaps shorter than 300 ms. */
+function speechRuns(pcm: Int16Array, rate: number): { start: number; end: number }[] {
+  const win = rate / 50;
+  const runs: { start: number; end: number }[] = [];
+  for (let i = 0; i + win <= pcm.length; i += win) {
+    let sum = 0;
+    for (let j = i; j < i + win; j++) sum += pcm[j]! * pcm[j]!;
+    const loud = Math.sqrt(sum / win) / 32768 > 0.01;
+    const t = (i / rate) * 1000;
+    if (!loud) continue;
+    const last = runs.at(-1);
+    if (last && t - last.end < 300) last.end = t + 20;
+    else runs.push({ start: t, end: t + 20 });
+  }
+  return runs;
+}
+
+after(async () => {
+  await dispose();
+});
+
+describe('call recording', () => {
+  it('writes caller left, agent right, µ-law 8 kHz, each line where and as long as it was spoken', async () => {
+    const sandbox = await Sandbox.start({ msPerChar: MS_PER_CHAR });
+    const dir = mkdtempSync(join(tmpdir(), 'sb-rec-'));
+    const store = openStore(':memory:');
+    try {
+      const config = loadConfig({ ...sandbox.env(), RECORDING_DIR: dir });
+      const scenario = loadScenario(join(import.meta.dirname, '..', '..', 'scenarios', 'inbound-booking.yaml'));
+      const r = await simulateCall(scenario, { sandbox, config, store, vad: await loadVad() }, { speed: 1 });
+      assert.ok(r.passed, JSON.stringify(r.checks.filter((c) => !c.ok)));
+      assert.equal(r.recordingPath, join(dir, `${r.callId}.wav`));
+      assert.equal((await store.calls.get(r.callId))?.recordingPath, r.recordingPath);
+
+      const wav = readWav(readFileSync(r.recordingPath!));
+      assert.equal(wav.encoding, 'mulaw');
+      assert.equal(wav.channelCount, 2);
+      assert.equal(wav.sampleRate, 8000);
+      const [callerCh, agentCh] = wav.channels as [Int16Array, Int16Array];
+      const caller = speechRuns(callerCh, 8000);
+      const agent = speechRuns(agentCh, 8000);
+
+      // Three caller lines, each as long as its synthetic speech (±120 ms).
+      const lines = scenario.steps.flatMap((s) => ('caller' in s ? [s.caller] : []));
+      assert.equal(caller.length, lines.length, JSON.stringify(caller));
+      lines.forEach((text, i) => {
+        const expected = text.replace(/\s+/g, ' ').trim().length * MS_PER_CHAR;
+        assert.ok(Math.abs(caller[i]!.end - caller[i]!.start - expected) < 120, `line ${i}: ${JSON.stringify(caller[i])} vs ${expected} ms`);
+      });
+      // The agent speaks first (greeting), and each caller line sits between agent turns,
+      // never on top of one: one timeline, two channels.
+      assert.ok(agent.length >= 4, JSON.stringify(agent));
+      assert.ok(agent[0]!.start < caller[0]!.start);
+      for (const c of caller) {
+        for (const a of agent) assert.ok(c.end <= a.start + 60 || c.start >= a.end - 60, `overlap ${JSON.stringify({ c, a })}`);
+      }
+      // The greeting is as long as its text at the emulated voice's speed (±150 ms).
+      const greeting = 'Thanks for calling Riverside Clinic. Who am I speaking with, and how can I help today?';
+      assert.ok(Math.abs(agent[0]!.end - agent[0]!.start - greeting.length * MS_PER_CHAR) < 150, JSON.stringify(agent[0]));
+      // The file lasts as long as the call, to within a second.
+      const rec = (await store.calls.get(r.callId))!;
+      const callMs = new Date(rec.endedAt!).getTime() - new Date(rec.startedAt).getTime();
+      assert.ok(Math.abs(wav.durationMs - callMs) < 1000, `${wav.durationMs} vs ${callMs}`);
+    } finally {
+      await sandbox.close();
+      await store.close();
+    }
+  });
+});
