@@ -110,6 +110,7 @@ const spec = {
   RECORDING_DIR: [z.string().optional(), 'directory for stereo µ-law call recordings (unset: off)'],
   LATENCY_LOG_PATH: [z.string().optional(), 'NDJSON file for per-turn latency (unset: call record only)'],
   PRICES_FILE: [z.string().optional(), 'JSON price table overriding the built-in list prices'],
+  SIP_CARRIER: [z.enum(['twilio', 'telnyx']).default('twilio'), 'carrier of the SIP trunk, for per-call cost'],
 
   // Outbound.
   SIP_OUTBOUND_TRUNK_ID: [z.string().optional(), 'LiveKit outbound trunk id used to dial'],

@@ -20,6 +20,7 @@ import { abortCall, runCall } from './call/callLifecycle.js';
 import { MetadataError, parseJobMetadata } from './call/jobMetadata.js';
 import { livekitRoomApi } from './livekit/roomApi.js';
 import { type Config, ConfigError, loadConfig, readEnv } from './config.js';
+import { PriceTableError, loadPriceTable } from './cost/index.js';
 import { PROFILE_RATES } from './session/providers.js';
 import { loadVad, roomIoOptions } from './session/sessionFactory.js';
 import { openStore } from './store/index.js';
@@ -68,7 +69,7 @@ async function entry(ctx: JobContext<ProcData>): Promise<void> {
 
     callDone = runCall(
       { callId, room, direction: isPhone ? 'inbound' : 'browser', profile: isPhone ? 'phone' : 'browser', callerNumber },
-      { config, store, vad: ctx.proc.userData.vad, roomApi },
+      { config, store, vad: ctx.proc.userData.vad, roomApi, prices: loadPriceTable(config.PRICES_FILE) },
       {
         start: (session, agent) => session.start({ agent, room: ctx.room, ...roomIoOptions(isPhone ? 'phone' : 'browser', participant.identity) }),
         hungUp: participantLeft(ctx, participant),
@@ -137,8 +138,9 @@ async function main(): Promise<void> {
   let config: Config;
   try {
     config = loadConfig(readEnv(), { requireProviderKeys: true });
+    loadPriceTable(config.PRICES_FILE);
   } catch (err) {
-    if (err instanceof ConfigError) {
+    if (err instanceof ConfigError || err instanceof PriceTableError) {
       process.stderr.write(`${err.message}\nSee .env.example for every setting.\n`);
       process.exit(err.exitCode);
     }

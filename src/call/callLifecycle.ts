@@ -16,8 +16,13 @@ import { type ChannelProfile, type ProviderKeys, type Providers, buildProviders 
 import { createSession } from '../session/sessionFactory.js';
 import type { CallOutcome, CallRecord, Direction, Store } from '../store/index.js';
 import { join } from 'node:path';
-import { mkdir } from 'node:fs/promises';
+import { appendFile, mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { CallLog } from './callLog.js';
+import { DEFAULT_PRICES, type PriceTable, callCost } from '../cost/index.js';
+import { LatencyTracker, type TurnLatency } from './latency.js';
+import { UsageMeter } from './usageMeter.js';
+import { type OutputListener, tapOutput } from './outputTap.js';
 import { RecordingTap } from './recordingTap.js';
 import { type RoomApi, RoomJanitor } from './roomJanitor.js';
 
@@ -42,6 +47,8 @@ export interface CallDeps {
   providerKeys?: ProviderKeys;
   /** Ready-made providers (tests); otherwise built from config. */
   providers?: Providers;
+  /** Prices for the call's cost, loaded once per process (PRICES_FILE); list prices otherwise. */
+  prices?: PriceTable;
 }
 
 /** Where the call's audio comes from and goes to. */
@@ -84,6 +91,8 @@ export async function runCall(setup: CallSetup, deps: CallDeps, io: CallIo): Pro
   const now = deps.now ?? (() => new Date());
   const janitor = new RoomJanitor(deps.roomApi, setup.room);
   const callLog = new CallLog(now);
+  const latency = new LatencyTracker();
+  const usage = new UsageMeter(config.OPENAI_MODEL);
   const startedAtMs = Date.now();
 
   await store.calls.start({
@@ -137,6 +146,8 @@ export async function runCall(setup: CallSetup, deps: CallDeps, io: CallIo): Pro
       userdata,
     );
     callLog.attach(session, agent.id);
+    latency.attach(session);
+    usage.attach(session);
     wirePolicies(session, config, requestEnd, timers);
     session.on(voice.AgentSessionEventTypes.Close, (ev) => {
       sessionClosed = true;
@@ -164,7 +175,9 @@ export async function runCall(setup: CallSetup, deps: CallDeps, io: CallIo): Pro
     }
     if (!endRequest) {
       await io.start(session, agent);
-      recording?.attachOutput(session as voice.AgentSession<unknown>);
+      const listeners: OutputListener[] = [latency.outputListener];
+      if (recording) listeners.push(recording.agentListener);
+      tapOutput(session as voice.AgentSession<unknown>, listeners);
       // Only now may the agent speak: everything it says is heard and recorded.
       openLine();
     }
@@ -199,6 +212,8 @@ export async function runCall(setup: CallSetup, deps: CallDeps, io: CallIo): Pro
     : null;
 
   const outcome = endRequest!.outcome;
+  const durationSeconds = (Date.now() - startedAtMs) / 1000;
+  const cost = callCost(usage.usage(durationSeconds, setup.direction, config.SIP_CARRIER), deps.prices ?? DEFAULT_PRICES);
   await store.calls.finish(setup.callId, {
     endedAt: now().toISOString(),
     outcome,
@@ -208,9 +223,23 @@ export async function runCall(setup: CallSetup, deps: CallDeps, io: CallIo): Pro
     transcript: callLog.transcript,
     result: userdata.result ?? null,
     recordingPath,
+    latency: latency.summary(),
+    cost,
   });
+  if (config.LATENCY_LOG_PATH) await appendLatencyLog(config.LATENCY_LOG_PATH, setup.callId, latency.summary().turns);
   const record = (await store.calls.get(setup.callId))!;
   return { record, roomDeleted: deletion.deleted };
+}
+
+/** One NDJSON line per turn, for dashboards and `jq`. A logging failure never fails the call. */
+async function appendLatencyLog(path: string, callId: string, turns: TurnLatency[]): Promise<void> {
+  if (turns.length === 0) return;
+  try {
+    await mkdir(dirname(path), { recursive: true });
+    await appendFile(path, turns.map((t) => JSON.stringify({ callId, ...t })).join('\n') + '\n');
+  } catch (err) {
+    log().warn({ path, error: (err as Error).message }, 'latency log could not be written');
+  }
 }
 
 async function sayGoodbye(session: voice.AgentSession<CallUserdata>, req: EndRequest): Promise<void> {

@@ -7,9 +7,9 @@
  * is locked by the framework's reader. Agent audio arrives faster than real time; the recorder
  * lays it out contiguously from when it was sent, and an interruption cuts off what never played.
  */
-import { voice } from '@livekit/agents';
 import type { AudioFrame } from '@livekit/rtc-node';
 import { CallRecorder } from '../telephony/callRecorder.js';
+import type { OutputListener } from './outputTap.js';
 
 /** The recorder's resamplers take whole 10 ms frames; TTS chunks come in any size. */
 class TenMsChunker {
@@ -22,32 +22,6 @@ class TenMsChunker {
     const whole = joined.length - (joined.length % step);
     if (whole > 0) emit(joined.slice(0, whole));
     this.carry = joined.slice(whole);
-  }
-}
-
-class RecordedAudioOutput extends voice.AudioOutput {
-  constructor(
-    private readonly inner: voice.AudioOutput,
-    private readonly onFrame: (frame: AudioFrame) => void,
-    private readonly onClear: () => void,
-  ) {
-    super(inner.sampleRate, inner, { pause: inner.canPause });
-  }
-
-  override async captureFrame(frame: AudioFrame): Promise<void> {
-    await super.captureFrame(frame);
-    this.onFrame(frame);
-    await this.inner.captureFrame(frame);
-  }
-
-  override flush(): void {
-    super.flush();
-    this.inner.flush();
-  }
-
-  override clearBuffer(): void {
-    this.onClear();
-    this.inner.clearBuffer();
   }
 }
 
@@ -70,17 +44,12 @@ export class RecordingTap {
     this.callerChunks.push(pcm, sampleRate, (chunk) => this.recorder.writeCaller(chunk, sampleRate, atMs));
   }
 
-  /** Wraps the session's audio output. Call after the session has started. */
-  attachOutput(session: voice.AgentSession<unknown>): void {
-    const output = session.output.audio;
-    if (output) {
-      session.output.audio = new RecordedAudioOutput(
-        output,
-        (f) => this.agentChunks.push(new Int16Array(f.data), f.sampleRate, (pcm) => this.recorder.writeAgent(pcm, f.sampleRate, Date.now() - this.startedAt)),
-        () => this.recorder.truncateAgent(Date.now() - this.startedAt),
-      );
-    }
-  }
+  /** The agent's side, as an output listener (see `tapOutput`). */
+  readonly agentListener: OutputListener = {
+    onFrame: (f: AudioFrame, at: number) =>
+      this.agentChunks.push(new Int16Array(f.data), f.sampleRate, (pcm) => this.recorder.writeAgent(pcm, f.sampleRate, at - this.startedAt)),
+    onClear: (at: number) => this.recorder.truncateAgent(at - this.startedAt),
+  };
 
   async close(): Promise<{ path: string; durationMs: number }> {
     const r = await this.recorder.close();

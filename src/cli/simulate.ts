@@ -9,12 +9,16 @@ import { join, resolve } from 'node:path';
 import { dispose } from '@livekit/rtc-node';
 import type { Command } from 'commander';
 import { loadConfig, readEnv } from '../config.js';
+import { describeCost, loadPriceTable } from '../cost/index.js';
 import { Sandbox } from '../sandbox/sandbox.js';
 import { loadVad } from '../session/sessionFactory.js';
 import { loadScenario } from '../simulate/scenario.js';
 import { type SimEvent, type SimulationReport, simulateCall } from '../simulate/simulatedCall.js';
 import { openStore } from '../store/index.js';
+import type { LatencySummary } from '../call/latency.js';
+import type { CallCost } from '../cost/index.js';
 import { UsageError, fail, report, table } from './output.js';
+import { waterfall } from './waterfall.js';
 
 export const DEFAULT_SCENARIO = 'scenarios/inbound-booking.yaml';
 
@@ -57,6 +61,10 @@ function summary(r: SimulationReport): string {
     ).split('\n').slice(2).join('\n'),
   ];
   for (const c of r.checks.filter((c) => !c.ok)) lines.push(`  ✗ ${c.what}: ${c.detail}`);
+  const latency = r.record.latency as LatencySummary | undefined;
+  if (latency?.turns.length) lines.push('', waterfall(latency));
+  const cost = r.record.cost as CallCost | undefined;
+  if (cost) lines.push('', describeCost(cost));
   return lines.join('\n');
 }
 
@@ -68,12 +76,13 @@ async function run(files: string[], opts: Options): Promise<void> {
   const config = loadConfig({ ...readEnv(), ...sandbox.env(), ...(opts.recordings ? { RECORDING_DIR: opts.recordings } : {}) });
   const store = openStore(opts.store ?? join(mkdtempSync(join(tmpdir(), 'switchboard-sim-')), 'calls.db'));
   const vad = await loadVad();
+  const prices = loadPriceTable(config.PRICES_FILE);
   const reports: SimulationReport[] = [];
   try {
     for (const scenario of scenarios) {
       const t0 = Date.now();
       if (!opts.json) process.stdout.write(`\n▶ ${scenario.name} (${scenario.direction}, simulated phone line: 8 kHz µ-law)\n`);
-      const r = await simulateCall(scenario, { sandbox, config, store, vad }, {
+      const r = await simulateCall(scenario, { sandbox, config, store, vad, prices }, {
         speed,
         onEvent: opts.json ? undefined : (ev) => printEvent(t0, ev),
       });
@@ -93,6 +102,9 @@ async function run(files: string[], opts: Options): Promise<void> {
     agents: r.agents,
     outcome: r.outcome,
     roomDeleted: r.roomDeleted,
+    turns: (r.record.latency as LatencySummary | undefined)?.turns ?? [],
+    latency: (r.record.latency as LatencySummary | undefined)?.firstAudioMs ?? null,
+    cost: r.record.cost ?? null,
     userdata: r.userdata,
     recordingPath: r.recordingPath,
     checks: r.checks,

@@ -8,6 +8,7 @@ import { type VAD, voice } from '@livekit/agents';
 import type { CallUserdata } from '../../agents/userdata.js';
 import { type CallResult, runCall } from '../call/callLifecycle.js';
 import type { Config } from '../config.js';
+import type { PriceTable } from '../cost/index.js';
 import { livekitRoomApi } from '../livekit/roomApi.js';
 import type { Reply } from '../sandbox/openaiEmulator.js';
 import type { Sandbox } from '../sandbox/sandbox.js';
@@ -32,6 +33,7 @@ export interface SimulationEnv {
   config: Config;
   store: Store;
   vad: VAD;
+  prices?: PriceTable;
 }
 
 export interface SimulateOptions {
@@ -168,6 +170,7 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
       roomApi: livekitRoomApi(sandbox.livekit.env() as never),
       now: clockFrom(scenario.now),
       providerKeys: { openai: key, deepgram: key, cartesia: key },
+      prices: env.prices,
     },
     {
       start: async (s, agent) => {
