@@ -57,6 +57,27 @@ describe('scenarios', () => {
     }
   });
 
+  it('every call record carries per-turn latency and a priced cost', async () => {
+    const r = reports.get('inbound-booking.yaml');
+    assert.ok(r && !(r instanceof Error));
+    const latency = r.record.latency as { turns: { firstAudioMs: number | null; endpointingMs: number | null }[]; firstAudioMs: { p50: number; p95: number } };
+    assert.equal(latency.turns.length, 3);
+    for (const t of latency.turns) {
+      // The agent cannot answer before the turn ends, and the emulated stack answers within seconds.
+      assert.ok(t.firstAudioMs !== null && t.endpointingMs !== null, JSON.stringify(t));
+      assert.ok(t.firstAudioMs > t.endpointingMs && t.firstAudioMs < 5000, JSON.stringify(t));
+    }
+    assert.ok(latency.firstAudioMs.p50 <= latency.firstAudioMs.p95);
+    const cost = r.record.cost as { totalUsd: number; breakdown: Record<string, number> };
+    for (const part of ['livekit', 'stt', 'llm', 'tts', 'sip']) assert.ok(cost.breakdown[part]! > 0, `${part} cost is zero`);
+    const sum = Object.values(cost.breakdown).reduce((a, b) => a + b, 0);
+    assert.ok(Math.abs(sum - cost.totalUsd) < 1e-9);
+    // A browser session has no phone leg to pay for.
+    const browser = reports.get('browser-booking.yaml');
+    assert.ok(browser && !(browser instanceof Error));
+    assert.equal((browser.record.cost as { breakdown: { sip: number } }).breakdown.sip, 0);
+  });
+
   for (const f of files) {
     it(f, async () => {
       const r = reports.get(f);
