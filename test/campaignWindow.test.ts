@@ -12,7 +12,7 @@ import { FakeClock } from '../src/campaign/clock.js';
 import { Dispatcher } from '../src/campaign/dispatcher.js';
 import { EMPTY_DNC } from '../src/campaign/dnc.js';
 import { importContacts } from '../src/campaign/importer.js';
-import type { DispatchSink } from '../src/campaign/livekitSink.js';
+import type { DispatchSink } from '../src/campaign/dispatchSink.js';
 import { simulatedWorker } from '../src/campaign/simulatedWorker.js';
 import { openStore } from '../src/store/index.js';
 import type { CallOutcome, CampaignStore } from '../src/store/index.js';

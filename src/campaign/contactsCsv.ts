@@ -18,6 +18,20 @@ import { guessZones } from './timezones.js';
 export const REQUIRED_COLUMNS = ['phone', 'name'] as const;
 export const KNOWN_COLUMNS = ['phone', 'name', 'appointment_id', 'timezone', 'contact_id'] as const;
 
+/**
+ * Zone validity, remembered: luxon's IANAZone.isValidZone builds a new Intl.DateTimeFormat on
+ * every call, ICU memory the garbage collector does not see — 100k rows grew RSS by gigabytes.
+ */
+const zoneValidity = new Map<string, boolean>();
+function isValidZone(zone: string): boolean {
+  let ok = zoneValidity.get(zone);
+  if (ok === undefined) {
+    ok = IANAZone.isValidZone(zone);
+    if (zoneValidity.size < 10_000) zoneValidity.set(zone, ok);
+  }
+  return ok;
+}
+
 export class CsvHeaderError extends Error {
   readonly exitCode = 2;
 }
@@ -73,7 +87,7 @@ export class ContactRows {
     let zones: ContactInput['zones'];
     let zoneSource: string;
     if (tz !== '') {
-      if (!IANAZone.isValidZone(tz)) return bad(`unknown time zone ${JSON.stringify(tz)} (expected an IANA zone such as America/Chicago)`);
+      if (!isValidZone(tz)) return bad(`unknown time zone ${JSON.stringify(tz)} (expected an IANA zone such as America/Chicago)`);
       zones = [tz];
       zoneSource = 'column';
     } else {

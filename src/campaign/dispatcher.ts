@@ -22,7 +22,7 @@ import type { CallRecordStore, CampaignProgress, CampaignStore, CallOutcome, Con
 import type { CallingWindow } from './callingWindow.js';
 import { type Clock, systemClock } from './clock.js';
 import { EMPTY_DNC, type DncList } from './dnc.js';
-import { type DispatchSink, isFatalApiError } from './livekitSink.js';
+import { type DispatchSink, isFatalApiError } from './dispatchSink.js';
 import { jobFor } from './outbound.js';
 import { newOwner, ownerIsDead } from './owner.js';
 import { decideRetry, type RetryPolicy } from './retry.js';

@@ -1,25 +1,13 @@
 /**
- * Where dispatches go: LiveKit's AgentDispatchService, through livekit-server-sdk. `DispatchSink`
- * is the seam tests and the benchmark replace.
+ * Where dispatches go in production: LiveKit's AgentDispatchService, through livekit-server-sdk.
  */
 import { AgentDispatchClient } from 'livekit-server-sdk';
 import type { Config } from '../config.js';
 import { apiUrl } from '../livekit/roomApi.js';
+import type { DispatchSink } from './dispatchSink.js';
 
-export interface DispatchSink {
-  /** CreateDispatch of `agentName` into `room` (created if missing) with the job as metadata. */
-  dispatch(room: string, metadata: string): Promise<void>;
-  /** Whether the room has a dispatch of our agent; a missing room has none. */
-  hasDispatch(room: string): Promise<boolean>;
-  /** Removes our agent's dispatches from the room (best effort; a missing room is fine). */
-  cancel(room: string): Promise<void>;
-}
-
-/** Auth and permission failures: retrying cannot help, the run must stop and say so. */
-export function isFatalApiError(err: unknown): boolean {
-  const e = err as { status?: number; code?: string };
-  return e.status === 401 || e.status === 403 || e.code === 'unauthenticated' || e.code === 'permission_denied';
-}
+export type { DispatchSink } from './dispatchSink.js';
+export { isFatalApiError } from './dispatchSink.js';
 
 function isNotFound(err: unknown): boolean {
   const e = err as { status?: number; code?: string };

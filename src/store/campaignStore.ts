@@ -374,8 +374,10 @@ export class SqliteCampaignStore implements CampaignStore {
       dropOldBad: db.prepare('DELETE FROM campaign_bad_rows WHERE campaign_id = ? AND seen_pass < ?'),
       finishImport: db.prepare('UPDATE campaigns SET imported_key = ?, rows = ? WHERE id = ?'),
       due: db.prepare(
+        // Ties in next_at come in index order (insertion, i.e. CSV order); ordering by line as well
+        // would sort every pending contact on each call.
         `SELECT * FROM campaign_contacts WHERE campaign_id = ? AND state = 'pending' AND next_at <= ?
-         ORDER BY next_at, line LIMIT ?`,
+         ORDER BY next_at LIMIT ?`,
       ),
       park: db.prepare(
         `UPDATE campaign_contacts SET next_at = ?, updated_at = ?
