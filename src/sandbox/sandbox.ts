@@ -7,7 +7,7 @@
 import { CartesiaEmulator } from './cartesiaEmulator.js';
 import { DeepgramEmulator } from './deepgramEmulator.js';
 import { LiveKitApiEmulator } from './livekitApi.js';
-import { OpenAIEmulator } from './openaiEmulator.js';
+import { type Brain, OpenAIEmulator } from './openaiEmulator.js';
 
 /** Fixed provider latencies (ms). Benchmarks subtract exactly these. */
 export interface SandboxLatencies {
@@ -30,7 +30,28 @@ export interface SandboxOptions {
   ports?: { livekit?: number; openai?: number; deepgram?: number; cartesia?: number };
 }
 
-export class Sandbox {
+/**
+ * The part of a sandbox a simulated call drives. A call running in another process (as the
+ * production worker runs each job) can be handed a proxy implementing just this.
+ */
+export interface SimSandbox {
+  readonly msPerChar: number | undefined;
+  readonly livekit: {
+    env(): { LIVEKIT_URL: string; LIVEKIT_API_KEY: string; LIVEKIT_API_SECRET: string };
+    joinParticipant(room: string, init: { identity: string; kind?: 'sip' | 'standard'; attributes?: Record<string, string> }): unknown;
+    onRoomDeleted(cb: (ev: { room: string }) => void): () => void;
+    count(method: string, body?: Record<string, unknown>): number;
+  };
+  readonly openai: {
+    setBrain(key: string, brain: Brain): void;
+    removeBrain(key: string): void;
+  };
+  readonly deepgram: {
+    expect(key: string, ...texts: string[]): void;
+  };
+}
+
+export class Sandbox implements SimSandbox {
   readonly livekit: LiveKitApiEmulator;
   readonly openai: OpenAIEmulator;
   readonly deepgram: DeepgramEmulator;

@@ -62,6 +62,8 @@ export class PacedAudioOutput extends voice.AudioOutput {
   private readonly pending = new Set<NodeJS.Timeout>();
   private interrupted = new Future<void>();
   private flushTask: Promise<void> | undefined;
+  /** Frames that arrived after the audio before them had already run out, mid-reply: a gap the caller hears. */
+  underruns = 0;
 
   constructor(sampleRate: number, options: PacedOutputOptions = {}) {
     super(sampleRate, undefined, { pause: false });
@@ -81,6 +83,8 @@ export class PacedAudioOutput extends voice.AudioOutput {
       this.opts.onSegmentStart?.(now);
     }
     const durationMs = (frame.samplesPerChannel / frame.sampleRate) * 1000;
+    // One frame of slack (timer jitter) before a late frame counts as a gap.
+    if (this.pushedMs > 0 && now > this.playhead + 20) this.underruns++;
     const startAt = Math.max(this.playhead, now);
     this.playhead = startAt + durationMs / this.speed;
     this.pushedMs += durationMs;

@@ -11,7 +11,7 @@ import type { Config } from '../config.js';
 import type { PriceTable } from '../cost/index.js';
 import { livekitRoomApi } from '../livekit/roomApi.js';
 import type { Reply } from '../sandbox/openaiEmulator.js';
-import type { Sandbox } from '../sandbox/sandbox.js';
+import type { SimSandbox } from '../sandbox/sandbox.js';
 import { PROFILE_RATES } from '../session/providers.js';
 import type { CallRecord, Store } from '../store/index.js';
 import type { TelephonyRate } from '../telephony/rates.js';
@@ -29,7 +29,7 @@ export type SimEvent =
   | { type: 'note'; text: string; at: number };
 
 export interface SimulationEnv {
-  sandbox: Sandbox;
+  sandbox: SimSandbox;
   config: Config;
   store: Store;
   vad: VAD;
@@ -39,6 +39,8 @@ export interface SimulationEnv {
 export interface SimulateOptions {
   /** Agent audio playback speed (1 = real time; latency figures need 1). */
   speed?: number;
+  /** Fixed call id (benchmarks route provider traffic by it); random otherwise. */
+  callId?: string;
   onEvent?: (ev: SimEvent) => void;
 }
 
@@ -63,6 +65,8 @@ export interface SimulationReport {
   userdata: unknown;
   record: CallRecord;
   heardAgentMs: number;
+  /** Agent audio frames that reached the output after their playout slot (audible gaps). */
+  underruns: number;
   /** The stereo µ-law recording (caller left, agent right), when RECORDING_DIR is set. */
   recordingPath: string | null;
   checks: Check[];
@@ -81,7 +85,7 @@ function toReply(r: ModelReply): Reply {
 export async function simulateCall(scenario: Scenario, env: SimulationEnv, options: SimulateOptions = {}): Promise<SimulationReport> {
   const { sandbox } = env;
   const emit = options.onEvent ?? (() => undefined);
-  const callId = `sim_${randomUUID().slice(0, 8)}`;
+  const callId = options.callId ?? `sim_${randomUUID().slice(0, 8)}`;
   const room = `sim-${callId}`;
   const key = `sandbox-${callId}`;
   const profile = scenario.direction === 'browser' ? 'browser' : 'phone';
@@ -167,7 +171,7 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
       config,
       store: faults.store,
       vad: env.vad,
-      roomApi: livekitRoomApi(sandbox.livekit.env() as never),
+      roomApi: livekitRoomApi(sandbox.livekit.env()),
       now: clockFrom(scenario.now),
       providerKeys: { openai: key, deepgram: key, cartesia: key },
       prices: env.prices,
@@ -269,6 +273,7 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
     userdata: record.userdata,
     record,
     heardAgentMs: Math.round(caller.heardMs),
+    underruns: output.underruns,
     recordingPath: record.recordingPath ?? null,
     checks: [],
     passed: false,
