@@ -167,7 +167,7 @@ async function runCampaign(file: string, opts: RunFlags): Promise<void> {
   const campaigns = campaignsOf(store);
   const log = (line: string) => process.stderr.write(`${line}\n`);
 
-  log(`campaign ${campaignId}: importing ${file}${dnc.size ? ` (do-not-call list: ${dnc.size} numbers)` : ''}`);
+  log(`campaign ${campaignId}: importing ${file}${dnc.size ? ` (do-not-call list: ${dnc.size} number${dnc.size === 1 ? '' : 's'})` : ''}`);
   let shown = 0;
   const samples: { line: number; reason: string }[] = [];
   const imported: ImportSummary = await importContacts(campaigns, {
