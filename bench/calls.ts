@@ -1,0 +1,753 @@
+// Concurrent-calls benchmark: N simulated phone calls at once on this machine, against the
+// sandbox's provider emulators at fixed latencies (STT final 50 ms after Deepgram's 100 ms
+// endpointing floor, LLM first token 200 ms, TTS first byte 100 ms).
+//
+//   npm run bench:calls -- --calls 10                     readable table
+//   npm run bench:calls -- --calls 25 --json              last stdout line is one JSON object
+//   options: --mode process|inprocess (process)  --scenario FILE (scenarios/bench/plain-3-turns.yaml)
+//            --stagger-ms N (1000)  --timeout-s N (300)  --detail (per-turn stage rows in the JSON)
+//
+// mode process (default): every call runs the way the production worker runs a job, in its own
+//   forked Node process with its own prewarmed VAD (loaded before the call starts), driving a
+//   proxy of this process's single Sandbox over IPC (bench/callChild.ts).
+// mode inprocess: all N calls in ONE forked process sharing one VAD (the reference's "one
+//   process" row). The calls still run in a child, so in both modes the measured process holds
+//   only the agent side, and the emulators' CPU (this process) is reported apart.
+//
+// Calls start staggered over --stagger-ms so their turns do not all line up. What each number
+// means, and the overhead model, are in bench/README.md. Benchmarks are not tests: nothing here
+// asserts a number; targets are printed with whether they were met.
+
+import './logger.js';
+import { type ChildProcess, fork } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { dispose } from '@livekit/rtc-node';
+import { type TurnLatency, percentile } from '../src/call/latency.js';
+import { loadConfig, readEnv } from '../src/config.js';
+import type { Reply } from '../src/sandbox/openaiEmulator.js';
+import { DEFAULT_LATENCIES, Sandbox } from '../src/sandbox/sandbox.js';
+import { speechDurationMs } from '../src/sandbox/speechSignal.js';
+import { type ModelScript, modelScript } from '../src/simulate/modelScript.js';
+import { type ModelReply, type Scenario, loadScenario } from '../src/simulate/scenario.js';
+import { openStore } from '../src/store/index.js';
+import type { ChildCallResult, ChildInit, ChildTotals, FromChild, SandboxOp, ToChild } from './callProtocol.js';
+
+// ------------------------------------------------------------------ options
+
+const here = dirname(fileURLToPath(import.meta.url));
+const args = process.argv.slice(2);
+const json = args.includes('--json');
+const detail = args.includes('--detail');
+const opt = (name: string): string | undefined => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const num = (name: string, def: number, min: number, max: number): number => {
+  const raw = opt(name);
+  const v = raw === undefined ? def : Number(raw);
+  if (!Number.isFinite(v) || v < min || v > max) usage(`${name} must be a number from ${min} to ${max} (got ${raw})`);
+  return v;
+};
+function usage(msg: string): never {
+  process.stderr.write(`${msg}\nusage: node dist/bench/calls.js --calls N [--mode process|inprocess] [--json] [--scenario FILE] [--stagger-ms N] [--timeout-s N] [--detail]\n`);
+  process.exit(2);
+}
+const CALLS = Math.round(num('--calls', 1, 1, 200));
+const MODE = (opt('--mode') ?? 'process') as 'process' | 'inprocess';
+if (MODE !== 'process' && MODE !== 'inprocess') usage(`--mode must be process or inprocess (got ${MODE})`);
+const STAGGER_MS = num('--stagger-ms', 1000, 0, 60_000);
+const TIMEOUT_MS = num('--timeout-s', 300, 10, 3600) * 1000;
+const SCENARIO_FILE = opt('--scenario') ? resolve(opt('--scenario')!) : join(here, '..', '..', 'scenarios', 'bench', 'plain-3-turns.yaml');
+
+/** Realistic synthetic speech rate for the caller and the TTS emulator (the emulators' default). */
+const MS_PER_CHAR = 65;
+/** Playback speed 1: latency figures need real time. */
+const SPEED = 1;
+const SAMPLE_EVERY_MS = 500;
+
+const TARGETS = { calls: 25, overheadP95Ms: 30, underruns: 0, roomsLeaked: 0, memoryMbPerCall: 100 };
+
+// ------------------------------------------------------------------ helpers
+
+const r1 = (x: number) => Math.round(x * 10) / 10;
+const mb = (bytes: number) => r1(bytes / 1048576);
+const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
+const pct = (xs: number[]) => ({ p50: percentile(xs, 50), p95: percentile(xs, 95) });
+const pctMax = (xs: number[]) => ({ ...pct(xs), max: xs.length ? Math.max(...xs) : null });
+const round = <T extends Record<string, number | null>>(o: T): T =>
+  Object.fromEntries(Object.entries(o).map(([k, v]) => [k, v === null ? null : r1(v)])) as T;
+
+function toReply(r: ModelReply): Reply {
+  if ('say' in r) return { text: r.say };
+  if ('call' in r) return { toolCalls: [{ name: r.call, arguments: r.args }] };
+  return { error: { status: r.fail, message: r.message } };
+}
+
+/** A /proc/<pid>/<file> field in kB, as bytes; null when unreadable. */
+async function procKb(pid: number, file: string, field: string): Promise<number | null> {
+  try {
+    const text = await readFile(`/proc/${pid}/${file}`, 'utf8');
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text);
+    return m ? Number(m[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Busy and total jiffies of the whole machine (all cores). */
+async function machineCpu(): Promise<{ busy: number; total: number } | null> {
+  try {
+    const first = (await readFile('/proc/stat', 'utf8')).split('\n')[0]!;
+    const v = first.trim().split(/\s+/).slice(1).map(Number);
+    const total = v.reduce((a, b) => a + b, 0);
+    const idle = (v[3] ?? 0) + (v[4] ?? 0);
+    return { busy: total - idle, total };
+  } catch {
+    return null;
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, signal: AbortSignal): Promise<T | undefined> {
+  return new Promise((resolveP) => {
+    const t = setTimeout(() => done(undefined), ms);
+    const onAbort = () => done(undefined);
+    signal.addEventListener('abort', onAbort, { once: true });
+    const done = (v: T | undefined) => {
+      clearTimeout(t);
+      signal.removeEventListener('abort', onAbort);
+      resolveP(v);
+    };
+    p.then(done, () => done(undefined));
+  });
+}
+
+// ------------------------------------------------------------------ state
+
+interface Child {
+  proc: ChildProcess;
+  pid: number;
+  callIds: string[];
+  ready: Promise<{ vadLoadMs: number; rssBytes: number }>;
+  vadLoadMs?: number;
+  /** /proc figures of the prewarmed, idle process, before its first call. */
+  idleRss: number | null;
+  idlePss: number | null;
+  sampling: boolean;
+  peakRss: number;
+  peakPss: number | null;
+  hwmRss: number | null;
+  samples: number;
+  totals?: ChildTotals;
+  totalsIn: Promise<void>;
+  exited: Promise<number | null>;
+  exitCode?: number | null;
+}
+
+interface Call {
+  callId: string;
+  index: number;
+  child: Child;
+  room: string;
+  startAt?: number;
+  result?: ChildCallResult;
+  error?: string;
+  settled: Promise<void>;
+  settle: () => void;
+}
+
+/** One caller turn with the framework's stages and the emulators' own stamps, ms after the caller stopped (VAD). */
+interface TurnRow {
+  callId: string;
+  turn: number;
+  /** The overhead model's first audio for this turn (see expectedFor). */
+  expectedMs: number;
+  overheadMs: number | null;
+  /** Caller's real end of speech (line start + synthesized length), relative to the VAD anchor; negative = earlier. */
+  callerEnd: number | null;
+  dgSpeechEnd: number | null;
+  dgFinalSent: number | null;
+  sttFinal: number | null;
+  llmRequest: number | null;
+  llmFirstChunkSent: number | null;
+  llmFirstToken: number | null;
+  endOfTurn: number | null;
+  ttsTextIn: number | null;
+  ttsFirstByteSent: number | null;
+  ttsFirstByte: number | null;
+  firstAudio: number | null;
+  ttsTtfb: number | null;
+}
+
+// ------------------------------------------------------------------ run
+
+async function main(): Promise<void> {
+  const hardStop = new AbortController();
+  const hardTimer = setTimeout(() => hardStop.abort(), TIMEOUT_MS);
+  const scenario: Scenario = loadScenario(SCENARIO_FILE);
+  const replies = scenario.steps.flatMap((s) => ('model' in s ? s.model : [])).map(toReply);
+  const callerTexts = scenario.steps.flatMap((s) => ('caller' in s ? [s.caller] : []));
+
+  const sandbox = await Sandbox.start({ latencies: DEFAULT_LATENCIES, msPerChar: MS_PER_CHAR });
+  const dir = mkdtempSync(join(tmpdir(), 'sb-bench-calls-'));
+  // One SQLite store on disk for every call process, as the worker's job processes share STORE_PATH.
+  const env: Record<string, string | undefined> = { ...readEnv(), ...sandbox.env(), STORE_PATH: join(dir, 'calls.db'), RECORDING_DIR: '' };
+  const config = loadConfig(env);
+  await openStore(config.STORE_PATH).close(); // migrate once, before processes race to open it
+
+  const scripts = new Map<string, ModelScript>();
+  const calls: Call[] = [];
+  const byRoom = new Map<string, Call>();
+  const children: Child[] = [];
+  const byKey = (key: string) => calls.find((c) => `sandbox-${c.callId}` === key);
+
+  const onSandboxOp = (m: SandboxOp) => {
+    switch (m.op) {
+      case 'livekit.joinParticipant': {
+        const [room, init] = m.args;
+        sandbox.livekit.joinParticipant(room, init);
+        const call = calls.find((c) => room.endsWith(c.callId));
+        if (call) byRoom.set(room, call);
+        return;
+      }
+      case 'livekit.setOutcome':
+        (sandbox.livekit.setOutcome as (n: string, o: unknown) => void)(m.args[0], m.args[1]);
+        return;
+      case 'openai.setBrain': {
+        // The brain the child built cannot cross IPC: build the same script here, for this call.
+        const script = modelScript(replies);
+        scripts.set(m.args[0], script);
+        sandbox.openai.setBrain(m.args[0], script.brain);
+        return;
+      }
+      case 'openai.removeBrain':
+        sandbox.openai.removeBrain(m.args[0]);
+        return;
+      case 'deepgram.expect': {
+        const [key, ...texts] = m.args;
+        sandbox.deepgram.expect(key, ...texts);
+        return;
+      }
+    }
+  };
+  const offDeleted = sandbox.livekit.onRoomDeleted((ev) => {
+    const call = byRoom.get(ev.room);
+    if (!call || !call.child.proc.connected) return;
+    const msg: ToChild = { type: 'roomDeleted', room: ev.room, deleteRoomCalls: sandbox.livekit.count('DeleteRoom', { room: ev.room }) };
+    call.child.proc.send(msg);
+  });
+
+  const spawnChild = (callIds: string[]): Child => {
+    const proc = fork(join(here, 'callChild.js'), [], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    // A call process's output (errors only) goes to stderr: stdout is this report.
+    proc.stdout?.on('data', (d: Buffer) => process.stderr.write(d));
+    proc.stderr?.on('data', (d: Buffer) => process.stderr.write(d));
+    let readyResolve!: (v: { vadLoadMs: number; rssBytes: number }) => void;
+    let totalsResolve!: () => void;
+    const child: Child = {
+      proc,
+      pid: proc.pid!,
+      callIds,
+      ready: new Promise((r) => (readyResolve = r)),
+      idleRss: null,
+      idlePss: null,
+      sampling: false,
+      peakRss: 0,
+      peakPss: null,
+      hwmRss: null,
+      samples: 0,
+      totalsIn: new Promise((r) => (totalsResolve = r)),
+      exited: new Promise((r) => proc.once('exit', (code) => r(code))),
+    };
+    proc.on('message', (m: FromChild) => {
+      switch (m.type) {
+        case 'ready':
+          child.vadLoadMs = m.vadLoadMs;
+          readyResolve(m);
+          return;
+        case 'sandbox':
+          onSandboxOp(m);
+          return;
+        case 'done': {
+          const call = calls.find((c) => c.callId === m.result.callId);
+          if (call) {
+            call.result = m.result;
+            call.settle();
+          }
+          return;
+        }
+        case 'failed': {
+          const call = calls.find((c) => c.callId === m.callId);
+          if (call) {
+            call.error = m.error;
+            call.settle();
+          }
+          return;
+        }
+        case 'totals':
+          child.totals = m.totals;
+          child.sampling = false;
+          totalsResolve();
+          return;
+      }
+    });
+    void child.exited.then((code) => {
+      child.exitCode = code;
+      child.sampling = false;
+      totalsResolve();
+      for (const c of calls) {
+        if (c.child === child && !c.result && !c.error) {
+          c.error = `call process exited (code ${code}) before the call ended`;
+          c.settle();
+        }
+      }
+    });
+    const init: ChildInit = {
+      type: 'init',
+      env,
+      msPerChar: MS_PER_CHAR,
+      livekitEnv: sandbox.livekit.env(),
+      scenarioFile: SCENARIO_FILE,
+      speed: SPEED,
+      calls: callIds.length,
+    };
+    proc.send(init);
+    children.push(child);
+    return child;
+  };
+
+  const callIds = Array.from({ length: CALLS }, (_, i) => `bench${String(i + 1).padStart(3, '0')}`);
+  const groups = MODE === 'process' ? callIds.map((id) => [id]) : [callIds];
+  for (const group of groups) {
+    const child = spawnChild(group);
+    for (const callId of group) {
+      let settle!: () => void;
+      const settled = new Promise<void>((r) => (settle = r));
+      calls.push({ callId, index: calls.length, child, room: `sim-${callId}`, settled, settle });
+    }
+  }
+
+  // Wait for every process to finish its prewarm (VAD loaded), as the worker's idle pool would be.
+  const tReady = performance.now();
+  await withTimeout(Promise.all(children.map((c) => c.ready)), TIMEOUT_MS, hardStop.signal);
+  const prewarmWallMs = performance.now() - tReady;
+  await Promise.all(
+    children.map(async (c) => {
+      c.idleRss = await procKb(c.pid, 'status', 'VmRSS');
+      c.idlePss = await procKb(c.pid, 'smaps_rollup', 'Pss');
+    }),
+  );
+
+  // Memory sampler: every child's RSS (and PSS where readable) while it has a call running.
+  let sampling = false;
+  const sample = async () => {
+    if (sampling) return;
+    sampling = true;
+    try {
+      await Promise.all(
+        children
+          .filter((c) => c.sampling)
+          .map(async (c) => {
+            const [rss, pss] = await Promise.all([procKb(c.pid, 'status', 'VmRSS'), procKb(c.pid, 'smaps_rollup', 'Pss')]);
+            if (rss !== null) c.peakRss = Math.max(c.peakRss, rss);
+            if (pss !== null) c.peakPss = Math.max(c.peakPss ?? 0, pss);
+            c.samples++;
+          }),
+      );
+    } finally {
+      sampling = false;
+    }
+  };
+  const sampler = setInterval(() => void sample(), SAMPLE_EVERY_MS);
+
+  // Staggered start.
+  const machine0 = await machineCpu();
+  const parentCpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  if (!hardStop.signal.aborted) {
+    for (const call of calls) {
+      const delay = CALLS > 1 ? Math.round((call.index * STAGGER_MS) / CALLS) : 0;
+      setTimeout(() => {
+        if (hardStop.signal.aborted || !call.child.proc.connected || call.error) return;
+        call.startAt = Date.now();
+        call.child.sampling = true;
+        const msg: ToChild = { type: 'start', callId: call.callId };
+        call.child.proc.send(msg);
+      }, delay);
+    }
+  }
+  await withTimeout(Promise.all(calls.map((c) => c.settled)), TIMEOUT_MS, hardStop.signal);
+  const windowMs = performance.now() - t0;
+  const machine1 = await machineCpu();
+  const parentCpu = process.cpuUsage(parentCpu0);
+  const timedOut = hardStop.signal.aborted;
+  for (const c of calls) {
+    if (!c.result && !c.error) {
+      c.error = timedOut ? `not finished within the ${TIMEOUT_MS / 1000} s limit` : 'not finished';
+    }
+  }
+  await sample();
+  clearInterval(sampler);
+
+  // Totals, the kernel's own RSS high-water mark, then shut the call processes down.
+  await withTimeout(Promise.all(children.map((c) => c.totalsIn)), 15_000, new AbortController().signal);
+  await Promise.all(children.map(async (c) => (c.hwmRss = await procKb(c.pid, 'status', 'VmHWM'))));
+  for (const c of children) if (c.proc.connected) c.proc.send({ type: 'finish' } satisfies ToChild);
+  const exited = await withTimeout(Promise.all(children.map((c) => c.exited)), 15_000, new AbortController().signal);
+  if (!exited) for (const c of children) if (c.exitCode === undefined) c.proc.kill('SIGKILL');
+  clearTimeout(hardTimer);
+
+  // ---------------------------------------------------------------- numbers
+  // Emulator stamps are performance.timeOrigin-based; calls stamp Date.now(). Put both on one clock.
+  const emuSkew = performance.timeOrigin + performance.now() - Date.now();
+  const emu = (t: number | undefined) => (t === undefined ? undefined : t - emuSkew);
+
+  const E = config.ENDPOINTING_MS;
+  const L = sandbox.latencies;
+  const dgConn = sandbox.deepgram.connections[0];
+  const sttEndpointingMs = dgConn?.endpointingMs ?? sandbox.deepgram.minEndpointingMs;
+  const sttDelayMs = sttEndpointingMs + L.sttFinalMs;
+  /**
+   * Expected first audio, ms after the VAD's end of speech. `callerEnd` is when the caller's signal
+   * really ended, relative to that anchor (Silero and the STT emulator's energy endpointer disagree
+   * by up to ±90 ms on synthetic speech); the STT provider's latency runs from the real end.
+   */
+  const expectedFor = (callerEnd: number | null) => Math.max(E, (callerEnd ?? 0) + sttDelayMs + L.llmFirstTokenMs) + L.ttsFirstByteMs;
+  const expectedMs = expectedFor(0);
+
+  const rows: TurnRow[] = [];
+  for (const call of calls) {
+    const r = call.result;
+    if (!r) continue;
+    const key = `sandbox-${call.callId}`;
+    const segs = sandbox.deepgram.segmentsFor(key).filter((s) => s.scripted);
+    const reqs = sandbox.openai.requestsFor(key);
+    const gens = sandbox.cartesia.generationsFor(key);
+    const lineEnds = r.callerLines.map((l) => l.speechEndAt ?? l.at + speechDurationMs(l.text, MS_PER_CHAR));
+    for (const t of r.turns as TurnLatency[]) {
+      const S = t.callerStoppedAt;
+      const F = S + (t.firstAudioMs ?? 30_000);
+      const rel = (x: number | undefined) => (x === undefined ? null : r1(x - S));
+      const seg = segs
+        .filter((s) => Math.abs(emu(s.lastSpeechAt)! - S) < 1500)
+        .sort((a, b) => Math.abs(emu(a.lastSpeechAt)! - S) - Math.abs(emu(b.lastSpeechAt)! - S))[0];
+      const req = reqs.find((q) => emu(q.receivedAt)! >= S - 100 && emu(q.receivedAt)! <= F);
+      const gen = gens.find((g) => g.firstTextAt !== undefined && emu(g.firstTextAt)! >= S - 100 && emu(g.firstTextAt)! <= F && g.firstByteAt !== undefined);
+      const lineEnd = lineEnds.filter((e) => e <= S + 500).at(-1);
+      // The STT provider's clock starts when the caller really stopped, not at the VAD's anchor.
+      const callerEnd = rel(lineEnd);
+      const expected = expectedFor(callerEnd);
+      rows.push({
+        callId: call.callId,
+        turn: t.turn,
+        expectedMs: r1(expected),
+        overheadMs: t.firstAudioMs === null ? null : r1(t.firstAudioMs - expected),
+        callerEnd,
+        dgSpeechEnd: rel(emu(seg?.lastSpeechAt)),
+        dgFinalSent: rel(emu(seg?.finalSentAt)),
+        sttFinal: t.sttFinalMs,
+        llmRequest: rel(emu(req?.receivedAt)),
+        llmFirstChunkSent: rel(emu(req?.firstChunkAt)),
+        llmFirstToken: t.llmFirstTokenMs,
+        endOfTurn: t.endpointingMs,
+        ttsTextIn: rel(emu(gen?.firstTextAt)),
+        ttsFirstByteSent: rel(emu(gen?.firstByteAt)),
+        ttsFirstByte: t.ttsFirstByteMs,
+        firstAudio: t.firstAudioMs,
+        ttsTtfb: t.ttsTtfbMs,
+      });
+    }
+  }
+
+  const heard = rows.filter((r) => r.firstAudio !== null);
+  const overheads = heard.map((r) => r.overheadMs!);
+  const col = (k: keyof TurnRow) => rows.flatMap((r) => (typeof r[k] === 'number' ? [r[k] as number] : []));
+  // Where the overhead goes, per turn, along the critical path. The five parts add up to the overhead.
+  // The framework's LLM first token is missing when the preemptive LLM request finished before the
+  // end of turn (src/call/latency.ts only keeps llm_metrics that arrive after eou_metrics); the
+  // emulator's first-chunk stamp stands in for it then (they differ by ~1-2 ms when both exist).
+  const llmReady = (r: TurnRow) => r.llmFirstToken ?? r.llmFirstChunkSent;
+  const parts = heard.flatMap((r) => {
+    const llm = llmReady(r);
+    if (r.endOfTurn === null || llm === null || r.ttsTextIn === null || r.ttsFirstByteSent === null || r.ttsFirstByte === null) return [];
+    const ready = Math.max(r.endOfTurn, llm);
+    return [
+      {
+        replyReadyLate: ready - (r.expectedMs - L.ttsFirstByteMs),
+        ttsStartLag: r.ttsTextIn - ready,
+        ttsProviderLate: r.ttsFirstByteSent - r.ttsTextIn - L.ttsFirstByteMs,
+        ttsPluginFraming: r.ttsFirstByte - r.ttsFirstByteSent,
+        toOutput: r.firstAudio! - r.ttsFirstByte,
+      },
+    ];
+  });
+  const partStats = (k: keyof (typeof parts)[number]) => round(pct(parts.map((p) => p[k])));
+  // The LLM path's own lateness (on the critical path only when it ends after the end of turn):
+  // the STT final after the caller's real end, beyond the emulator's delays (the Deepgram plugin
+  // sends audio in 100 ms chunks, so up to ~100 ms of it is framing), then STT final → first token.
+  const sttPathLate = rows.flatMap((r) => (r.sttFinal !== null && r.callerEnd !== null ? [r.sttFinal - r.callerEnd - sttDelayMs] : []));
+  const llmPathLate = rows.flatMap((r) => {
+    const llm = llmReady(r);
+    return llm !== null && r.sttFinal !== null ? [llm - r.sttFinal - L.llmFirstTokenMs] : [];
+  });
+  const llmCritical = heard.filter((r) => r.endOfTurn !== null && (llmReady(r) ?? 0) > r.endOfTurn).length;
+
+  const results = calls.flatMap((c) => (c.result ? [c.result] : []));
+  const underruns = results.reduce((n, r) => n + r.underruns, 0);
+  const leaked = calls.filter((c) => sandbox.livekit.count('DeleteRoom', { room: c.result?.room ?? c.room }) !== 1).map((c) => c.callId);
+  const failures = calls.flatMap((c) => {
+    const why: string[] = [];
+    if (c.error) why.push(c.error.split('\n')[0]!);
+    if (c.result?.failedChecks.length) why.push(...c.result.failedChecks);
+    const left = scripts.get(`sandbox-${c.callId}`)?.remaining;
+    if (c.result && left) why.push(`${left} scripted model replies left over`);
+    return why.length ? [{ callId: c.callId, why }] : [];
+  });
+  const expectedTurns = calls.length * callerTexts.length;
+
+  // Memory and CPU: the call processes, measured the same way in both modes.
+  const withPeaks = children.filter((c) => c.peakRss > 0);
+  let memory: Record<string, number | null | string>;
+  let cpuPctPerCall: number | null;
+  const childCpuPct = (c: Child) => (c.totals ? (c.totals.cpuUs / 1000 / c.totals.wallMs) * 100 : null);
+  if (MODE === 'process') {
+    memory = {
+      basis: 'mean over call processes of each one’s peak while its call ran',
+      rssMbPerCall: withPeaks.length ? mb(mean(withPeaks.map((c) => c.peakRss))!) : null,
+      pssMbPerCall: withPeaks.some((c) => c.peakPss !== null) ? mb(mean(withPeaks.flatMap((c) => (c.peakPss === null ? [] : [c.peakPss])))!) : null,
+      rssMbMaxProcess: withPeaks.length ? mb(Math.max(...withPeaks.map((c) => c.peakRss))) : null,
+      rssMbIdlePrewarmed: children.some((c) => c.idleRss !== null) ? mb(mean(children.flatMap((c) => (c.idleRss === null ? [] : [c.idleRss])))!) : null,
+      rssMbHighWaterMark: children.some((c) => c.hwmRss !== null) ? mb(mean(children.flatMap((c) => (c.hwmRss === null ? [] : [c.hwmRss])))!) : null,
+      rssMbAllCalls: withPeaks.length ? mb(withPeaks.reduce((n, c) => n + c.peakRss, 0)) : null,
+    };
+    const cpus_ = children.flatMap((c) => (childCpuPct(c) === null ? [] : [childCpuPct(c)!]));
+    cpuPctPerCall = cpus_.length ? r1(mean(cpus_)!) : null;
+  } else {
+    const c = children[0]!;
+    memory = {
+      basis: '(peak RSS of the one call process − its RSS before the calls) / N',
+      rssMbPerCall: c.peakRss && c.idleRss !== null ? mb((c.peakRss - c.idleRss) / CALLS) : null,
+      pssMbPerCall: c.peakPss !== null && c.idlePss !== null ? mb((c.peakPss - c.idlePss) / CALLS) : null,
+      rssMbIdlePrewarmed: c.idleRss !== null ? mb(c.idleRss) : null,
+      rssMbPeakProcess: c.peakRss ? mb(c.peakRss) : null,
+      rssMbHighWaterMark: c.hwmRss !== null ? mb(c.hwmRss) : null,
+      rssMbTotalPerCall: c.peakRss ? mb(c.peakRss / CALLS) : null,
+    };
+    const p = childCpuPct(c);
+    cpuPctPerCall = p === null ? null : r1(p / CALLS);
+  }
+  const loopP99 = children.flatMap((c) => (c.totals ? [c.totals.loopDelayMs.p99] : []));
+  const loopMax = children.flatMap((c) => (c.totals ? [c.totals.loopDelayMs.max] : []));
+  const cores = cpus().length;
+  const machineBusyPct = machine0 && machine1 ? r1(((machine1.busy - machine0.busy) / Math.max(1, machine1.total - machine0.total)) * 100) : null;
+
+  const overheadMs = round(pctMax(overheads));
+  const memoryForTarget = MODE === 'process' ? (memory.rssMbPerCall as number | null) : (memory.rssMbTotalPerCall as number | null);
+  const targetRows = {
+    calls: { target: `≥ ${TARGETS.calls} concurrent calls, all completed`, value: `${CALLS - failures.length}/${CALLS}`, met: CALLS >= TARGETS.calls && failures.length === 0 },
+    overheadP95Ms: { target: `≤ ${TARGETS.overheadP95Ms}`, value: overheadMs.p95, met: overheadMs.p95 !== null && overheadMs.p95 <= TARGETS.overheadP95Ms },
+    underruns: { target: `${TARGETS.underruns}`, value: underruns, met: underruns === TARGETS.underruns },
+    roomsLeaked: { target: `${TARGETS.roomsLeaked}`, value: leaked.length, met: leaked.length === TARGETS.roomsLeaked },
+    memoryMbPerCall: {
+      target: `≤ ${TARGETS.memoryMbPerCall} MB resident`,
+      value: memoryForTarget,
+      basis: MODE === 'process' ? 'peak RSS of each call process' : 'peak RSS of the one process / N',
+      met: memoryForTarget !== null && memoryForTarget <= TARGETS.memoryMbPerCall,
+    },
+  };
+  const turnsWithoutAudio = expectedTurns - heard.length;
+
+  const report = {
+    bench: 'calls',
+    calls: CALLS,
+    mode: MODE,
+    scenario: scenario.name,
+    completedCalls: CALLS - failures.length,
+    timedOut,
+    latencyModel: {
+      sttFinalMs: L.sttFinalMs,
+      sttEndpointingFloorMs: sttEndpointingMs,
+      llmFirstTokenMs: L.llmFirstTokenMs,
+      ttsFirstByteMs: L.ttsFirstByteMs,
+      endpointingMs: E,
+      preemptiveGeneration: true,
+      msPerChar: MS_PER_CHAR,
+      speed: SPEED,
+      staggerMs: STAGGER_MS,
+    },
+    overheadModel: {
+      expectedFirstAudioMs: expectedMs,
+      expectedPerTurnMs: round(pct(rows.map((r) => r.expectedMs))),
+      formula:
+        'expected = max(ENDPOINTING_MS, callerEnd + sttEndpointingFloor + sttFinal + llmFirstToken) + ttsFirstByte; overhead = firstAudioMs − expected',
+      why:
+        'preemptive generation starts the LLM at the STT final, during the endpointing wait; TTS starts only once the turn is committed (preemptiveTts is off), so the TTS first byte is serial after max(end of turn, LLM first token)',
+      anchor:
+        'firstAudioMs runs from the VAD’s end of caller speech (eou_metrics.lastSpeakingTime, where ENDPOINTING_MS also starts) to the first agent frame leaving the session output; callerEnd is when the emulated caller’s signal really ended relative to that anchor (the STT emulator’s delays run from there); expectedFirstAudioMs is the callerEnd = 0 case',
+    },
+    overheadMs,
+    /** The overhead without the Cartesia plugin's first-frame hold-back (ttsPluginFraming): what the rest of the worker adds. */
+    overheadExPluginFramingMs: round(pct(parts.map((p) => p.replyReadyLate + p.ttsStartLag + p.ttsProviderLate + p.toOutput))),
+    overheadBreakdownMs: parts.length
+      ? {
+          replyReadyLate: partStats('replyReadyLate'),
+          ttsStartLag: partStats('ttsStartLag'),
+          ttsProviderLate: partStats('ttsProviderLate'),
+          ttsPluginFraming: partStats('ttsPluginFraming'),
+          toOutput: partStats('toOutput'),
+          sttPathLate: round(pct(sttPathLate)),
+          llmPathLate: round(pct(llmPathLate)),
+          turnsWithLlmOnCriticalPath: llmCritical,
+        }
+      : null,
+    firstAudioMs: round(pctMax(col('firstAudio'))),
+    /** Caller's real end of speech → first agent frame: what the caller waits, independent of the VAD anchor. */
+    firstAudioFromCallerEndMs: round(pct(heard.filter((r) => r.callerEnd !== null).map((r) => r.firstAudio! - r.callerEnd!))),
+    stagesP50Ms: round({
+      callerEnd: percentile(col('callerEnd'), 50),
+      dgSpeechEnd: percentile(col('dgSpeechEnd'), 50),
+      dgFinalSent: percentile(col('dgFinalSent'), 50),
+      sttFinal: percentile(col('sttFinal'), 50),
+      llmRequest: percentile(col('llmRequest'), 50),
+      llmFirstChunkSent: percentile(col('llmFirstChunkSent'), 50),
+      llmFirstToken: percentile(col('llmFirstToken'), 50),
+      endOfTurn: percentile(col('endOfTurn'), 50),
+      ttsTextIn: percentile(col('ttsTextIn'), 50),
+      ttsFirstByteSent: percentile(col('ttsFirstByteSent'), 50),
+      ttsFirstByte: percentile(col('ttsFirstByte'), 50),
+      firstAudio: percentile(col('firstAudio'), 50),
+    }),
+    ttsTtfbMs: round(pct(col('ttsTtfb'))),
+    /** VAD end-of-speech anchor minus the caller's real end of speech (positive: the VAD placed it later). */
+    vadAnchorLagMs: round(pct(col('callerEnd').map((c) => -c))),
+    turns: heard.length,
+    turnsWithoutAudio,
+    underruns,
+    roomsLeaked: leaked.length,
+    rssMbPerCall: memory.rssMbPerCall,
+    pssMbPerCall: memory.pssMbPerCall,
+    cpuPctPerCall,
+    memory,
+    cpu: {
+      cores,
+      machineBusyPct,
+      callProcessesPctOfOneCore: r1(children.reduce((n, c) => n + (childCpuPct(c) ?? 0), 0)),
+      emulatorsPctOfOneCore: r1(((parentCpu.user + parentCpu.system) / 1000 / windowMs) * 100),
+    },
+    eventLoopDelayMs: { p99Mean: loopP99.length ? r1(mean(loopP99)!) : null, p99Max: loopP99.length ? r1(Math.max(...loopP99)) : null, max: loopMax.length ? r1(Math.max(...loopMax)) : null },
+    prewarm: { wallMs: Math.round(prewarmWallMs), vadLoadMsMean: r1(mean(children.flatMap((c) => (c.vadLoadMs === undefined ? [] : [c.vadLoadMs]))) ?? 0) },
+    wallS: r1(windowMs / 1000),
+    failures: failures.slice(0, 10),
+    targets: { ...targetRows, allMet: Object.values(targetRows).every((t) => t.met) },
+    node: process.version,
+    ...(detail || CALLS === 1 ? { turnDetail: rows } : {}),
+  };
+
+  offDeleted();
+  await sandbox.close();
+  rmSync(dir, { recursive: true, force: true });
+
+  if (json) {
+    console.log(JSON.stringify(report));
+  } else {
+    printTable(report, rows);
+  }
+  await dispose();
+  process.exit(0);
+}
+
+// ------------------------------------------------------------------ table
+
+function printTable(r: Record<string, unknown> & { targets: Record<string, unknown> }, rows: TurnRow[]): void {
+  const j = (v: unknown) => (v === null || v === undefined ? '—' : typeof v === 'object' ? JSON.stringify(v) : String(v));
+  const o = r as unknown as {
+    calls: number;
+    mode: string;
+    completedCalls: number;
+    timedOut: boolean;
+    overheadModel: { expectedFirstAudioMs: number; formula: string };
+    overheadMs: Record<string, number | null>;
+    overheadExPluginFramingMs: Record<string, number | null>;
+    firstAudioMs: Record<string, number | null>;
+    firstAudioFromCallerEndMs: Record<string, number | null>;
+    overheadBreakdownMs: Record<string, Record<string, number | null> | number> | null;
+    stagesP50Ms: Record<string, number | null>;
+    ttsTtfbMs: Record<string, number | null>;
+    vadAnchorLagMs: Record<string, number | null>;
+    turns: number;
+    turnsWithoutAudio: number;
+    underruns: number;
+    roomsLeaked: number;
+    memory: Record<string, unknown>;
+    cpuPctPerCall: number | null;
+    cpu: Record<string, unknown>;
+    eventLoopDelayMs: Record<string, unknown>;
+    prewarm: Record<string, unknown>;
+    wallS: number;
+    failures: { callId: string; why: string[] }[];
+    latencyModel: Record<string, unknown>;
+  };
+  const out: string[] = [];
+  out.push(`concurrent calls bench — ${o.calls} call(s), mode ${o.mode}, node ${process.version}, ${cpus().length} cores`);
+  out.push(`latency model: ${j(o.latencyModel)}`);
+  out.push(`overhead model: ${o.overheadModel.formula} → expected first audio ${o.overheadModel.expectedFirstAudioMs} ms when the caller's real end is the VAD's`);
+  out.push('');
+  const line = (k: string, v: string) => out.push(`${k.padEnd(31)} ${v}`);
+  line('calls completed', `${o.completedCalls}/${o.calls}${o.timedOut ? ' (TIMED OUT)' : ''} in ${o.wallS} s`);
+  line('turns with audio', `${o.turns} (${o.turnsWithoutAudio} without)`);
+  line('overhead ms', `p50 ${j(o.overheadMs.p50)}  p95 ${j(o.overheadMs.p95)}  max ${j(o.overheadMs.max)}`);
+  line('  without plugin framing', `p50 ${j(o.overheadExPluginFramingMs.p50)}  p95 ${j(o.overheadExPluginFramingMs.p95)}`);
+  line('first audio ms (VAD anchor)', `p50 ${j(o.firstAudioMs.p50)}  p95 ${j(o.firstAudioMs.p95)}  max ${j(o.firstAudioMs.max)}`);
+  line('first audio ms (caller end)', `p50 ${j(o.firstAudioFromCallerEndMs.p50)}  p95 ${j(o.firstAudioFromCallerEndMs.p95)}`);
+  line('tts_metrics ttfb ms', `p50 ${j(o.ttsTtfbMs.p50)}  p95 ${j(o.ttsTtfbMs.p95)}`);
+  line('VAD anchor lag ms', `p50 ${j(o.vadAnchorLagMs.p50)}  p95 ${j(o.vadAnchorLagMs.p95)} (VAD end of speech − real end)`);
+  line('underruns', String(o.underruns));
+  line('rooms leaked', String(o.roomsLeaked));
+  line('memory', j(o.memory));
+  line('cpu % of a core per call', j(o.cpuPctPerCall));
+  line('cpu', j(o.cpu));
+  line('event loop delay ms', j(o.eventLoopDelayMs));
+  line('prewarm', j(o.prewarm));
+  out.push('');
+  if (o.overheadBreakdownMs) {
+    out.push('where the overhead goes (ms, p50 / p95; the first five parts add up to the overhead)');
+    for (const [k, v] of Object.entries(o.overheadBreakdownMs)) {
+      line(`  ${k}`, typeof v === 'number' ? String(v) : `${j(v.p50)} / ${j(v.p95)}`);
+    }
+    out.push('');
+  }
+  out.push('stage p50, ms after the caller stopped speaking (VAD anchor)');
+  out.push(`  ${Object.entries(o.stagesP50Ms).map(([k, v]) => `${k} ${j(v)}`).join('  ')}`);
+  if (o.calls === 1 || detail) {
+    out.push('');
+    out.push('per turn, ms after the caller stopped speaking (dg*/llm*Sent/tts*In/Sent: the emulators’ own stamps)');
+    const cols: (keyof TurnRow)[] = ['callId', 'turn', 'callerEnd', 'dgSpeechEnd', 'dgFinalSent', 'sttFinal', 'llmRequest', 'llmFirstChunkSent', 'llmFirstToken', 'endOfTurn', 'ttsTextIn', 'ttsFirstByteSent', 'ttsFirstByte', 'firstAudio', 'expectedMs', 'overheadMs'];
+    const cells = [cols.map(String), ...rows.map((row) => cols.map((c) => j(row[c])))];
+    const widths = cols.map((_, i) => Math.max(...cells.map((c) => c[i]!.length)));
+    for (const c of cells) out.push(`  ${c.map((x, i) => x.padStart(widths[i]!)).join(' ')}`);
+  }
+  if (o.failures.length) {
+    out.push('');
+    out.push('failures');
+    for (const f of o.failures) out.push(`  ${f.callId}: ${f.why.join('; ')}`);
+  }
+  out.push('');
+  out.push('targets');
+  for (const [k, v] of Object.entries(r.targets)) {
+    if (k === 'allMet') continue;
+    const t = v as { target: string; value: unknown; met: boolean };
+    line(`  ${k}`, `${t.met ? 'MET    ' : 'NOT MET'}  ${j(t.value)} (target ${t.target})`);
+  }
+  line('  all targets', r.targets.allMet ? 'MET' : 'NOT MET');
+  console.log(out.join('\n'));
+}
+
+main().catch(async (err) => {
+  process.stderr.write(`${(err as Error)?.stack ?? err}\n`);
+  await dispose().catch(() => undefined);
+  process.exit(1);
+});
