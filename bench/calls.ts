@@ -6,6 +6,7 @@
 //   npm run bench:calls -- --calls 25 --json              last stdout line is one JSON object
 //   options: --mode process|inprocess (process)  --scenario FILE (scenarios/bench/plain-3-turns.yaml)
 //            --stagger-ms N (1000)  --timeout-s N (300)  --detail (per-turn stage rows in the JSON)
+//            --per-process K (process mode: K calls per forked process, sharing its VAD; default 1)
 //
 // mode process (default): every call runs the way the production worker runs a job, in its own
 //   forked Node process with its own prewarmed VAD (loaded before the call starts), driving a
@@ -54,12 +55,16 @@ const num = (name: string, def: number, min: number, max: number): number => {
   return v;
 };
 function usage(msg: string): never {
-  process.stderr.write(`${msg}\nusage: node dist/bench/calls.js --calls N [--mode process|inprocess] [--json] [--scenario FILE] [--stagger-ms N] [--timeout-s N] [--detail]\n`);
+  process.stderr.write(
+    `${msg}\nusage: node dist/bench/calls.js --calls N [--mode process|inprocess] [--per-process K] [--json] [--scenario FILE] [--stagger-ms N] [--timeout-s N] [--detail]\n`,
+  );
   process.exit(2);
 }
 const CALLS = Math.round(num('--calls', 1, 1, 200));
 const MODE = (opt('--mode') ?? 'process') as 'process' | 'inprocess';
 if (MODE !== 'process' && MODE !== 'inprocess') usage(`--mode must be process or inprocess (got ${MODE})`);
+/** Calls per process: 1 in process mode (the production worker), N in inprocess mode; --per-process K sizes a pool in between. */
+const PER_PROCESS = MODE === 'inprocess' ? CALLS : Math.round(num('--per-process', 1, 1, CALLS));
 const STAGGER_MS = num('--stagger-ms', 1000, 0, 60_000);
 const TIMEOUT_MS = num('--timeout-s', 300, 10, 3600) * 1000;
 const SCENARIO_FILE = opt('--scenario') ? resolve(opt('--scenario')!) : join(here, '..', '..', 'scenarios', 'bench', 'plain-3-turns.yaml');
@@ -274,7 +279,8 @@ async function main(): Promise<void> {
           return;
         case 'done': {
           const call = calls.find((c) => c.callId === m.result.callId);
-          if (call) {
+          // A call that ends after the hard limit stays counted as not finished.
+          if (call && !call.error) {
             call.result = m.result;
             call.settle();
           }
@@ -321,7 +327,8 @@ async function main(): Promise<void> {
   };
 
   const callIds = Array.from({ length: CALLS }, (_, i) => `bench${String(i + 1).padStart(3, '0')}`);
-  const groups = MODE === 'process' ? callIds.map((id) => [id]) : [callIds];
+  const groups: string[][] = [];
+  for (let i = 0; i < CALLS; i += PER_PROCESS) groups.push(callIds.slice(i, i + PER_PROCESS));
   for (const group of groups) {
     const child = spawnChild(group);
     for (const callId of group) {
@@ -394,7 +401,7 @@ async function main(): Promise<void> {
   clearInterval(sampler);
 
   // Totals, the kernel's own RSS high-water mark, then shut the call processes down.
-  await withTimeout(Promise.all(children.map((c) => c.totalsIn)), 15_000, new AbortController().signal);
+  await withTimeout(Promise.all(children.map((c) => c.totalsIn)), timedOut ? 0 : 15_000, new AbortController().signal);
   await Promise.all(children.map(async (c) => (c.hwmRss = await procKb(c.pid, 'status', 'VmHWM'))));
   for (const c of children) if (c.proc.connected) c.proc.send({ type: 'finish' } satisfies ToChild);
   const exited = await withTimeout(Promise.all(children.map((c) => c.exited)), 15_000, new AbortController().signal);
@@ -511,34 +518,41 @@ async function main(): Promise<void> {
 
   // Memory and CPU: the call processes, measured the same way in both modes.
   const withPeaks = children.filter((c) => c.peakRss > 0);
+  const some = (xs: (number | null)[]) => xs.flatMap((x) => (x === null ? [] : [x]));
+  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
   let memory: Record<string, number | null | string>;
   let cpuPctPerCall: number | null;
   const childCpuPct = (c: Child) => (c.totals ? (c.totals.cpuUs / 1000 / c.totals.wallMs) * 100 : null);
-  if (MODE === 'process') {
+  const common = {
+    rssMbIdlePrewarmed: some(children.map((c) => c.idleRss)).length ? mb(mean(some(children.map((c) => c.idleRss)))!) : null,
+    rssMbMaxProcess: withPeaks.length ? mb(Math.max(...withPeaks.map((c) => c.peakRss))) : null,
+    rssMbHighWaterMark: some(children.map((c) => c.hwmRss)).length ? mb(mean(some(children.map((c) => c.hwmRss)))!) : null,
+    rssMbAllCalls: withPeaks.length ? mb(sum(withPeaks.map((c) => c.peakRss))) : null,
+    rssMbTotalPerCall: withPeaks.length ? mb(sum(withPeaks.map((c) => c.peakRss)) / CALLS) : null,
+  };
+  const onePerProcess = MODE === 'process' && PER_PROCESS === 1;
+  if (onePerProcess) {
+    const pss = some(withPeaks.map((c) => c.peakPss));
     memory = {
       basis: 'mean over call processes of each one’s peak while its call ran',
       rssMbPerCall: withPeaks.length ? mb(mean(withPeaks.map((c) => c.peakRss))!) : null,
-      pssMbPerCall: withPeaks.some((c) => c.peakPss !== null) ? mb(mean(withPeaks.flatMap((c) => (c.peakPss === null ? [] : [c.peakPss])))!) : null,
-      rssMbMaxProcess: withPeaks.length ? mb(Math.max(...withPeaks.map((c) => c.peakRss))) : null,
-      rssMbIdlePrewarmed: children.some((c) => c.idleRss !== null) ? mb(mean(children.flatMap((c) => (c.idleRss === null ? [] : [c.idleRss])))!) : null,
-      rssMbHighWaterMark: children.some((c) => c.hwmRss !== null) ? mb(mean(children.flatMap((c) => (c.hwmRss === null ? [] : [c.hwmRss])))!) : null,
-      rssMbAllCalls: withPeaks.length ? mb(withPeaks.reduce((n, c) => n + c.peakRss, 0)) : null,
+      pssMbPerCall: pss.length ? mb(mean(pss)!) : null,
+      ...common,
     };
-    const cpus_ = children.flatMap((c) => (childCpuPct(c) === null ? [] : [childCpuPct(c)!]));
+    const cpus_ = some(children.map(childCpuPct));
     cpuPctPerCall = cpus_.length ? r1(mean(cpus_)!) : null;
   } else {
-    const c = children[0]!;
+    const added = (peak: number | null, idle: number | null) => (peak && idle !== null ? peak - idle : null);
+    const rssAdded = some(withPeaks.map((c) => added(c.peakRss, c.idleRss)));
+    const pssAdded = some(withPeaks.map((c) => added(c.peakPss, c.idlePss)));
     memory = {
-      basis: '(peak RSS of the one call process − its RSS before the calls) / N',
-      rssMbPerCall: c.peakRss && c.idleRss !== null ? mb((c.peakRss - c.idleRss) / CALLS) : null,
-      pssMbPerCall: c.peakPss !== null && c.idlePss !== null ? mb((c.peakPss - c.idlePss) / CALLS) : null,
-      rssMbIdlePrewarmed: c.idleRss !== null ? mb(c.idleRss) : null,
-      rssMbPeakProcess: c.peakRss ? mb(c.peakRss) : null,
-      rssMbHighWaterMark: c.hwmRss !== null ? mb(c.hwmRss) : null,
-      rssMbTotalPerCall: c.peakRss ? mb(c.peakRss / CALLS) : null,
+      basis: '(peak RSS of each call process − its RSS before the calls), summed, / N',
+      rssMbPerCall: rssAdded.length ? mb(sum(rssAdded) / CALLS) : null,
+      pssMbPerCall: pssAdded.length ? mb(sum(pssAdded) / CALLS) : null,
+      ...common,
     };
-    const p = childCpuPct(c);
-    cpuPctPerCall = p === null ? null : r1(p / CALLS);
+    const cpus_ = some(children.map(childCpuPct));
+    cpuPctPerCall = cpus_.length ? r1(sum(cpus_) / CALLS) : null;
   }
   const loopP99 = children.flatMap((c) => (c.totals ? [c.totals.loopDelayMs.p99] : []));
   const loopMax = children.flatMap((c) => (c.totals ? [c.totals.loopDelayMs.max] : []));
@@ -546,7 +560,7 @@ async function main(): Promise<void> {
   const machineBusyPct = machine0 && machine1 ? r1(((machine1.busy - machine0.busy) / Math.max(1, machine1.total - machine0.total)) * 100) : null;
 
   const overheadMs = round(pctMax(overheads));
-  const memoryForTarget = MODE === 'process' ? (memory.rssMbPerCall as number | null) : (memory.rssMbTotalPerCall as number | null);
+  const memoryForTarget = onePerProcess ? (memory.rssMbPerCall as number | null) : (memory.rssMbTotalPerCall as number | null);
   const targetRows = {
     calls: { target: `≥ ${TARGETS.calls} concurrent calls, all completed`, value: `${CALLS - failures.length}/${CALLS}`, met: CALLS >= TARGETS.calls && failures.length === 0 },
     overheadP95Ms: { target: `≤ ${TARGETS.overheadP95Ms}`, value: overheadMs.p95, met: overheadMs.p95 !== null && overheadMs.p95 <= TARGETS.overheadP95Ms },
@@ -555,7 +569,7 @@ async function main(): Promise<void> {
     memoryMbPerCall: {
       target: `≤ ${TARGETS.memoryMbPerCall} MB resident`,
       value: memoryForTarget,
-      basis: MODE === 'process' ? 'peak RSS of each call process' : 'peak RSS of the one process / N',
+      basis: onePerProcess ? 'peak RSS of each call process' : 'peak RSS of the call processes, summed, / N',
       met: memoryForTarget !== null && memoryForTarget <= TARGETS.memoryMbPerCall,
     },
   };
@@ -565,6 +579,8 @@ async function main(): Promise<void> {
     bench: 'calls',
     calls: CALLS,
     mode: MODE,
+    callsPerProcess: PER_PROCESS,
+    processes: children.length,
     scenario: scenario.name,
     completedCalls: CALLS - failures.length,
     timedOut,
@@ -667,6 +683,7 @@ function printTable(r: Record<string, unknown> & { targets: Record<string, unkno
   const o = r as unknown as {
     calls: number;
     mode: string;
+    processes: number;
     completedCalls: number;
     timedOut: boolean;
     overheadModel: { expectedFirstAudioMs: number; formula: string };
@@ -692,7 +709,7 @@ function printTable(r: Record<string, unknown> & { targets: Record<string, unkno
     latencyModel: Record<string, unknown>;
   };
   const out: string[] = [];
-  out.push(`concurrent calls bench — ${o.calls} call(s), mode ${o.mode}, node ${process.version}, ${cpus().length} cores`);
+  out.push(`concurrent calls bench — ${o.calls} call(s), mode ${o.mode} (${o.processes} call process(es)), node ${process.version}, ${cpus().length} cores`);
   out.push(`latency model: ${j(o.latencyModel)}`);
   out.push(`overhead model: ${o.overheadModel.formula} → expected first audio ${o.overheadModel.expectedFirstAudioMs} ms when the caller's real end is the VAD's`);
   out.push('');
