@@ -11,9 +11,20 @@ export interface AgentDeps {
   appointments: AppointmentStore;
   rules: BookRules;
   now: () => Date;
-  /**
-   * Resolves when the caller can hear us: the I/O is up, the recording is attached, and on an
-   * outbound call the callee has really answered. The greeting waits for it.
-   */
-  lineReady: Promise<void>;
+  /** Whether the agent may speak yet; the greeting waits for it. */
+  line: LineGate;
+}
+
+/**
+ * Open once the caller can hear us: the I/O is up, the recording is attached, and on an outbound
+ * call a person (not a machine) has answered. Until then the agent says nothing at all.
+ */
+export interface LineGate {
+  readonly open: boolean;
+  /** True once the line opens; false if the call ended first (then say nothing, ever). */
+  readonly ready: Promise<boolean>;
+}
+
+export function openLineGate(): LineGate {
+  return { open: true, ready: Promise.resolve(true) };
 }

@@ -70,8 +70,20 @@ export function introAgent(deps: AgentDeps, u: CallUserdata): voice.Agent<CallUs
     instructions: `${phoneStyle(u, deps.now())} ${job}`,
     tools: outbound ? outboundTools(deps) : inboundTools(deps),
     onEnter: async (ctx) => {
-      await deps.lineReady;
-      ctx.session.say(greeting(u));
+      // A call that ended before the line opened (an answering machine) gets no greeting; and
+      // onEnter must return, or closing the session would wait for it forever.
+      if (await deps.line.ready) ctx.session.say(greeting(u));
     },
+    onUserTurnCompleted: () => {
+      // On an outbound call the callee usually speaks first ("Hello?") while we are still
+      // finding out whether they are a person; that turn gets the greeting, not a reply.
+      if (!deps.line.open) throw new voice.StopResponse();
+    },
+    // Nor does it cost an LLM call: preemptive generation would otherwise start one on the
+    // callee's first words, before the turn is even committed.
+    llmNode: (ctx, chatCtx, toolCtx, settings) =>
+      deps.line.open
+        ? (voice.Agent.default.llmNode(ctx.agent, chatCtx, toolCtx as llm.ToolContext<unknown>, settings) as ReturnType<NonNullable<voice.AgentHooks<CallUserdata>['llmNode']>>)
+        : null,
   });
 }

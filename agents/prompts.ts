@@ -15,6 +15,12 @@ export function phoneStyle(u: CallUserdata, now: Date): string {
   ].join(' ');
 }
 
+/** Left on an answering machine: who called and how to call back, nothing about the appointment. */
+export function voicemailMessage(u: CallUserdata): string {
+  const who = u.contact?.name ? ` for ${u.contact.name}` : '';
+  return `Hello, this is ${u.businessName} with a message${who}. Please call us back when you have a moment. Thank you, goodbye.`;
+}
+
 export function greeting(u: CallUserdata): string {
   if (u.direction === 'outbound' && u.contact) {
     return `Hello, this is the assistant from ${u.businessName}. Am I speaking with ${u.contact.name}?`;

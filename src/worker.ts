@@ -16,9 +16,11 @@ import {
   RoomEvent,
   TrackKind,
 } from '@livekit/rtc-node';
-import { abortCall, runCall } from './call/callLifecycle.js';
+import { SipClient } from 'livekit-server-sdk';
+import { type CallSetup, abortCall, runCall } from './call/callLifecycle.js';
+import { dialRequest } from './call/outboundDial.js';
 import { MetadataError, parseJobMetadata } from './call/jobMetadata.js';
-import { livekitRoomApi } from './livekit/roomApi.js';
+import { apiUrl, livekitRoomApi } from './livekit/roomApi.js';
 import { type Config, ConfigError, loadConfig, readEnv } from './config.js';
 import { PriceTableError, loadPriceTable } from './cost/index.js';
 import { PROFILE_RATES } from './session/providers.js';
@@ -53,30 +55,50 @@ async function entry(ctx: JobContext<ProcData>): Promise<void> {
       await abortCall({ callId, room, direction: 'outbound', callerNumber: null }, { store, roomApi }, err.message);
       return;
     }
+    const deps = { config, store, vad: ctx.proc.userData.vad, roomApi, prices: loadPriceTable(config.PRICES_FILE) };
+    let setup: CallSetup;
+    let identity: string;
+
     if (meta.kind === 'outbound') {
-      await abortCall(
-        { callId, room, direction: 'outbound', callerNumber: meta.phoneNumber },
-        { store, roomApi },
-        'outbound calls are not enabled on this worker yet',
-      );
-      return;
+      // A dispatch delivered twice (or re-sent by a recovering dispatcher) must not dial twice.
+      if (await store.calls.findByRoom(room)) {
+        log().warn({ room }, 'this room already has a call record; not dialling again');
+        return;
+      }
+      let dial;
+      try {
+        dial = dialRequest(meta, room, config);
+      } catch (err) {
+        await abortCall({ callId, room, direction: 'outbound', callerNumber: meta.phoneNumber, campaignId: meta.campaignId, contactId: meta.contactId }, { store, roomApi }, (err as Error).message);
+        return;
+      }
+      setup = {
+        callId, room, direction: 'outbound', profile: 'phone', callerNumber: meta.phoneNumber,
+        contact: meta.contact, campaignId: meta.campaignId, contactId: meta.contactId, detectMachine: true, dial,
+      };
+      identity = dial.participantIdentity;
+      await ctx.connect(undefined, AutoSubscribe.AUDIO_ONLY);
+    } else {
+      await ctx.connect(undefined, AutoSubscribe.AUDIO_ONLY);
+      const participant = await ctx.waitForParticipant();
+      const isPhone = participant.kind === ParticipantKind.SIP;
+      identity = participant.identity;
+      setup = {
+        callId, room, direction: isPhone ? 'inbound' : 'browser', profile: isPhone ? 'phone' : 'browser',
+        callerNumber: isPhone ? normaliseNumber(participant.attributes['sip.phoneNumber']) : null,
+      };
     }
 
-    await ctx.connect(undefined, AutoSubscribe.AUDIO_ONLY);
-    const participant = await ctx.waitForParticipant();
-    const isPhone = participant.kind === ParticipantKind.SIP;
-    const callerNumber = isPhone ? normaliseNumber(participant.attributes['sip.phoneNumber']) : null;
-
-    callDone = runCall(
-      { callId, room, direction: isPhone ? 'inbound' : 'browser', profile: isPhone ? 'phone' : 'browser', callerNumber },
-      { config, store, vad: ctx.proc.userData.vad, roomApi, prices: loadPriceTable(config.PRICES_FILE) },
-      {
-        start: (session, agent) => session.start({ agent, room: ctx.room, ...roomIoOptions(isPhone ? 'phone' : 'browser', participant.identity) }),
-        hungUp: participantLeft(ctx, participant),
-        shutdown: shutdown.signal,
-        onCallerAudio: (listener) => streamCallerAudio(ctx, participant, PROFILE_RATES[isPhone ? 'phone' : 'browser'].room, listener),
+    const sip = new SipClient(apiUrl(config.LIVEKIT_URL), config.LIVEKIT_API_KEY, config.LIVEKIT_API_SECRET);
+    callDone = runCall(setup, { ...deps, sip }, {
+      start: async (session, agent) => {
+        await ctx.waitForParticipant(identity);
+        await session.start({ agent, room: ctx.room, ...roomIoOptions(setup.profile, identity) });
       },
-    );
+      hungUp: participantLeft(ctx, identity),
+      shutdown: shutdown.signal,
+      onCallerAudio: (listener) => streamCallerAudio(ctx, identity, PROFILE_RATES[setup.profile].room, listener),
+    });
     const result = (await callDone) as Awaited<ReturnType<typeof runCall>>;
     log().info({ callId, outcome: result.record.outcome?.kind, roomDeleted: result.roomDeleted }, 'call ended');
   } finally {
@@ -86,10 +108,10 @@ async function entry(ctx: JobContext<ProcData>): Promise<void> {
 }
 
 /** Resolves when the caller leaves or the room connection drops. */
-function participantLeft(ctx: JobContext<ProcData>, participant: RemoteParticipant): Promise<void> {
+function participantLeft(ctx: JobContext<ProcData>, identity: string): Promise<void> {
   return new Promise((resolve) => {
     ctx.room.on(RoomEvent.ParticipantDisconnected, (p) => {
-      if (p.identity === participant.identity) resolve();
+      if (p.identity === identity) resolve();
     });
     ctx.room.on(RoomEvent.Disconnected, () => resolve());
   });
@@ -98,7 +120,7 @@ function participantLeft(ctx: JobContext<ProcData>, participant: RemoteParticipa
 /** The caller's audio, read from their own track (a second reader beside the session's). */
 function streamCallerAudio(
   ctx: JobContext<ProcData>,
-  participant: RemoteParticipant,
+  identity: string,
   sampleRate: number,
   listener: (pcm: Int16Array, sampleRate: number, at: number) => void,
 ): void {
@@ -107,13 +129,14 @@ function streamCallerAudio(
       listener(new Int16Array(frame.data), frame.sampleRate, Date.now() - (frame.samplesPerChannel / frame.sampleRate) * 1000);
     }
   };
-  const existing = [...participant.trackPublications.values()].find((p) => p.kind === TrackKind.KIND_AUDIO && p.track);
+  const participant = ctx.room.remoteParticipants.get(identity);
+  const existing = participant && [...participant.trackPublications.values()].find((p) => p.kind === TrackKind.KIND_AUDIO && p.track);
   if (existing?.track) {
     void read(existing.track as RemoteTrack).catch(() => undefined);
     return;
   }
   const onTrack = (track: RemoteTrack, _pub: unknown, p: RemoteParticipant) => {
-    if (p.identity !== participant.identity || track.kind !== TrackKind.KIND_AUDIO) return;
+    if (p.identity !== identity || track.kind !== TrackKind.KIND_AUDIO) return;
     ctx.room.off(RoomEvent.TrackSubscribed, onTrack);
     void read(track).catch(() => undefined);
   };

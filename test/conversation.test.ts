@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { voice } from '@livekit/agents';
 import * as openai from '@livekit/agents-plugin-openai';
-import type { AgentDeps } from '../agents/deps.js';
+import { type AgentDeps, openLineGate } from '../agents/deps.js';
 import { introAgent } from '../agents/intro.js';
 import { type CallUserdata, newUserdata } from '../agents/userdata.js';
 import { OpenAIEmulator } from '../src/sandbox/openaiEmulator.js';
@@ -42,7 +42,7 @@ function harness(key: string, init: Partial<Parameters<typeof newUserdata>[0]> =
     appointments: store.appointments,
     rules: { ...DEFAULT_RULES, timezone: 'America/New_York' },
     now: () => NOW,
-    lineReady: Promise.resolve(),
+    line: openLineGate(),
   };
   const llm = new openai.LLM({ model: 'gpt-4.1-mini', baseURL: emu.baseURL, apiKey: key });
   const session = new voice.AgentSession<CallUserdata>({ llm, userData: userdata });

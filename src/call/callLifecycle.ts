@@ -8,6 +8,7 @@
  */
 import { type VAD, log, voice } from '@livekit/agents';
 import { introAgent } from '../../agents/intro.js';
+import { voicemailMessage } from '../../agents/prompts.js';
 import { type CallUserdata, type OutboundContact, newUserdata } from '../../agents/userdata.js';
 import { DEFAULT_RULES } from '../../tools/appointmentBook.js';
 import type { CallControl, EndCallRequest } from '../../tools/callControl.js';
@@ -19,6 +20,7 @@ import { join } from 'node:path';
 import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { CallLog } from './callLog.js';
+import { type DialRequest, type SipDialer, dial } from './outboundDial.js';
 import { DEFAULT_PRICES, type PriceTable, callCost } from '../cost/index.js';
 import { LatencyTracker, type TurnLatency } from './latency.js';
 import { UsageMeter } from './usageMeter.js';
@@ -35,6 +37,10 @@ export interface CallSetup {
   contact?: OutboundContact;
   campaignId?: string;
   contactId?: string;
+  /** Outbound: listen for an answering machine before the agent speaks. */
+  detectMachine?: boolean;
+  /** Outbound: dial this first (the call record exists before the dial, for campaign recovery). */
+  dial?: DialRequest;
 }
 
 export interface CallDeps {
@@ -49,6 +55,8 @@ export interface CallDeps {
   providers?: Providers;
   /** Prices for the call's cost, loaded once per process (PRICES_FILE); list prices otherwise. */
   prices?: PriceTable;
+  /** LiveKit's SIP API, for outbound dials. */
+  sip?: SipDialer;
 }
 
 /** Where the call's audio comes from and goes to. */
@@ -105,6 +113,12 @@ export async function runCall(setup: CallSetup, deps: CallDeps, io: CallIo): Pro
     contactId: setup.contactId ?? null,
   });
 
+  if (setup.dial) {
+    if (!deps.sip) throw new Error('an outbound call needs the SIP API (CallDeps.sip)');
+    const dialed = await dial(deps.sip, setup.dial);
+    if (!dialed.answered) return finishWithoutSession(setup, deps, janitor, dialed.outcome, now);
+  }
+
   const userdata = newUserdata({
     callId: setup.callId,
     direction: setup.direction,
@@ -114,12 +128,19 @@ export async function runCall(setup: CallSetup, deps: CallDeps, io: CallIo): Pro
     contact: setup.contact,
   });
 
+  let resolveLine!: (open: boolean) => void;
+  const line = { open: false, ready: new Promise<boolean>((r) => (resolveLine = r)) };
+  const openLine = () => {
+    line.open = true;
+    resolveLine(true);
+  };
   let endRequest: EndRequest | undefined;
   let signalEnd!: () => void;
   const endRequested = new Promise<void>((r) => (signalEnd = r));
   const requestEnd = (req: EndRequest) => {
     if (endRequest) return; // the first reason wins; later ones are consequences of ending
     endRequest = req;
+    resolveLine(false); // no effect once the line is open
     signalEnd();
   };
 
@@ -129,8 +150,6 @@ export async function runCall(setup: CallSetup, deps: CallDeps, io: CallIo): Pro
   };
 
   let session: voice.AgentSession<CallUserdata> | undefined;
-  let openLine!: () => void;
-  const lineReady = new Promise<void>((r) => (openLine = r));
   const timers: NodeJS.Timeout[] = [];
   let sessionClosed = false;
   let recording: RecordingTap | undefined;
@@ -142,7 +161,7 @@ export async function runCall(setup: CallSetup, deps: CallDeps, io: CallIo): Pro
     // the caller in silence; the lifecycle decides instead (see onError).
     session.connOptions.maxUnrecoverableErrors = Number.MAX_SAFE_INTEGER;
     const agent = introAgent(
-      { control, appointments: store.appointments, rules: { ...DEFAULT_RULES, timezone: config.BUSINESS_TIMEZONE }, now, lineReady },
+      { control, appointments: store.appointments, rules: { ...DEFAULT_RULES, timezone: config.BUSINESS_TIMEZONE }, now, line },
       userdata,
     );
     callLog.attach(session, agent.id);
@@ -178,8 +197,10 @@ export async function runCall(setup: CallSetup, deps: CallDeps, io: CallIo): Pro
       const listeners: OutputListener[] = [latency.outputListener];
       if (recording) listeners.push(recording.agentListener);
       tapOutput(session as voice.AgentSession<unknown>, listeners);
-      // Only now may the agent speak: everything it says is heard and recorded.
-      openLine();
+      // Only now may the agent speak: everything it says is heard and recorded. On an outbound
+      // call, only once we know a person answered.
+      if (setup.detectMachine) void screenForMachine(session, config, userdata, openLine, requestEnd);
+      else openLine();
     }
     await endRequested;
 
@@ -239,6 +260,37 @@ async function appendLatencyLog(path: string, callId: string, turns: TurnLatency
     await appendFile(path, turns.map((t) => JSON.stringify({ callId, ...t })).join('\n') + '\n');
   } catch (err) {
     log().warn({ path, error: (err as Error).message }, 'latency log could not be written');
+  }
+}
+
+/**
+ * Outbound: the framework's AMD listens to how the line answers. A person gets the greeting; a
+ * machine gets the voicemail message (or nothing, by VOICEMAIL_ACTION) and the call ends.
+ */
+async function screenForMachine(
+  session: voice.AgentSession<CallUserdata>,
+  config: Config,
+  userdata: CallUserdata,
+  openLine: () => void,
+  requestEnd: (r: EndRequest) => void,
+): Promise<void> {
+  const amd = new voice.AMD(session as voice.AgentSession, { llm: null, suppressCompatibilityWarning: true });
+  try {
+    const verdict = await amd.execute();
+    log().info({ category: verdict.category, reason: verdict.reason }, 'answering machine detection');
+    if (!verdict.isMachine) {
+      openLine();
+    } else if (config.VOICEMAIL_ACTION === 'leave_message') {
+      requestEnd({ outcome: { kind: 'voicemail', messageLeft: true }, goodbye: voicemailMessage(userdata) });
+    } else {
+      requestEnd({ outcome: { kind: 'voicemail', messageLeft: false } });
+    }
+  } catch (err) {
+    // Unsure is not a machine: a person who hears nothing hangs up, so speak.
+    log().warn({ error: (err as Error).message }, 'answering machine detection failed; treating the callee as a person');
+    openLine();
+  } finally {
+    await amd.aclose().catch(() => undefined);
   }
 }
 
@@ -362,20 +414,29 @@ export async function abortCall(
   setup: Pick<CallSetup, 'callId' | 'room' | 'direction' | 'callerNumber' | 'campaignId' | 'contactId'>,
   deps: Pick<CallDeps, 'store' | 'roomApi' | 'now'>,
   error: string,
-  outcome: CallOutcome = { kind: 'error', error },
 ): Promise<CallResult> {
   const now = deps.now ?? (() => new Date());
-  const startedAt = now().toISOString();
   await deps.store.calls.start({
     id: setup.callId,
     room: setup.room,
     direction: setup.direction,
     callerNumber: setup.callerNumber,
-    startedAt,
+    startedAt: now().toISOString(),
     campaignId: setup.campaignId ?? null,
     contactId: setup.contactId ?? null,
   });
-  const deletion = await new RoomJanitor(deps.roomApi, setup.room).deleteOnce();
+  return finishWithoutSession(setup, deps, new RoomJanitor(deps.roomApi, setup.room), { kind: 'error', error }, now);
+}
+
+/** Ends a call that never got a session (a failed dial, a bad job): delete the room, record why. */
+async function finishWithoutSession(
+  setup: Pick<CallSetup, 'callId'>,
+  deps: Pick<CallDeps, 'store'>,
+  janitor: RoomJanitor,
+  outcome: CallOutcome,
+  now: () => Date,
+): Promise<CallResult> {
+  const deletion = await janitor.deleteOnce();
   await deps.store.calls.finish(setup.callId, {
     endedAt: now().toISOString(),
     outcome,

@@ -4,6 +4,7 @@
  * `switchboard sandbox`, `switchboard simulate`, the benchmarks and the tests all start the same
  * bundle, with the same fixed provider latencies, so a figure measured in one is a figure in all.
  */
+import { SipClient } from 'livekit-server-sdk';
 import { CartesiaEmulator } from './cartesiaEmulator.js';
 import { DeepgramEmulator } from './deepgramEmulator.js';
 import { LiveKitApiEmulator } from './livekitApi.js';
@@ -38,6 +39,7 @@ export interface SimSandbox {
   readonly msPerChar: number | undefined;
   readonly livekit: {
     env(): { LIVEKIT_URL: string; LIVEKIT_API_KEY: string; LIVEKIT_API_SECRET: string };
+    setOutcome(number: string, outcome: 'answer' | 'busy' | 'no_answer' | 'rejected' | 'invalid' | 'voicemail' | 'error'): void;
     joinParticipant(room: string, init: { identity: string; kind?: 'sip' | 'standard'; attributes?: Record<string, string> }): unknown;
     onRoomDeleted(cb: (ev: { room: string }) => void): () => void;
     count(method: string, body?: Record<string, unknown>): number;
@@ -72,9 +74,16 @@ export class Sandbox implements SimSandbox {
     });
   }
 
+  /** The outbound trunk calls are dialled through (created in the emulator, like `setup sip`). */
+  outboundTrunkId = '';
+
   static async start(opts: SandboxOptions = {}): Promise<Sandbox> {
     const s = new Sandbox(opts);
     await Promise.all([s.livekit.start(), s.openai.start(), s.deepgram.start(), s.cartesia.start()]);
+    const { LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET } = s.livekit.env();
+    const sip = new SipClient(LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET);
+    const trunk = await sip.createSipOutboundTrunk('sandbox-outbound', 'sip.sandbox.invalid', ['+15550000000']);
+    s.outboundTrunkId = trunk.sipTrunkId;
     return s;
   }
 
@@ -90,6 +99,8 @@ export class Sandbox implements SimSandbox {
       CARTESIA_API_KEY: 'sandbox',
       STT_PROVIDERS: 'deepgram',
       TTS_PROVIDERS: 'cartesia',
+      SIP_OUTBOUND_TRUNK_ID: this.outboundTrunkId,
+      CALLER_ID: '+15550000000',
     };
   }
 

@@ -16,11 +16,23 @@ export interface ModelScript {
   readonly repeats: number;
 }
 
-export function modelScript(replies: Reply[]): ModelScript {
+export interface ModelScriptOptions {
+  /**
+   * How the model classifies the line for answering-machine detection (the framework's AMD asks
+   * the session's LLM through a `save_prediction` tool). Those requests never consume the script.
+   */
+  amdLabel?: 'human' | 'machine-vm';
+}
+
+export function modelScript(replies: Reply[], options: ModelScriptOptions = {}): ModelScript {
   const queue = [...replies];
   const answered = new Map<string, Reply>();
   let repeats = 0;
   const brain: Brain = (req) => {
+    if (req.tools.some((t) => t.function?.name === 'save_prediction')) {
+      if (req.messages.at(-1)?.role === 'tool') return { text: 'saved' };
+      return { toolCalls: [{ name: 'save_prediction', arguments: { label: options.amdLabel ?? 'human' } }] };
+    }
     const sig = createHash('sha256').update(JSON.stringify([req.messages, req.tools.map((t) => t.function?.name)])).digest('hex');
     const seen = answered.get(sig);
     if (seen) {

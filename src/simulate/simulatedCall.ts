@@ -9,6 +9,8 @@ import type { CallUserdata } from '../../agents/userdata.js';
 import { type CallResult, runCall } from '../call/callLifecycle.js';
 import type { Config } from '../config.js';
 import type { PriceTable } from '../cost/index.js';
+import { SipClient } from 'livekit-server-sdk';
+import { dialRequest } from '../call/outboundDial.js';
 import { livekitRoomApi } from '../livekit/roomApi.js';
 import type { Reply } from '../sandbox/openaiEmulator.js';
 import type { SimSandbox } from '../sandbox/sandbox.js';
@@ -97,12 +99,19 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
     SILENCE_TIMEOUT_SECONDS: scenario.limits.silenceTimeoutSeconds ?? env.config.SILENCE_TIMEOUT_SECONDS,
   };
 
-  // The world before the call: the room with the caller in it, seeded appointments, the script.
-  sandbox.livekit.joinParticipant(room, {
-    identity: `sip_${scenario.caller}`,
-    kind: profile === 'phone' ? 'sip' : 'standard',
-    attributes: profile === 'phone' ? { 'sip.phoneNumber': scenario.caller, 'sip.callStatus': 'active' } : {},
-  });
+  // The world before the call: the room (with the caller in it, unless we are about to dial them),
+  // seeded appointments, the script, and how the callee's line answers.
+  const outbound = scenario.direction === 'outbound';
+  if (outbound) {
+    sandbox.livekit.joinParticipant(room, { identity: 'agent', kind: 'standard' });
+    sandbox.livekit.setOutcome(scenario.caller, scenario.answer);
+  } else {
+    sandbox.livekit.joinParticipant(room, {
+      identity: `sip_${scenario.caller}`,
+      kind: profile === 'phone' ? 'sip' : 'standard',
+      attributes: profile === 'phone' ? { 'sip.phoneNumber': scenario.caller, 'sip.callStatus': 'active' } : {},
+    });
+  }
   const faults = faultableStore(env.store);
   for (const s of scenario.seed) {
     await env.store.appointments.book({ name: s.name, phone: s.phone, start: s.start, durationMin: 30, reason: null, callId: null });
@@ -126,7 +135,7 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
   // `$appointment` in a script stands for the contact's appointment, whose id exists only now.
   const vars = { $appointment: contact?.appointmentId ?? '' };
   const replies = substitute(scenario.steps.flatMap((s) => ('model' in s ? s.model : [])), vars).map(toReply);
-  const script = modelScript(replies);
+  const script = modelScript(replies, { amdLabel: scenario.answer === 'voicemail' ? 'machine-vm' : 'human' });
   sandbox.openai.setBrain(key, script.brain);
 
   const input = new PushAudioInput(rate);
@@ -158,6 +167,7 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
   let session: voice.AgentSession<CallUserdata> | undefined;
   let sessionReady!: () => void;
   const ready = new Promise<void>((r) => (sessionReady = r));
+  const lk = sandbox.livekit.env();
   const callDone = runCall(
     {
       callId,
@@ -166,6 +176,12 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
       profile,
       callerNumber: profile === 'phone' ? scenario.caller : null,
       contact,
+      ...(outbound
+        ? {
+            detectMachine: true,
+            dial: dialRequest({ kind: 'outbound', phoneNumber: scenario.caller, contact: contact!, attempt: 1 }, room, config),
+          }
+        : {}),
     },
     {
       config,
@@ -175,6 +191,7 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
       now: clockFrom(scenario.now),
       providerKeys: { openai: key, deepgram: key, cartesia: key },
       prices: env.prices,
+      sip: new SipClient(lk.LIVEKIT_URL, lk.LIVEKIT_API_KEY, lk.LIVEKIT_API_SECRET),
     },
     {
       start: async (s, agent) => {
@@ -200,10 +217,13 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
     await Promise.race([ready, callDone]);
     if (!session || ended) return;
     const s = session;
-    for (const step of scenario.steps) {
+    for (const [index, step] of scenario.steps.entries()) {
       if (ended) return;
       if ('caller' in step) {
-        if (step.bargeIn !== undefined) {
+        // Whoever answers an outbound call speaks first ("Hello?", or a voicemail greeting).
+        if (outbound && index === 0) {
+          if (step.after) await sleep(step.after);
+        } else if (step.bargeIn !== undefined) {
           await agentStartsSpeaking(s);
           await sleep(step.bargeIn);
         } else {

@@ -1,0 +1,90 @@
+/**
+ * Dialling an outbound call, and what a failed dial means. The SIP status code decides the
+ * outcome, and the outcome decides whether a campaign tries again, so the mapping lives here,
+ * once: busy (486, 600), no answer (480, 408, or our own ringing timeout), rejected (603),
+ * invalid number (404, 484), anything else failed.
+ */
+import type { CallOutcome } from '../store/index.js';
+import type { OutboundJob } from './jobMetadata.js';
+
+export interface DialRequest {
+  trunkId: string;
+  number: string;
+  room: string;
+  participantIdentity: string;
+  /** The number the callee sees. */
+  callerId?: string;
+  ringTimeoutSeconds: number;
+  maxCallSeconds: number;
+}
+
+/** The part of LiveKit's SIP API a dial needs (livekit-server-sdk's SipClient satisfies it). */
+export interface SipDialer {
+  createSipParticipant(
+    trunkId: string,
+    number: string,
+    room: string,
+    opts: {
+      participantIdentity: string;
+      participantName?: string;
+      fromNumber?: string;
+      waitUntilAnswered: boolean;
+      ringingTimeout: number;
+      maxCallDuration: number;
+      playDialtone?: boolean;
+    },
+  ): Promise<unknown>;
+}
+
+export type DialResult = { answered: true } | { answered: false; outcome: CallOutcome };
+
+export function outcomeForSipStatus(status: number | undefined, message: string): CallOutcome {
+  switch (status) {
+    case 486:
+    case 600:
+      return { kind: 'busy', sipStatus: status };
+    case 480:
+    case 408:
+      return { kind: 'no_answer', sipStatus: status };
+    case 603:
+      return { kind: 'rejected', sipStatus: status };
+    case 404:
+    case 484:
+      return { kind: 'invalid_number', sipStatus: status };
+    default:
+      return { kind: 'failed', ...(status ? { sipStatus: status } : {}), error: message };
+  }
+}
+
+export function dialRequest(job: OutboundJob, room: string, config: { SIP_OUTBOUND_TRUNK_ID?: string; CALLER_ID?: string; RING_TIMEOUT_SECONDS: number; MAX_CALL_SECONDS: number }): DialRequest {
+  if (!config.SIP_OUTBOUND_TRUNK_ID) {
+    throw new Error('SIP_OUTBOUND_TRUNK_ID is not set: outbound calls need the LiveKit outbound trunk id (see `switchboard setup sip`)');
+  }
+  return {
+    trunkId: config.SIP_OUTBOUND_TRUNK_ID,
+    number: job.phoneNumber,
+    room,
+    participantIdentity: `sip_${job.phoneNumber}`,
+    callerId: config.CALLER_ID,
+    ringTimeoutSeconds: config.RING_TIMEOUT_SECONDS,
+    maxCallSeconds: config.MAX_CALL_SECONDS,
+  };
+}
+
+/** Dials and waits until the callee answers (LiveKit's `waitUntilAnswered`), or says why not. */
+export async function dial(sip: SipDialer, req: DialRequest): Promise<DialResult> {
+  try {
+    await sip.createSipParticipant(req.trunkId, req.number, req.room, {
+      participantIdentity: req.participantIdentity,
+      participantName: req.number,
+      fromNumber: req.callerId,
+      waitUntilAnswered: true,
+      ringingTimeout: req.ringTimeoutSeconds,
+      maxCallDuration: req.maxCallSeconds,
+    });
+    return { answered: true };
+  } catch (err) {
+    const status = (err as { sipStatusCode?: number }).sipStatusCode;
+    return { answered: false, outcome: outcomeForSipStatus(status, (err as Error).message) };
+  }
+}
