@@ -43,6 +43,8 @@ export interface SimulateOptions {
   speed?: number;
   /** Fixed call id (benchmarks route provider traffic by it); random otherwise. */
   callId?: string;
+  /** An outbound job that came through a dispatch (the sandbox): its room, contact and campaign. */
+  job?: { room: string; campaignId?: string; contactId?: string; appointmentId?: string };
   onEvent?: (ev: SimEvent) => void;
 }
 
@@ -88,7 +90,7 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
   const { sandbox } = env;
   const emit = options.onEvent ?? (() => undefined);
   const callId = options.callId ?? `sim_${randomUUID().slice(0, 8)}`;
-  const room = `sim-${callId}`;
+  const room = options.job?.room ?? `sim-${callId}`;
   const key = `sandbox-${callId}`;
   const profile = scenario.direction === 'browser' ? 'browser' : 'phone';
   const rate = PROFILE_RATES[profile].room as TelephonyRate;
@@ -118,8 +120,8 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
   }
   let contact;
   if (scenario.direction === 'outbound' && scenario.contact) {
-    let appointmentId: string | undefined;
-    if (scenario.contact.appointment) {
+    let appointmentId: string | undefined = options.job?.appointmentId;
+    if (!appointmentId && scenario.contact.appointment) {
       const booked = await env.store.appointments.book({
         name: scenario.contact.name,
         phone: scenario.caller,
@@ -176,6 +178,8 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
       profile,
       callerNumber: profile === 'phone' ? scenario.caller : null,
       contact,
+      campaignId: options.job?.campaignId,
+      contactId: options.job?.contactId,
       ...(outbound
         ? {
             detectMachine: true,
