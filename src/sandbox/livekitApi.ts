@@ -339,6 +339,11 @@ export class LiveKitApiEmulator {
   }
 
   /** Sets (or with null, clears) what dialling `number` does. */
+  /** How a dial to `number` will be answered (its configured outcome, else the default). */
+  outcomeFor(number: string): DialOutcome {
+    return this.dialOutcomes.get(number) ?? this.defaultDialOutcome;
+  }
+
   setOutcome(number: string, outcome: OutcomeInput | null): void {
     this.dialOutcomes.set(number, outcome);
   }
