@@ -91,16 +91,31 @@ export function migrate(db: DB, migrations: readonly string[], versionPragma = '
   }
 }
 
+/**
+ * Prepares each SQL text once per connection. A statement prepared per call is freed only by the
+ * garbage collector, and a long-running worker grew by tens of MB per 100k calls before this.
+ */
+function cachedPrepare(db: DB): (sql: string) => Database.Statement {
+  const cache = new Map<string, Database.Statement>();
+  return (sql) => {
+    let stmt = cache.get(sql);
+    if (!stmt) cache.set(sql, (stmt = db.prepare(sql)));
+    return stmt;
+  };
+}
+
 const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
 const parse = <T>(s: unknown): T | undefined => (typeof s === 'string' ? (JSON.parse(s) as T) : undefined);
 
 class SqliteCallRecords implements CallRecordStore {
-  constructor(private readonly db: DB) {}
+  private readonly prepare: (sql: string) => Database.Statement;
+  constructor(db: DB) {
+    this.prepare = cachedPrepare(db);
+  }
 
   async start(call: CallStart): Promise<void> {
     try {
-      this.db
-        .prepare(
+      this.prepare(
           `INSERT INTO call_records (id, room, direction, caller_number, campaign_id, contact_id, started_at)
            VALUES (@id, @room, @direction, @callerNumber, @campaignId, @contactId, @startedAt)`,
         )
@@ -111,8 +126,7 @@ class SqliteCallRecords implements CallRecordStore {
   }
 
   async finish(id: string, r: CallFinish): Promise<void> {
-    const info = this.db
-      .prepare(
+    const info = this.prepare(
         `UPDATE call_records SET ended_at=@endedAt, outcome=@outcome, outcome_kind=@kind, agents=@agents,
            tool_calls=@toolCalls, userdata=@userdata, transcript=@transcript, result=@result,
            recording_path=@recordingPath, latency=@latency, cost=@cost
@@ -138,13 +152,12 @@ class SqliteCallRecords implements CallRecordStore {
   }
 
   async get(id: string): Promise<CallRecord | undefined> {
-    const row = this.db.prepare('SELECT * FROM call_records WHERE id = ?').get(id);
+    const row = this.prepare('SELECT * FROM call_records WHERE id = ?').get(id);
     return row ? toCallRecord(row as Record<string, unknown>) : undefined;
   }
 
   async findByRoom(room: string): Promise<CallRecord | undefined> {
-    const row = this.db
-      .prepare('SELECT * FROM call_records WHERE room = ? ORDER BY (ended_at IS NOT NULL) DESC, started_at DESC LIMIT 1')
+    const row = this.prepare('SELECT * FROM call_records WHERE room = ? ORDER BY (ended_at IS NOT NULL) DESC, started_at DESC LIMIT 1')
       .get(room);
     return row ? toCallRecord(row as Record<string, unknown>) : undefined;
   }
@@ -152,10 +165,9 @@ class SqliteCallRecords implements CallRecordStore {
   async list(options: { limit?: number; campaignId?: string } = {}): Promise<CallRecord[]> {
     const limit = options.limit ?? 100;
     const rows = options.campaignId
-      ? this.db
-          .prepare('SELECT * FROM call_records WHERE campaign_id = ? ORDER BY started_at DESC LIMIT ?')
+      ? this.prepare('SELECT * FROM call_records WHERE campaign_id = ? ORDER BY started_at DESC LIMIT ?')
           .all(options.campaignId, limit)
-      : this.db.prepare('SELECT * FROM call_records ORDER BY started_at DESC LIMIT ?').all(limit);
+      : this.prepare('SELECT * FROM call_records ORDER BY started_at DESC LIMIT ?').all(limit);
     return (rows as Record<string, unknown>[]).map(toCallRecord);
   }
 }
@@ -184,11 +196,13 @@ function toCallRecord(r: Record<string, unknown>): CallRecord {
 }
 
 class SqliteAppointments implements AppointmentStore {
-  constructor(private readonly db: DB) {}
+  private readonly prepare: (sql: string) => Database.Statement;
+  constructor(db: DB) {
+    this.prepare = cachedPrepare(db);
+  }
 
   async activeBetween(fromIso: string, toIso: string): Promise<Appointment[]> {
-    const rows = this.db
-      .prepare(
+    const rows = this.prepare(
         `SELECT * FROM appointments WHERE status != 'cancelled' AND start_utc >= ? AND start_utc < ? ORDER BY start_utc`,
       )
       .all(fromIso, toIso);
@@ -199,8 +213,7 @@ class SqliteAppointments implements AppointmentStore {
     const id = `apt_${randomUUID().slice(0, 8)}`;
     const now = new Date().toISOString();
     try {
-      this.db
-        .prepare(
+      this.prepare(
           `INSERT INTO appointments (id, name, phone, start_utc, duration_min, reason, status, call_id, created_at, updated_at)
            VALUES (?, ?, ?, ?, ?, ?, 'booked', ?, ?, ?)`,
         )
@@ -213,21 +226,19 @@ class SqliteAppointments implements AppointmentStore {
   }
 
   async get(id: string): Promise<Appointment | undefined> {
-    const row = this.db.prepare('SELECT * FROM appointments WHERE id = ?').get(id);
+    const row = this.prepare('SELECT * FROM appointments WHERE id = ?').get(id);
     return row ? toAppointment(row as Record<string, unknown>) : undefined;
   }
 
   async findByPhone(phone: string): Promise<Appointment[]> {
-    const rows = this.db
-      .prepare(`SELECT * FROM appointments WHERE phone = ? AND status != 'cancelled' ORDER BY start_utc`)
+    const rows = this.prepare(`SELECT * FROM appointments WHERE phone = ? AND status != 'cancelled' ORDER BY start_utc`)
       .all(phone);
     return (rows as Record<string, unknown>[]).map(toAppointment);
   }
 
   async reschedule(id: string, newStartIso: string): Promise<BookResult> {
     try {
-      const info = this.db
-        .prepare(
+      const info = this.prepare(
           `UPDATE appointments SET start_utc = ?, status = 'booked', updated_at = ? WHERE id = ? AND status != 'cancelled'`,
         )
         .run(newStartIso, new Date().toISOString(), id);
@@ -240,8 +251,7 @@ class SqliteAppointments implements AppointmentStore {
   }
 
   async setStatus(id: string, status: 'confirmed' | 'cancelled'): Promise<Appointment | undefined> {
-    this.db
-      .prepare(`UPDATE appointments SET status = ?, updated_at = ? WHERE id = ? AND status != 'cancelled'`)
+    this.prepare(`UPDATE appointments SET status = ?, updated_at = ? WHERE id = ? AND status != 'cancelled'`)
       .run(status, new Date().toISOString(), id);
     return this.get(id);
   }
