@@ -18,6 +18,7 @@
  * Used by the Cartesia emulator (agent voice) and by the simulated caller
  * (caller voice); the Deepgram emulator segments it with {@link EnergySegmenter}.
  */
+import { decodeMuLaw, encodeMuLaw } from '../telephony/g711.js';
 
 export const DEFAULT_MS_PER_CHAR = 65;
 
@@ -403,47 +404,14 @@ export function bytesToPcm(bytes: Uint8Array): Int16Array {
 
 // ---------------------------------------------------------------- G.711
 
-const MULAW_BIAS = 0x84;
-const MULAW_CLIP = 32635;
-
-/** ITU-T G.711 µ-law encode of one 16-bit sample. */
-export function linearToMulaw(sample: number): number {
-  let s = Math.max(-32768, Math.min(32767, Math.round(sample)));
-  const sign = s < 0 ? 0x80 : 0;
-  if (s < 0) s = -s;
-  if (s > MULAW_CLIP) s = MULAW_CLIP;
-  s += MULAW_BIAS;
-  let exponent = 7;
-  for (let mask = 0x4000; (s & mask) === 0 && exponent > 0; mask >>= 1) exponent--;
-  const mantissa = (s >> (exponent + 3)) & 0x0f;
-  return ~(sign | (exponent << 4) | mantissa) & 0xff;
-}
-
-/** ITU-T G.711 µ-law decode of one byte. */
-export function mulawToLinear(byte: number): number {
-  const u = ~byte & 0xff;
-  const sign = u & 0x80;
-  const exponent = (u >> 4) & 0x07;
-  const mantissa = u & 0x0f;
-  const magnitude = (((mantissa << 3) + MULAW_BIAS) << exponent) - MULAW_BIAS;
-  return sign ? -magnitude : magnitude;
-}
-
-export function encodeMulaw(pcm: Int16Array): Uint8Array {
-  const out = new Uint8Array(pcm.length);
-  for (let i = 0; i < pcm.length; i++) out[i] = linearToMulaw(pcm[i]!);
-  return out;
-}
-
-export function decodeMulaw(bytes: Uint8Array): Int16Array {
-  const out = new Int16Array(bytes.length);
-  for (let i = 0; i < bytes.length; i++) out[i] = mulawToLinear(bytes[i]!);
-  return out;
-}
+// The codec is the project's one G.191-exact implementation (src/telephony/g711.ts); these names
+// stay for the emulators and tests that use them.
+export const encodeMulaw = (pcm: Int16Array): Uint8Array => encodeMuLaw(pcm);
+export const decodeMulaw = (bytes: Uint8Array): Int16Array => decodeMuLaw(bytes);
 
 /** What a PSTN leg does to the audio: encode to µ-law and back. */
 export function g711uRoundTrip(pcm: Int16Array): Int16Array {
-  return decodeMulaw(encodeMulaw(pcm));
+  return decodeMuLaw(encodeMuLaw(pcm));
 }
 
 // ------------------------------------------------------- energy segmenter
