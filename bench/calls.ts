@@ -197,6 +197,12 @@ async function main(): Promise<void> {
   const replies = scenario.steps.flatMap((s) => ('model' in s ? s.model : [])).map(toReply);
   const callerTexts = scenario.steps.flatMap((s) => ('caller' in s ? [s.caller] : []));
 
+  // Other work on the machine skews every figure here: measure how busy it was before we started.
+  const idle0 = await machineCpu();
+  await new Promise((r) => setTimeout(r, 1000));
+  const idle1 = await machineCpu();
+  const busyBeforePct = idle0 && idle1 ? r1(((idle1.busy - idle0.busy) / Math.max(1, idle1.total - idle0.total)) * 100) : null;
+
   const sandbox = await Sandbox.start({ latencies: DEFAULT_LATENCIES, msPerChar: MS_PER_CHAR });
   const dir = mkdtempSync(join(tmpdir(), 'sb-bench-calls-'));
   // One SQLite store on disk for every call process, as the worker's job processes share STORE_PATH.
@@ -650,9 +656,16 @@ async function main(): Promise<void> {
     memory,
     cpu: {
       cores,
+      /** All cores, over the 1 s before the benchmark started anything: other work on the machine. */
+      machineBusyBeforePct: busyBeforePct,
       machineBusyPct,
       callProcessesPctOfOneCore: r1(children.reduce((n, c) => n + (childCpuPct(c) ?? 0), 0)),
       emulatorsPctOfOneCore: r1(((parentCpu.user + parentCpu.system) / 1000 / windowMs) * 100),
+      /** Approximate: machine busy minus this benchmark's own processes, as % of the machine. Other work skews the figures. */
+      othersPctOfMachine:
+        machineBusyPct === null
+          ? null
+          : r1(Math.max(0, machineBusyPct - (sum(some(children.map(childCpuPct))) + ((parentCpu.user + parentCpu.system) / 1000 / windowMs) * 100) / cores)),
     },
     eventLoopDelayMs: { p99Mean: loopP99.length ? r1(mean(loopP99)!) : null, p99Max: loopP99.length ? r1(Math.max(...loopP99)) : null, max: loopMax.length ? r1(Math.max(...loopMax)) : null },
     prewarm: { wallMs: Math.round(prewarmWallMs), vadLoadMsMean: r1(mean(children.flatMap((c) => (c.vadLoadMs === undefined ? [] : [c.vadLoadMs]))) ?? 0) },
@@ -727,6 +740,8 @@ function printTable(r: Record<string, unknown> & { targets: Record<string, unkno
   line('memory', j(o.memory));
   line('cpu % of a core per call', j(o.cpuPctPerCall));
   line('cpu', j(o.cpu));
+  const before = (o.cpu as { machineBusyBeforePct: number | null }).machineBusyBeforePct;
+  if (before !== null && before > 10) line('WARNING', `the machine was ${before}% busy before the run started: other work skews these figures`);
   line('event loop delay ms', j(o.eventLoopDelayMs));
   line('prewarm', j(o.prewarm));
   out.push('');
