@@ -42,8 +42,15 @@ interface Pending extends TurnLatency {
   committedAt: number;
 }
 
+type StageMetrics = { llm?: { timestamp: number; durationMs: number; ttftMs: number }; tts?: { timestamp: number; durationMs: number; ttfbMs: number } };
+
 export class LatencyTracker {
   private readonly turns: Pending[] = [];
+  /**
+   * Stage metrics by speech id, kept until their turn exists: with preemptive generation the LLM
+   * usually finishes before the end-of-turn metric that opens the turn is even emitted.
+   */
+  private readonly stages = new Map<string, StageMetrics>();
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- events do not depend on userdata
   attach(session: voice.AgentSession<any>): void {
@@ -65,20 +72,35 @@ export class LatencyTracker {
           ttsTtfbMs: null,
           committedAt: stopped + m.endOfUtteranceDelayMs,
         });
-      } else if (m.type === 'llm_metrics' && !m.cancelled) {
-        const t = this.bySpeech(m.speechId);
-        if (t && t.llmFirstTokenMs === null && m.ttftMs >= 0) {
-          t.llmTtftMs = round(m.ttftMs);
-          t.llmFirstTokenMs = round(m.timestamp - m.durationMs + m.ttftMs - t.callerStoppedAt);
-        }
-      } else if (m.type === 'tts_metrics' && !m.cancelled) {
-        const t = this.bySpeech(m.speechId);
-        if (t && t.ttsFirstByteMs === null && m.ttfbMs >= 0) {
-          t.ttsTtfbMs = round(m.ttfbMs);
-          t.ttsFirstByteMs = round(m.timestamp - m.durationMs + m.ttfbMs - t.callerStoppedAt);
-        }
+        this.fill(m.speechId);
+      } else if (m.type === 'llm_metrics' && !m.cancelled && m.speechId && m.ttftMs >= 0) {
+        const st = this.stages.get(m.speechId) ?? {};
+        st.llm ??= { timestamp: m.timestamp, durationMs: m.durationMs, ttftMs: m.ttftMs };
+        this.stages.set(m.speechId, st);
+        this.fill(m.speechId);
+      } else if (m.type === 'tts_metrics' && !m.cancelled && m.speechId && m.ttfbMs >= 0) {
+        const st = this.stages.get(m.speechId) ?? {};
+        st.tts ??= { timestamp: m.timestamp, durationMs: m.durationMs, ttfbMs: m.ttfbMs };
+        this.stages.set(m.speechId, st);
+        this.fill(m.speechId);
       }
     });
+  }
+
+  /** Places a speech's first LLM token and TTS byte on its turn, whichever arrived first. */
+  private fill(speechId: string | undefined): void {
+    if (!speechId) return;
+    const t = this.turns.find((x) => x.speechId === speechId);
+    const st = this.stages.get(speechId);
+    if (!t || !st) return;
+    if (st.llm && t.llmFirstTokenMs === null) {
+      t.llmTtftMs = round(st.llm.ttftMs);
+      t.llmFirstTokenMs = round(st.llm.timestamp - st.llm.durationMs + st.llm.ttftMs - t.callerStoppedAt);
+    }
+    if (st.tts && t.ttsFirstByteMs === null) {
+      t.ttsTtfbMs = round(st.tts.ttfbMs);
+      t.ttsFirstByteMs = round(st.tts.timestamp - st.tts.durationMs + st.tts.ttfbMs - t.callerStoppedAt);
+    }
   }
 
   /** Stamps the first agent frame after each caller turn. */
@@ -88,11 +110,6 @@ export class LatencyTracker {
       if (t && t.firstAudioMs === null && at >= t.callerStoppedAt) t.firstAudioMs = round(at - t.callerStoppedAt);
     },
   };
-
-  private bySpeech(speechId: string | undefined): Pending | undefined {
-    if (!speechId) return undefined;
-    return this.turns.find((t) => t.speechId === speechId);
-  }
 
   summary(): LatencySummary {
     const turns = this.turns.map(({ committedAt: _c, ...t }) => t);
