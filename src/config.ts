@@ -87,6 +87,10 @@ const spec = {
   // Turn taking tuned for the phone: a PSTN leg already adds 100–200 ms, so endpointing is kept
   // short; see README "Latency".
   ENDPOINTING_MS: [z.coerce.number().int().min(0).max(5000).default(400), 'silence before a turn ends'],
+  PREEMPTIVE_TTS: [
+    z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+    'start speech synthesis before the end of turn is confirmed (faster replies; discarded replies cost TTS)',
+  ],
   MIN_INTERRUPTION_MS: [
     z.coerce.number().int().min(0).max(5000).default(400),
     'caller speech needed to interrupt the agent',
@@ -161,7 +165,21 @@ const spec = {
     csv.pipe(z.array(z.string().regex(/^(\+[1-9]\d{6,14}|sip:[^\s]+|tel:\+[1-9]\d{6,14})$/))).default(''),
     'destinations a call may be transferred to (E.164, tel: or sip: URIs)',
   ],
-  HOLD_FILLER_MS: [z.coerce.number().int().min(0).max(60_000).default(1500), 'tool time before a "one moment" filler'],
+  TRANSFER_MODE: [
+    z.enum(['cold', 'warm']).default('cold'),
+    'cold: hand the caller straight over (SIP REFER); warm: dial a person on the outbound trunk and brief them first',
+  ],
+  TRANSFER_FALLBACK: [
+    z.enum(['callback', 'cold']).default('callback'),
+    'when nobody takes a warm transfer: promise a callback, or ring the destination directly (cold)',
+  ],
+  TRANSFER_RING_SECONDS: [z.coerce.number().int().min(5).max(120).default(20), 'how long a transfer destination may ring'],
+  HOLD_FILLER_MS: [z.coerce.number().int().min(0).max(60_000).default(1500), 'tool time before a "one moment" filler (0: off)'],
+  HOLD_FILLER_TEXT: [z.string().min(1).max(200).default('One moment, please.'), 'what the agent says while a slow tool runs'],
+  DTMF_INTERDIGIT_MS: [
+    z.coerce.number().int().min(200).max(10_000).default(1000),
+    'keypad keys pressed unprompted reach the agent after this long without another key (or on #)',
+  ],
 
   // Telephony setup: read by `switchboard setup sip|twilio` (numbers are checked there, with
   // libphonenumber, so a typo here never stops the worker from starting).

@@ -58,7 +58,9 @@ export function createSession({ config, profile, vad, providers, userdata }: Ses
       turnDetection: 'vad',
       endpointing: { mode: 'fixed', minDelay: config.ENDPOINTING_MS, maxDelay: Math.max(2000, config.ENDPOINTING_MS * 4) },
       interruption: { enabled: true, mode: 'vad', minDuration: config.MIN_INTERRUPTION_MS },
-      preemptiveGeneration: { enabled: true },
+      // Preemptive TTS as well: the first audio is ready when the turn is confirmed instead of a
+      // TTS round trip later (measured: first audio p50 ~585 → ~520 ms at N=1, bench/README.md).
+      preemptiveGeneration: { enabled: true, preemptiveTts: config.PREEMPTIVE_TTS },
     },
   });
 }
