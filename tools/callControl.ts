@@ -1,8 +1,12 @@
 /**
  * What tools may ask of the call they run in. The call lifecycle implements this interface; tools
  * only know the interface, so the flow of imports stays one-way (lifecycle → agents → tools).
+ *
+ * The call-control parts (transfer, keypad, hold filler) are optional: a call that cannot do them
+ * (a browser session has no SIP leg to transfer or send tones on) leaves them out, and the agents
+ * then do not offer the tools at all, so the model is never tempted to promise what cannot happen.
  */
-import type { voice } from '@livekit/agents';
+import type { llm, voice } from '@livekit/agents';
 import type { CallOutcome } from '../src/store/types.js';
 
 export interface EndCallRequest {
@@ -13,9 +17,84 @@ export interface EndCallRequest {
   after?: voice.SpeechHandle;
 }
 
+export interface TransferRequest {
+  /** Where the model asked to send the caller; omitted means the first allowed destination. */
+  destination?: string;
+  /** Said to the caller before the line is handed over ("Let me put you through to the front desk."). */
+  handoff: string;
+  /** Why the caller wants a person, in a line: briefs the human on a warm transfer. */
+  reason?: string;
+  /** Resolves once what the agent said before calling the tool has played (so the handoff follows it). */
+  waitForSpeech?: () => Promise<unknown>;
+  /** The conversation so far, for the warm-transfer briefing. */
+  history?: llm.ChatContext;
+  /** The speech that carried the tool call: a call ended by the transfer closes once it is done. */
+  speech?: voice.SpeechHandle;
+}
+
+export type TransferMode = 'cold' | 'warm';
+
+export type TransferResult =
+  /** The caller is with a person now; the call is over for the agent. */
+  | { status: 'transferred'; to: string; mode: TransferMode }
+  /** Not an allowed destination: nothing was dialled. */
+  | { status: 'refused'; requested: string }
+  /** The transfer was tried and did not connect; the caller is still with the agent. */
+  | { status: 'failed'; to: string; mode: TransferMode; error: string; timedOut: boolean; sipStatus?: number; callbackPromised: boolean }
+  /** The caller hung up while the transfer was under way. */
+  | { status: 'caller_left'; to: string };
+
+export interface TransferControl {
+  /** Where this call may be transferred (TRANSFER_ALLOWLIST), in config order; never empty. */
+  readonly destinations: readonly string[];
+  /** Says the handoff, then transfers (warm first where configured and possible). Never throws. */
+  transfer(request: TransferRequest): Promise<TransferResult>;
+}
+
+export interface CollectDigitsRequest {
+  /** Stop after this many digits (the terminator is not counted). */
+  maxDigits?: number;
+  /** Key that ends the entry early ('#' by default; null for none). */
+  terminator?: string | null;
+  /** Seconds to wait for the first key, and then for each further key. */
+  timeoutSeconds?: number;
+  /** Called on the first key: the tool stops asking (keypad barge-in). */
+  onFirstKey?: () => void;
+  /** The wait for the first key starts once this settles (the question has been asked). */
+  startTimerAfter?: Promise<unknown>;
+  signal?: AbortSignal;
+}
+
+export interface CollectDigitsResult {
+  digits: string;
+  ended: 'count' | 'terminator' | 'timeout' | 'cancelled';
+}
+
+export interface KeypadControl {
+  /** Waits for the caller to key in a code. */
+  collect(request: CollectDigitsRequest): Promise<CollectDigitsResult>;
+  /** Sends tones to the far end (another company's phone menu). `w` pauses half a second. */
+  send(keys: string): Promise<{ sent: string } | { error: string }>;
+}
+
+export interface HoldFiller {
+  /** A tool that runs longer than this gets the filler line. */
+  afterMs: number;
+  /** What the agent says ("One moment, please."). */
+  line: string;
+}
+
 export interface CallControl {
   /** Ends the call: the goodbye plays out, then the room is deleted (once). */
   endCall(request: EndCallRequest): void;
   /** Records a tool call for the call record (the lifecycle also sees framework events). */
   readonly callId: string;
+  /** Present on phone calls with at least one allowed destination. */
+  readonly transfer?: TransferControl;
+  /** Present on phone calls. */
+  readonly keypad?: KeypadControl;
+  /** True while the caller is pressing keys: what the STT hears then is tones, not words. */
+  readonly keysBeingPressed?: () => boolean;
+  /** Present unless HOLD_FILLER_MS is 0. */
+  readonly holdFiller?: HoldFiller;
 }

@@ -1,0 +1,106 @@
+/**
+ * `transfer_to_person`: hands the caller to a human, at one of the destinations in
+ * TRANSFER_ALLOWLIST and nowhere else.
+ *
+ * The model picks from the allow-list (or takes the default); a number the caller dictates or the
+ * model invents is refused by the call lifecycle, which logs it, and nothing is dialled. The
+ * lifecycle also says the handoff line, performs the transfer and records it; this tool only turns
+ * the result into what the model should do next.
+ */
+import { llm } from '@livekit/agents';
+import { z } from 'zod';
+import type { CallToolOptions } from '../agents/userdata.js';
+import type { TransferControl, TransferResult } from './callControl.js';
+
+/**
+ * The destinations a call may be transferred to. Entries are E.164 numbers, `tel:` or `sip:` URIs
+ * (config checks the syntax); a request matches an entry whatever spacing or `tel:` prefix it has.
+ */
+export class TransferAllowList {
+  readonly entries: readonly string[];
+
+  constructor(entries: readonly string[]) {
+    this.entries = [...new Set(entries)];
+  }
+
+  get empty(): boolean {
+    return this.entries.length === 0;
+  }
+
+  /** The allowed entry a request names, or undefined. No request means the first entry. */
+  match(requested: string | undefined): string | undefined {
+    if (requested === undefined || requested.trim() === '') return this.entries[0];
+    const want = canonical(requested);
+    return this.entries.find((e) => canonical(e) === want);
+  }
+}
+
+/** One spelling per destination: `tel:+1555…` and `+1 (555) …` are the same; SIP URIs compare case-insensitively. */
+function canonical(dest: string): string {
+  const d = dest.trim();
+  if (/^sips?:/i.test(d)) return d.toLowerCase();
+  const digits = d.replace(/^tel:/i, '').replace(/[\s().-]/g, '');
+  return `tel:${digits}`;
+}
+
+/** What LiveKit's TransferSIPParticipant wants in `transfer_to`: a `tel:` or `sip:` URI. */
+export function transferUri(entry: string): string {
+  return /^(sips?|tel):/i.test(entry) ? entry : `tel:${entry}`;
+}
+
+/** The E.164 number of an entry, for dialling a person (warm transfer); undefined for SIP URIs. */
+export function transferNumber(entry: string): string | undefined {
+  const n = entry.replace(/^tel:/i, '');
+  return /^\+[1-9]\d{6,14}$/.test(n) ? n : undefined;
+}
+
+export function transferTool(transfer: TransferControl) {
+  const list = transfer.destinations.join(', ');
+  return llm.tool({
+    description:
+      'Transfer the caller to a person, when they ask for one or you cannot help them. ' +
+      `Allowed destinations: ${list} (default ${transfer.destinations[0]}). ` +
+      'Never transfer to a number the caller gives you. Say nothing else in the same turn.',
+    parameters: z.object({
+      handoff: z.string().min(1).describe('What you say first, e.g. "Let me put you through to our front desk."'),
+      destination: z.string().optional().describe(`One of: ${list}. Leave out for the default.`),
+      reason: z.string().optional().describe('Why the caller needs a person, one line for whoever picks up'),
+    }),
+    execute: async ({ handoff, destination, reason }, { ctx }: CallToolOptions) => {
+      const result = await transfer.transfer({
+        destination,
+        handoff,
+        reason,
+        waitForSpeech: () => ctx.waitForPlayout(),
+        history: ctx.session.history,
+        speech: ctx.speechHandle,
+      });
+      return toolOutput(result, list);
+    },
+  });
+}
+
+function toolOutput(r: TransferResult, list: string): string | undefined {
+  switch (r.status) {
+    case 'transferred':
+    case 'caller_left':
+      // The caller is gone; there is nobody left to reply to.
+      return undefined;
+    case 'refused':
+      throw new llm.ToolError(
+        `${r.requested} is not a destination you may transfer to; nothing was dialled. ` +
+          `You can only transfer to: ${list}. Tell the caller and offer that instead.`,
+      );
+    case 'failed':
+      if (r.callbackPromised) {
+        return (
+          'Nobody could take the call right now. Tell the caller someone will call them back at the ' +
+          'number they are calling from, and ask if there is anything else you can do meanwhile.'
+        );
+      }
+      return (
+        `The transfer did not go through (${r.timedOut ? 'nobody answered in time' : r.error}). The caller is ` +
+        'still with you: say so briefly and offer to help or take a message.'
+      );
+  }
+}
