@@ -4,7 +4,11 @@
  */
 import { llm, voice } from '@livekit/agents';
 import { appointmentTools } from '../tools/appointments.js';
+import type { CallControl } from '../tools/callControl.js';
+import { collectDigitsTool, sendDtmfTool } from '../tools/dtmf.js';
 import { endCallTool } from '../tools/endCall.js';
+import { withHoldFiller } from '../tools/hold.js';
+import { transferTool } from '../tools/transfer.js';
 import type { AgentDeps } from './deps.js';
 import { phoneStyle } from './prompts.js';
 import type { CallUserdata } from './userdata.js';
@@ -26,18 +30,33 @@ function deskInstructions(u: CallUserdata, now: Date): string {
   ].filter(Boolean).join(' ');
 }
 
+/** The call-control tools this call supports (a browser session has no SIP leg: none). */
+function callControlTools(control: CallControl) {
+  return {
+    ...(control.transfer ? { transfer_to_person: transferTool(control.transfer) } : {}),
+    ...(control.keypad ? { collect_digits: collectDigitsTool(control.keypad), send_dtmf: sendDtmfTool(control.keypad) } : {}),
+  };
+}
+
 export function deskAgent(deps: AgentDeps, u: CallUserdata, chatCtx?: llm.ChatContext): voice.Agent<CallUserdata> {
   return voice.Agent.create<CallUserdata>({
     id: DESK_AGENT_ID,
     instructions: deskInstructions(u, deps.now()),
     chatCtx,
     tools: {
-      ...appointmentTools({ store: deps.appointments, rules: deps.rules, now: deps.now }),
+      // The store may be slow (a remote database, a busy disk): those tools say a filler line
+      // rather than leave the caller in silence.
+      ...withHoldFiller(appointmentTools({ store: deps.appointments, rules: deps.rules, now: deps.now }), deps.control.holdFiller),
       end_call: endCallTool(deps.control),
+      ...callControlTools(deps.control),
     },
     onEnter: (ctx) => {
       // Answer the request the caller already made to the intro agent, without a new greeting.
       ctx.session.generateReply();
+    },
+    onUserTurnCompleted: () => {
+      // Words "heard" while keys are being pressed are the tones leaking into the audio.
+      if (deps.control.keysBeingPressed?.()) throw new voice.StopResponse();
     },
   });
 }

@@ -7,7 +7,9 @@
  */
 import { llm, voice } from '@livekit/agents';
 import { z } from 'zod';
+import { sendDtmfTool } from '../tools/dtmf.js';
 import { endCallTool } from '../tools/endCall.js';
+import { transferTool } from '../tools/transfer.js';
 import type { AgentDeps } from './deps.js';
 import { deskAgent } from './desk.js';
 import { greeting, phoneStyle } from './prompts.js';
@@ -38,6 +40,8 @@ function inboundTools(deps: AgentDeps) {
       },
     }),
     end_call: endCallTool(deps.control),
+    // A caller who asks for a person straight away gets one, without going through the desk.
+    ...(deps.control.transfer ? { transfer_to_person: transferTool(deps.control.transfer) } : {}),
   };
 }
 
@@ -55,6 +59,8 @@ function outboundTools(deps: AgentDeps) {
       },
     }),
     end_call: endCallTool(deps.control),
+    // The number we dial may answer with a company's phone menu before any person.
+    ...(deps.control.keypad ? { send_dtmf: sendDtmfTool(deps.control.keypad) } : {}),
   };
 }
 
@@ -78,6 +84,8 @@ export function introAgent(deps: AgentDeps, u: CallUserdata): voice.Agent<CallUs
       // On an outbound call the callee usually speaks first ("Hello?") while we are still
       // finding out whether they are a person; that turn gets the greeting, not a reply.
       if (!deps.line.open) throw new voice.StopResponse();
+      // Words "heard" while keys are being pressed are the tones leaking into the audio.
+      if (deps.control.keysBeingPressed?.()) throw new voice.StopResponse();
     },
     // Nor does it cost an LLM call: preemptive generation would otherwise start one on the
     // callee's first words, before the turn is even committed.

@@ -12,7 +12,8 @@ export function phoneStyle(u: CallUserdata, now: Date): string {
     'You are on a phone call: one or two short sentences per turn, plain words, no lists, no markdown,',
     'no emojis; never read out ids or codes. Say times like "Tuesday at 10:30".',
     'If a tool says something went wrong, tell the caller briefly and offer what you still can.',
-  ].join(' ');
+    u.direction === 'browser' ? '' : '"[keypad] 1" means the caller pressed 1 on their keypad.',
+  ].filter(Boolean).join(' ');
 }
 
 /** Left on an answering machine: who called and how to call back, nothing about the appointment. */

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { AutoSubscribe, type JobContext, type JobProcess, ServerOptions, type VAD, cli, defineAgent, log } from '@livekit/agents';
+import { AutoSubscribe, type JobContext, type JobProcess, ServerOptions, type VAD, cli, defineAgent, log, workflows } from '@livekit/agents';
 import {
   AudioStream,
   ParticipantKind,
@@ -17,7 +17,9 @@ import {
   TrackKind,
 } from '@livekit/rtc-node';
 import { SipClient } from 'livekit-server-sdk';
-import { type CallSetup, abortCall, runCall } from './call/callLifecycle.js';
+import { type CallIo, type CallSetup, abortCall, runCall } from './call/callLifecycle.js';
+import type { WarmTransferRequest } from './call/transfer.js';
+import { DTMF_KEYS } from '../tools/dtmf.js';
 import { dialRequest } from './call/outboundDial.js';
 import { MetadataError, parseJobMetadata } from './call/jobMetadata.js';
 import { apiUrl, livekitRoomApi } from './livekit/roomApi.js';
@@ -98,6 +100,8 @@ async function entry(ctx: JobContext<ProcData>): Promise<void> {
       hungUp: participantLeft(ctx, identity),
       shutdown: shutdown.signal,
       onCallerAudio: (listener) => streamCallerAudio(ctx, identity, PROFILE_RATES[setup.profile].room, listener),
+      // A browser participant has no SIP leg: no transfers, no keypad.
+      ...(setup.profile === 'phone' ? phoneControls(ctx, config, sip, room, identity, shutdown.signal) : {}),
     });
     const result = (await callDone) as Awaited<ReturnType<typeof runCall>>;
     log().info({ callId, outcome: result.record.outcome?.kind, roomDeleted: result.roomDeleted }, 'call ended');
@@ -105,6 +109,62 @@ async function entry(ctx: JobContext<ProcData>): Promise<void> {
     await store.close();
     ctx.shutdown('call ended');
   }
+}
+
+/**
+ * Call control on a real SIP leg: transfers through LiveKit's SIP API, keypad tones as room events.
+ * LiveKit SIP turns the caller's RFC 4733 key presses into `DtmfReceived` data packets and plays
+ * the tones we publish to the caller's side, so neither direction goes through the audio.
+ */
+function phoneControls(
+  ctx: JobContext<ProcData>,
+  config: Config,
+  sip: SipClient,
+  room: string,
+  identity: string,
+  shutdown: AbortSignal,
+): Pick<CallIo, 'transfer' | 'warmTransfer' | 'onDtmf' | 'publishDtmf'> {
+  return {
+    // playDialtone: the caller hears ringing while the destination rings, not dead air.
+    transfer: (to, { ringSeconds }) => sip.transferSipParticipant(room, identity, to, { playDialtone: true, ringingTimeout: ringSeconds }),
+    // The framework's warm transfer dials on the outbound trunk; without one there is nothing to dial.
+    ...(config.TRANSFER_MODE === 'warm' && config.SIP_OUTBOUND_TRUNK_ID
+      ? { warmTransfer: (r: WarmTransferRequest) => warmTransfer(config, r, shutdown) }
+      : {}),
+    onDtmf: (listener) => {
+      ctx.room.on(RoomEvent.DtmfReceived, (code, digit, participant) => {
+        // Only the caller's keys: a second SIP participant (a person joined by a warm transfer)
+        // pressing keys is not talking to the agent.
+        if (participant?.identity !== identity) return;
+        const key = digit || DTMF_KEYS[code];
+        if (key) listener(key);
+      });
+    },
+    publishDtmf: async (code, key) => {
+      const local = ctx.room.localParticipant;
+      if (!local) throw new Error('not connected to the room');
+      await local.publishDtmf(code, key);
+    },
+  };
+}
+
+/**
+ * The framework's WarmTransferTask: dials the person into a side room on the outbound trunk (the
+ * caller hears hold music meanwhile), briefs them from the conversation, and moves them into the
+ * caller's room once they agree. Rejects (a ToolError) when nobody answers, they decline, or the
+ * caller hangs up. Must run inside the transfer tool, which is where the lifecycle calls it from.
+ */
+async function warmTransfer(config: Config, r: WarmTransferRequest, shutdown: AbortSignal): Promise<void> {
+  const task = workflows.createWarmTransferTask({
+    sipCallTo: r.number,
+    sipTrunkId: config.SIP_OUTBOUND_TRUNK_ID!,
+    ...(config.CALLER_ID ? { sipNumber: config.CALLER_ID } : {}),
+    ringingTimeout: r.ringSeconds * 1000,
+    chatCtx: r.history,
+    ...(r.reason ? { instructions: { extra: `The assistant noted why the caller needs a person: ${r.reason}` } } : {}),
+    abortSignal: shutdown,
+  });
+  await task.run();
 }
 
 /** Resolves when the caller leaves or the room connection drops. */
@@ -169,6 +229,10 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  // The framework's warm transfer builds its own SIP client from the environment; a key that came
+  // from .env must be there too (jobs inherit this process's environment). Never printed.
+  process.env.LIVEKIT_API_KEY ??= config.LIVEKIT_API_KEY;
+  process.env.LIVEKIT_API_SECRET ??= config.LIVEKIT_API_SECRET;
   await waitForLiveKit(config.LIVEKIT_URL, (line) => process.stderr.write(`${line}\n`));
   cli.runApp(
     new ServerOptions({

@@ -11,7 +11,9 @@ import { introAgent } from '../../agents/intro.js';
 import { voicemailMessage } from '../../agents/prompts.js';
 import { type CallUserdata, type OutboundContact, newUserdata } from '../../agents/userdata.js';
 import { DEFAULT_RULES } from '../../tools/appointmentBook.js';
-import type { CallControl, EndCallRequest } from '../../tools/callControl.js';
+import type { CallControl, CollectDigitsRequest, EndCallRequest, KeypadControl, TransferRequest, TransferResult } from '../../tools/callControl.js';
+import { dtmfCode, keypadLine, parseDtmfSequence } from '../../tools/dtmf.js';
+import { TransferAllowList } from '../../tools/transfer.js';
 import type { Config } from '../config.js';
 import { type ChannelProfile, type ProviderKeys, type Providers, buildProviders } from '../session/providers.js';
 import { createSession } from '../session/sessionFactory.js';
@@ -27,6 +29,8 @@ import { UsageMeter } from './usageMeter.js';
 import { type OutputListener, tapOutput } from './outputTap.js';
 import { RecordingTap } from './recordingTap.js';
 import { type RoomApi, RoomJanitor } from './roomJanitor.js';
+import { Keypad } from './dtmf.js';
+import { type TransferAttempt, TransferDesk, type WarmTransferRequest } from './transfer.js';
 
 export interface CallSetup {
   callId: string;
@@ -71,11 +75,30 @@ export interface CallIo {
   observe?(session: voice.AgentSession<CallUserdata>): void;
   /** Delivers the caller's audio as it arrives, for the recording (epoch ms of each frame's start). */
   onCallerAudio?(listener: (pcm: Int16Array, sampleRate: number, at: number) => void): void;
+  /**
+   * Phone calls: hands the caller's SIP leg to `to` (a tel: or sip: URI) with LiveKit's
+   * TransferSIPParticipant. Resolves once transferred; rejects with the SIP error otherwise.
+   */
+  transfer?(to: string, opts: { ringSeconds: number }): Promise<void>;
+  /**
+   * Phone calls in a LiveKit job: the framework's WarmTransferTask (dial a person, brief them, move
+   * them into the caller's room). Called from inside the transfer tool, as the framework requires.
+   * Resolves once the person is connected to the caller; rejects when they were not.
+   */
+  warmTransfer?(req: WarmTransferRequest): Promise<void>;
+  /** Delivers the keys the caller presses (DTMF events: they never pass through the STT). */
+  onDtmf?(listener: (key: string) => void): void;
+  /** Sends one keypad tone to the far end (RFC 4733 event code and its key). */
+  publishDtmf?(code: number, key: string): Promise<void>;
 }
 
 export interface CallResult {
   record: CallRecord;
   roomDeleted: boolean;
+  /** Every transfer attempt, in order (also written in the transcript as system lines). */
+  transfers: TransferAttempt[];
+  /** Keypad tones the agent sent, in order (`w` pauses left out). */
+  keysSent: string;
 }
 
 /** What the agent says on each way out it controls. */
@@ -91,8 +114,20 @@ export const LLM_RETRY_APOLOGY = "Sorry, I'm having a little trouble on my end. 
 /** How long a goodbye may take to play before the line is closed anyway. */
 const GOODBYE_TIMEOUT_MS = 15_000;
 const CLOSE_TIMEOUT_MS = 10_000;
+/** After the last key, what the STT hears is still taken for the tone (leaked DTMF audio), not words. */
+const KEYPAD_GUARD_MS = 1500;
+/** Between tones we send: long enough for each to be heard as its own key (as the framework's send_dtmf). */
+const DTMF_SEND_GAP_MS = 300;
+const DTMF_PAUSE_MS = 500;
 
-type EndRequest = { outcome: CallOutcome; goodbye?: string; after?: voice.SpeechHandle; interrupt?: boolean };
+type EndRequest = {
+  outcome: CallOutcome;
+  goodbye?: string;
+  after?: voice.SpeechHandle;
+  interrupt?: boolean;
+  /** A warm transfer put a person in the room with the caller: delete it only when the caller leaves. */
+  keepRoomUntilHangup?: boolean;
+};
 
 export async function runCall(setup: CallSetup, deps: CallDeps, io: CallIo): Promise<CallResult> {
   const { config, store } = deps;
@@ -144,15 +179,150 @@ export async function runCall(setup: CallSetup, deps: CallDeps, io: CallIo): Pro
     signalEnd();
   };
 
-  const control: CallControl = {
-    callId: setup.callId,
-    endCall: (r: EndCallRequest) => requestEnd({ outcome: r.outcome, goodbye: r.goodbye, after: r.after }),
-  };
-
   let session: voice.AgentSession<CallUserdata> | undefined;
   const timers: NodeJS.Timeout[] = [];
   let sessionClosed = false;
   let recording: RecordingTap | undefined;
+  let recordingClosed = false;
+  let callerGone = false;
+  const note = (role: 'caller' | 'system', text: string) => callLog.transcript.push({ role, text, at: now().toISOString() });
+  // While the caller is on hold (a transfer ringing) or keying in a code, their silence is expected:
+  // the silence policy must not ask "are you still there?" or hang up on them.
+  const policyHold: { count: number; onStart: () => void } = { count: 0, onStart: () => undefined };
+  const holdPolicies = (): (() => void) => {
+    policyHold.count++;
+    policyHold.onStart();
+    let released = false;
+    return () => {
+      if (!released) policyHold.count--;
+      released = true;
+    };
+  };
+
+  const phone = setup.profile === 'phone';
+  const allow = new TransferAllowList(phone && io.transfer ? config.TRANSFER_ALLOWLIST : []);
+  const desk = new TransferDesk({
+    callId: setup.callId,
+    allow,
+    mode: config.TRANSFER_MODE,
+    fallback: config.TRANSFER_FALLBACK,
+    ringSeconds: config.TRANSFER_RING_SECONDS,
+    coldTransfer: (uri, ringSeconds) => io.transfer!(uri, { ringSeconds }),
+    warmTransfer: io.warmTransfer ? (r) => io.warmTransfer!(r) : undefined,
+    say: async (text) => {
+      if (!session || sessionClosed) return;
+      const handle = session.say(text, { allowInterruptions: false });
+      await withTimeout(handle.waitForPlayout(), GOODBYE_TIMEOUT_MS).catch(() => undefined);
+    },
+    note: (text) => note('system', text),
+    callerGone: () => callerGone,
+    now,
+  });
+  const transfer = async (r: TransferRequest): Promise<TransferResult> => {
+    const release = holdPolicies();
+    try {
+      const result = await desk.transfer(r);
+      // A transfer that connected is how this call ends; the caller is with a person now.
+      if (result.status === 'transferred') {
+        requestEnd({ outcome: { kind: 'transferred', to: result.to }, after: r.speech, keepRoomUntilHangup: result.mode === 'warm' });
+      } else if (callerGone) {
+        requestEnd({ outcome: { kind: 'hung_up' }, after: r.speech });
+      }
+      return result;
+    } finally {
+      release();
+    }
+  };
+
+  // While keys are pressed, the caller's audio is kept from the STT and VAD: on lines where the
+  // tones leak into the audio they would otherwise become words ("one two") or an interruption.
+  // The key event comes as the key is released, so the tone has begun by then: that partial turn is
+  // cleared, and the audio stays off until the tones (and the pipeline's tail) are over.
+  let keypadMuted = false;
+  let unmuteTimer: NodeJS.Timeout | undefined;
+  const unmuteAfterKeys = () => {
+    unmuteTimer = undefined;
+    if (!keypadMuted) return;
+    keypadMuted = false;
+    if (!session || sessionClosed) return;
+    ignoreError(() => session!.input.setAudioEnabled(true));
+    ignoreError(() => session!.clearUserTurn());
+  };
+  const keypad = new Keypad({
+    interDigitMs: config.DTMF_INTERDIGIT_MS,
+    guardMs: KEYPAD_GUARD_MS,
+    onKey: (_key, { startsBurst }) => {
+      if (!session || sessionClosed) return;
+      ignoreError(() => session!.clearUserTurn());
+      if (!keypadMuted && session.input.audioEnabled) {
+        keypadMuted = true;
+        ignoreError(() => session!.input.setAudioEnabled(false));
+      }
+      if (unmuteTimer) clearTimeout(unmuteTimer);
+      unmuteTimer = setTimeout(unmuteAfterKeys, KEYPAD_GUARD_MS);
+      timers.push(unmuteTimer);
+      // A key pressed while the agent talks answers it, as on any phone menu.
+      if (startsBurst) ignoreError(() => session!.interrupt());
+    },
+    onBurst: (keys) => {
+      if (endRequest || !session || sessionClosed) return;
+      // The keys reach the current agent as the caller's input (and the transcript records them so).
+      ignoreError(() => session!.generateReply({ userInput: keypadLine(keys) }));
+    },
+  });
+  const keysSent: string[] = [];
+  const keypadControl: KeypadControl = {
+    collect: async (r: CollectDigitsRequest) => {
+      const release = holdPolicies();
+      try {
+        const terminator = r.terminator === undefined ? '#' : r.terminator;
+        const waitMs = Math.round((r.timeoutSeconds ?? 8) * 1000);
+        const result = await keypad.collect(
+          { maxDigits: r.maxDigits, terminator, firstDigitTimeoutMs: waitMs, interDigitTimeoutMs: waitMs },
+          { signal: r.signal, onFirstKey: r.onFirstKey, startTimerAfter: r.startTimerAfter },
+        );
+        const typed = result.digits + (result.ended === 'terminator' && terminator ? terminator : '');
+        if (typed) note('caller', keypadLine(typed));
+        return result;
+      } finally {
+        release();
+      }
+    },
+    send: async (keys) => {
+      const parsed = parseDtmfSequence(keys);
+      if ('error' in parsed) return parsed;
+      if (!io.publishDtmf) return { error: 'this call cannot send keypad tones' };
+      let sent = '';
+      try {
+        for (const k of parsed.keys) {
+          if (endRequest) break;
+          if (k === 'w') {
+            await sleep(DTMF_PAUSE_MS);
+            continue;
+          }
+          await io.publishDtmf(dtmfCode(k), k);
+          sent += k;
+          keysSent.push(k);
+          await sleep(DTMF_SEND_GAP_MS);
+        }
+      } catch (err) {
+        log().warn({ callId: setup.callId, error: (err as Error).message }, 'sending keypad tones failed');
+        if (sent) note('system', `keypad tones sent: ${sent}`);
+        return { error: (err as Error).message };
+      }
+      note('system', `keypad tones sent: ${sent}`);
+      return { sent };
+    },
+  };
+
+  const control: CallControl = {
+    callId: setup.callId,
+    endCall: (r: EndCallRequest) => requestEnd({ outcome: r.outcome, goodbye: r.goodbye, after: r.after }),
+    ...(allow.empty ? {} : { transfer: { destinations: allow.entries, transfer } }),
+    ...(phone && (io.onDtmf || io.publishDtmf) ? { keypad: keypadControl } : {}),
+    keysBeingPressed: () => keypad.busy,
+    ...(config.HOLD_FILLER_MS > 0 ? { holdFiller: { afterMs: config.HOLD_FILLER_MS, line: config.HOLD_FILLER_TEXT } } : {}),
+  };
 
   try {
     const providers = deps.providers ?? buildProviders(config, setup.profile, deps.providerKeys);
@@ -167,14 +337,23 @@ export async function runCall(setup: CallSetup, deps: CallDeps, io: CallIo): Pro
     callLog.attach(session, agent.id);
     latency.attach(session);
     usage.attach(session);
-    wirePolicies(session, config, requestEnd, timers);
+    const policies = wirePolicies(session, config, requestEnd, timers, () => policyHold.count > 0);
+    policyHold.onStart = policies.cancelSilence;
     session.on(voice.AgentSessionEventTypes.Close, (ev) => {
       sessionClosed = true;
       requestEnd({ outcome: ev.error ? { kind: 'error', error: describeError(ev.error) } : { kind: 'hung_up' } });
     });
     io.observe?.(session);
 
-    void io.hungUp.then(() => requestEnd({ outcome: { kind: 'hung_up' } }));
+    void io.hungUp.then(() => {
+      callerGone = true;
+      // Mid-transfer, the caller leaving may be the transfer working: the transfer decides.
+      if (!desk.inFlight) requestEnd({ outcome: { kind: 'hung_up' } });
+    });
+    io.onDtmf?.((key) => {
+      // Keys pressed on hold (a transfer ringing) are not for the agent.
+      if (!endRequest && line.open && !desk.inFlight) keypad.press(key);
+    });
     io.shutdown?.addEventListener('abort', () =>
       requestEnd({ outcome: { kind: 'shutdown' }, goodbye: GOODBYES.shutdown, interrupt: true }),
     );
@@ -190,7 +369,10 @@ export async function runCall(setup: CallSetup, deps: CallDeps, io: CallIo): Pro
       await mkdir(config.RECORDING_DIR, { recursive: true });
       const tap = await RecordingTap.open(join(config.RECORDING_DIR, `${setup.callId}.wav`), startedAtMs);
       recording = tap;
-      io.onCallerAudio?.((pcm, rate, at) => tap.writeCaller(pcm, rate, at));
+      // The caller's side keeps sending until it is torn down; frames after the close are dropped.
+      io.onCallerAudio?.((pcm, rate, at) => {
+        if (!recordingClosed) tap.writeCaller(pcm, rate, at);
+      });
     }
     if (!endRequest) {
       await io.start(session, agent);
@@ -208,12 +390,16 @@ export async function runCall(setup: CallSetup, deps: CallDeps, io: CallIo): Pro
     const req = endRequest!;
     if (req.goodbye && !sessionClosed && req.outcome.kind !== 'hung_up') {
       await sayGoodbye(session, req);
+    } else if (req.after && !req.goodbye && !sessionClosed) {
+      // Ended from inside a tool (a transfer): let that turn finish, so the tool call is recorded.
+      await withTimeout(req.after.waitForPlayout(), CLOSE_TIMEOUT_MS).catch(() => undefined);
     }
   } catch (err) {
     log().error({ callId: setup.callId, error: (err as Error).message }, 'call failed');
     requestEnd({ outcome: { kind: 'error', error: (err as Error).message } });
   } finally {
     for (const t of timers) clearTimeout(t);
+    keypad.close();
   }
 
   if (session && !sessionClosed) {
@@ -221,7 +407,19 @@ export async function runCall(setup: CallSetup, deps: CallDeps, io: CallIo): Pro
       log().warn({ callId: setup.callId, error: (err as Error).message }, 'session did not close cleanly'),
     );
   }
-  const deletion = await janitor.deleteOnce();
+  let deletion: { deleted: boolean } = { deleted: false };
+  if (endRequest!.keepRoomUntilHangup) {
+    // The caller is talking to a person in this room now. Deleting it would hang up on both, so it
+    // goes when the caller leaves. A worker shutting down leaves it to LiveKit's empty-room timeout
+    // rather than cutting that conversation off.
+    const stopped = io.shutdown ? new Promise<void>((r) => io.shutdown!.addEventListener('abort', () => r(), { once: true })) : new Promise<void>(() => undefined);
+    const left = await Promise.race([io.hungUp.then(() => true), io.shutdown?.aborted ? Promise.resolve(false) : stopped.then(() => false)]);
+    if (left) deletion = await janitor.deleteOnce();
+    else log().warn({ callId: setup.callId, room: setup.room }, 'worker stopping during a transferred call; the room is left for LiveKit to close');
+  } else {
+    deletion = await janitor.deleteOnce();
+  }
+  recordingClosed = true;
   const recordingPath = recording
     ? await recording.close().then(
         (r) => r.path,
@@ -249,7 +447,19 @@ export async function runCall(setup: CallSetup, deps: CallDeps, io: CallIo): Pro
   });
   if (config.LATENCY_LOG_PATH) await appendLatencyLog(config.LATENCY_LOG_PATH, setup.callId, latency.summary().turns);
   const record = (await store.calls.get(setup.callId))!;
-  return { record, roomDeleted: deletion.deleted };
+  return { record, roomDeleted: deletion.deleted, transfers: desk.attempts, keysSent: keysSent.join('') };
+}
+
+function ignoreError(fn: () => unknown): void {
+  try {
+    fn();
+  } catch {
+    // The session may be closing; a key or a transfer then changes nothing.
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
 }
 
 /** One NDJSON line per turn, for dashboards and `jq`. A logging failure never fails the call. */
@@ -311,7 +521,8 @@ function wirePolicies(
   config: Config,
   requestEnd: (r: EndRequest) => void,
   timers: NodeJS.Timeout[],
-): void {
+  onHold: () => boolean,
+): { cancelSilence: () => void } {
   // Silence: the framework marks the caller "away" after SILENCE_REPROMPT_SECONDS of mutual
   // silence; we ask once, then give them SILENCE_TIMEOUT_SECONDS more after the question ends.
   let silenceTimer: NodeJS.Timeout | undefined;
@@ -321,13 +532,15 @@ function wirePolicies(
   };
   session.on(voice.AgentSessionEventTypes.UserStateChanged, (ev) => {
     if (ev.newState === 'speaking') cancelSilence();
-    if (ev.newState !== 'away') return;
+    if (ev.newState !== 'away' || onHold()) return;
     const reprompt = session.say(REPROMPT);
     reprompt.addDoneCallback(() => {
       if (session.userState === 'speaking') return;
       cancelSilence();
       silenceTimer = setTimeout(
-        () => requestEnd({ outcome: { kind: 'silence_timeout' }, goodbye: GOODBYES.silence_timeout }),
+        () => {
+          if (!onHold()) requestEnd({ outcome: { kind: 'silence_timeout' }, goodbye: GOODBYES.silence_timeout });
+        },
         config.SILENCE_TIMEOUT_SECONDS * 1000,
       );
       timers.push(silenceTimer);
@@ -378,6 +591,7 @@ function wirePolicies(
       if (agentMessages === saidBefore) session.say(LLM_RETRY_APOLOGY);
     });
   });
+  return { cancelSilence };
 }
 
 /** Runs `fn` once the agent is listening and the caller quiet; gives up after a few seconds. */
@@ -445,5 +659,5 @@ async function finishWithoutSession(
     userdata: null,
     transcript: [],
   });
-  return { record: (await deps.store.calls.get(setup.callId))!, roomDeleted: deletion.deleted };
+  return { record: (await deps.store.calls.get(setup.callId))!, roomDeleted: deletion.deleted, transfers: [], keysSent: '' };
 }
