@@ -13,6 +13,29 @@ import type { TelephonyRate } from '../telephony/rates.js';
 import type { PlayedFrame } from './localAudio.js';
 
 const FRAME_MS = 20;
+/** A key press: the tone, then the gap before the next key (typical handset timing). */
+const KEY_TONE_MS = 100;
+const KEY_GAP_MS = 80;
+/** DTMF row and column frequencies (Hz) of each key. */
+const DTMF_FREQS: Record<string, [number, number]> = {
+  '1': [697, 1209], '2': [697, 1336], '3': [697, 1477], A: [697, 1633],
+  '4': [770, 1209], '5': [770, 1336], '6': [770, 1477], B: [770, 1633],
+  '7': [852, 1209], '8': [852, 1336], '9': [852, 1477], C: [852, 1633],
+  '*': [941, 1209], '0': [941, 1336], '#': [941, 1477], D: [941, 1633],
+};
+
+/** A key's dual tone, as a handset plays it into the audio path. */
+export function dtmfTone(key: string, rate: number, ms = KEY_TONE_MS): Int16Array {
+  const freqs = DTMF_FREQS[key];
+  if (!freqs) throw new RangeError(`not a keypad key: ${JSON.stringify(key)}`);
+  const n = Math.round((rate * ms) / 1000);
+  const out = new Int16Array(n);
+  for (let i = 0; i < n; i++) {
+    const t = i / rate;
+    out[i] = Math.round(0.35 * 32767 * (Math.sin(2 * Math.PI * freqs[0] * t) + Math.sin(2 * Math.PI * freqs[1] * t)) / 2);
+  }
+  return out;
+}
 
 export interface CallerOptions {
   /** Where the caller's audio goes (the agent's input), one frame at a time. */
@@ -51,6 +74,9 @@ export class EmulatedCaller {
   /** Agent audio heard, after the phone leg. */
   heardMs = 0;
   lastHeardAt = 0;
+  /** Keypad tones the agent sent us, in order (a phone menu reacts to these). */
+  keysHeard = '';
+  private keyWaiters: { keys: string; resolve: () => void }[] = [];
 
   constructor(private readonly opts: CallerOptions) {
     this.frameSamples = (opts.rate * FRAME_MS) / 1000;
@@ -72,13 +98,52 @@ export class EmulatedCaller {
 
   /** Speaks a line; resolves once its last sample has been sent. */
   say(text: string): Promise<Utterance> {
-    if (this.speech) throw new Error('the emulated caller is already speaking');
     const pcm = synthesizeSpeech(text, { sampleRate: this.opts.rate, msPerChar: this.opts.msPerChar });
     const startedAt = Date.now();
+    return this.play(pcm).then(() => ({ text, startedAt, endedAt: Date.now() }));
+  }
+
+  /**
+   * Presses keys. Each key reaches the far end as a DTMF event (`onKey`) when the key is released,
+   * as LiveKit SIP reports RFC 4733 events once their end bit arrives. With `inBand`, the handset's
+   * tone also goes down the audio path, as on a line where the tones leak into the audio.
+   */
+  async pressKeys(keys: string, onKey: (key: string) => void, opts: { inBand?: boolean } = {}): Promise<void> {
+    for (const key of keys) {
+      if (!this.timer) return;
+      if (opts.inBand) await this.play(dtmfTone(key, this.opts.rate));
+      else await sleep(KEY_TONE_MS);
+      onKey(key);
+      await sleep(KEY_GAP_MS);
+    }
+  }
+
+  /** A keypad tone from the agent's side arrives (what `publishDtmf` sends to a SIP caller). */
+  receiveKey(key: string): void {
+    this.keysHeard += key;
+    this.keyWaiters = this.keyWaiters.filter((w) => {
+      if (!this.keysHeard.includes(w.keys)) return true;
+      w.resolve();
+      return false;
+    });
+  }
+
+  /** Resolves once the agent has sent these keys (in one run); rejects after `timeoutMs`. */
+  waitForKeys(keys: string, timeoutMs: number): Promise<void> {
+    if (this.keysHeard.includes(keys)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the agent did not press ${keys} within ${timeoutMs / 1000} s (heard "${this.keysHeard}")`)), timeoutMs);
+      this.keyWaiters.push({ keys, resolve: () => (clearTimeout(timer), resolve()) });
+    });
+  }
+
+  /** Sends PCM down the line at the caller's pace; resolves once its last sample has been sent. */
+  private play(pcm: Int16Array): Promise<void> {
+    if (this.speech) throw new Error('the emulated caller is already speaking');
     return new Promise((resolve) => {
       this.speech = pcm;
       this.speechPos = 0;
-      this.speechDone = () => resolve({ text, startedAt, endedAt: Date.now() });
+      this.speechDone = () => resolve();
     });
   }
 
@@ -129,4 +194,8 @@ export class EmulatedCaller {
       this.opts.send(line);
     }
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
 }

@@ -11,6 +11,9 @@ import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 
 const e164 = z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be E.164, e.g. +15551234567');
+/** How a dialled number or a transfer destination answers (the LiveKit API emulator's outcomes). */
+const Answer = z.enum(['answer', 'busy', 'no_answer', 'rejected', 'invalid', 'voicemail', 'timeout', 'error']);
+const transferDest = z.string().regex(/^(\+[1-9]\d{6,14}|sip:[^\s]+|tel:\+[1-9]\d{6,14})$/, 'E.164, tel: or sip: URI');
 
 const ModelReply = z.union([
   z.object({ say: z.string().min(1) }).strict(),
@@ -27,14 +30,30 @@ const Step = z.union([
       bargeIn: z.number().int().min(0).optional(),
       /** Extra wait before speaking, after the agent is done. */
       after: z.number().int().min(0).optional(),
+      /** A phone menu: speak once the agent has pressed these keys (instead of when it stops talking). */
+      afterKeys: z.string().regex(/^[0-9*#A-D]+$/, 'digits, *, # and A-D only').optional(),
       model: z.array(ModelReply).default([]),
     })
     .strict(),
   z.object({ pause: z.number().int().positive() }).strict(),
   z.object({ hangup: z.literal(true), midReply: z.boolean().default(false) }).strict(),
   z.object({ silence: z.literal(true) }).strict(),
-  z.object({ dtmf: z.string().regex(/^[0-9*#]+$/, 'digits, * and # only'), model: z.array(ModelReply).default([]) }).strict(),
+  /** The caller presses keys once the agent has stopped talking (each key a DTMF event). */
+  z
+    .object({
+      dtmf: z.string().regex(/^[0-9*#A-D]+$/, 'digits, *, # and A-D only'),
+      /** Also play the tones down the audio path, as a line where they leak would (the STT hears them). */
+      inBand: z.boolean().default(false),
+      /** What the STT makes of the leaked tones, if anything (a transcript the agent must not answer). */
+      misheardAs: z.string().min(1).optional(),
+      /** Extra wait before pressing, after the agent is done. */
+      after: z.number().int().min(0).optional(),
+      model: z.array(ModelReply).default([]),
+    })
+    .strict(),
   z.object({ fault: z.enum(['store']) }).strict(),
+  /** From now on every appointment-store call takes this long (a slow database): the hold filler's cue. */
+  z.object({ slowStore: z.number().int().positive() }).strict(),
   /** The worker is told to stop (SIGTERM past the drain): the agent must wrap up. */
   z.object({ shutdown: z.literal(true) }).strict(),
 ]);
@@ -59,6 +78,26 @@ export const Scenario = z
       .optional(),
     /** Outbound: how the callee's line answers (LiveKit API emulator outcome). */
     answer: z.enum(['answer', 'busy', 'no_answer', 'rejected', 'invalid', 'voicemail', 'error']).default('answer'),
+    /**
+     * Transfers on this call: the allow-list (TRANSFER_ALLOWLIST), the mode, and how each destination
+     * answers. Outcomes are set in the shared LiveKit API emulator by destination, so scenarios that
+     * run together must not give one destination two different answers.
+     */
+    transfer: z
+      .object({
+        allow: z.array(transferDest).min(1),
+        mode: z.enum(['cold', 'warm']).default('cold'),
+        fallback: z.enum(['callback', 'cold']).default('callback'),
+        answers: z.record(transferDest, Answer).default({}),
+        /**
+         * Warm mode: how the person's line answers the dial. A simulated call has no LiveKit room to
+         * brief anyone in, so only the dial is played (through the emulator); an answered dial
+         * cannot continue and is reported as a failed warm transfer.
+         */
+        warmDial: Answer.optional(),
+      })
+      .strict()
+      .optional(),
     /** Appointments that exist before the call. */
     seed: z
       .array(z.object({ name: z.string(), phone: e164.nullable().default(null), start: z.string().datetime({ offset: true }) }).strict())
@@ -69,6 +108,8 @@ export const Scenario = z
         maxCallSeconds: z.number().positive().optional(),
         silenceRepromptSeconds: z.number().positive().optional(),
         silenceTimeoutSeconds: z.number().positive().optional(),
+        /** HOLD_FILLER_MS for this call (0: no filler). */
+        holdFillerMs: z.number().int().min(0).optional(),
       })
       .strict()
       .default({}),
@@ -81,6 +122,26 @@ export const Scenario = z
         appointments: z.number().int().min(0).optional(),
         userdata: z.record(z.unknown()).optional(),
         heard: z.array(z.string()).optional(),
+        /** Lines the agent must never have said. */
+        notHeard: z.array(z.string()).optional(),
+        /** Text no transcript line may contain, whoever it is from (e.g. what the STT made of tones). */
+        notInTranscript: z.array(z.string()).optional(),
+        /** Transfer attempts, in order. */
+        transfers: z
+          .array(
+            z
+              .object({
+                to: z.string().nullable(),
+                result: z.enum(['transferred', 'failed', 'refused', 'caller_left']),
+                mode: z.enum(['cold', 'warm']).optional(),
+              })
+              .strict(),
+          )
+          .optional(),
+        /** What the transcript shows the caller keyed in ("[keypad] …" lines), in order. */
+        keypad: z.array(z.string()).optional(),
+        /** Keypad tones the agent sent, in order. */
+        keysSent: z.string().optional(),
         roomDeleted: z.boolean().default(true),
       })
       .strict(),

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { type VAD, voice } from '@livekit/agents';
 import type { CallUserdata } from '../../agents/userdata.js';
 import { type CallResult, runCall } from '../call/callLifecycle.js';
+import type { WarmTransferRequest } from '../call/transfer.js';
 import type { Config } from '../config.js';
 import type { PriceTable } from '../cost/index.js';
 import { SipClient } from 'livekit-server-sdk';
@@ -15,7 +16,8 @@ import { livekitRoomApi } from '../livekit/roomApi.js';
 import type { Reply } from '../sandbox/openaiEmulator.js';
 import type { SimSandbox } from '../sandbox/sandbox.js';
 import { PROFILE_RATES } from '../session/providers.js';
-import type { CallRecord, Store } from '../store/index.js';
+import type { AppointmentStore, CallRecord, Store } from '../store/index.js';
+import { transferUri } from '../../tools/transfer.js';
 import type { TelephonyRate } from '../telephony/rates.js';
 import { EmulatedCaller } from './caller.js';
 import { PacedAudioOutput, PushAudioInput } from './localAudio.js';
@@ -46,6 +48,11 @@ export interface SimulateOptions {
   /** An outbound job that came through a dispatch (the sandbox): its room, contact and campaign. */
   job?: { room: string; campaignId?: string; contactId?: string; appointmentId?: string };
   onEvent?: (ev: SimEvent) => void;
+  /**
+   * Stands in for the framework's warm transfer (which needs a LiveKit room and so cannot run in a
+   * simulation). Without it, a scenario's `transfer.warmDial` plays just the dial.
+   */
+  warmTransfer?: (req: WarmTransferRequest, call: { sip: SipClient; room: string; config: Config }) => Promise<void>;
 }
 
 export interface Check {
@@ -73,6 +80,10 @@ export interface SimulationReport {
   underruns: number;
   /** The stereo µ-law recording (caller left, agent right), when RECORDING_DIR is set. */
   recordingPath: string | null;
+  /** Transfer attempts, in order (the call record has them as system lines). */
+  transfers: CallResult['transfers'];
+  /** Keypad tones the agent sent, as the caller heard them. */
+  keysSent: string;
   checks: Check[];
   passed: boolean;
 }
@@ -99,22 +110,41 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
     MAX_CALL_SECONDS: scenario.limits.maxCallSeconds ?? env.config.MAX_CALL_SECONDS,
     SILENCE_REPROMPT_SECONDS: scenario.limits.silenceRepromptSeconds ?? env.config.SILENCE_REPROMPT_SECONDS,
     SILENCE_TIMEOUT_SECONDS: scenario.limits.silenceTimeoutSeconds ?? env.config.SILENCE_TIMEOUT_SECONDS,
+    HOLD_FILLER_MS: scenario.limits.holdFillerMs ?? env.config.HOLD_FILLER_MS,
+    ...(scenario.transfer
+      ? { TRANSFER_ALLOWLIST: scenario.transfer.allow, TRANSFER_MODE: scenario.transfer.mode, TRANSFER_FALLBACK: scenario.transfer.fallback }
+      : {}),
   };
+  const lk = sandbox.livekit.env();
+  const sip = new SipClient(lk.LIVEKIT_URL, lk.LIVEKIT_API_KEY, lk.LIVEKIT_API_SECRET);
 
   // The world before the call: the room (with the caller in it, unless we are about to dial them),
   // seeded appointments, the script, and how the callee's line answers.
   const outbound = scenario.direction === 'outbound';
+  const callerIdentity = `sip_${scenario.caller}`;
+  if (scenario.transfer) await setTransferWorld(lk.LIVEKIT_URL, scenario.transfer);
   if (outbound) {
     sandbox.livekit.joinParticipant(room, { identity: 'agent', kind: 'standard' });
     sandbox.livekit.setOutcome(scenario.caller, scenario.answer);
+  } else if (profile === 'phone' && scenario.transfer) {
+    // A transfer needs the caller's leg to be a live SIP session in the emulator (as every inbound
+    // SIP participant is on LiveKit); a joined participant has none, so the leg is set up through
+    // the SIP API instead.
+    if (!config.SIP_OUTBOUND_TRUNK_ID) throw new Error('a transfer scenario needs SIP_OUTBOUND_TRUNK_ID (the sandbox creates one)');
+    sandbox.livekit.setOutcome(scenario.caller, 'answer');
+    await sip.createSipParticipant(config.SIP_OUTBOUND_TRUNK_ID, scenario.caller, room, {
+      participantIdentity: callerIdentity,
+      waitUntilAnswered: true,
+    });
   } else {
     sandbox.livekit.joinParticipant(room, {
-      identity: `sip_${scenario.caller}`,
+      identity: callerIdentity,
       kind: profile === 'phone' ? 'sip' : 'standard',
       attributes: profile === 'phone' ? { 'sip.phoneNumber': scenario.caller, 'sip.callStatus': 'active' } : {},
     });
   }
   const faults = faultableStore(env.store);
+  const slow = slowableStore(faults.store);
   for (const s of scenario.seed) {
     await env.store.appointments.book({ name: s.name, phone: s.phone, start: s.start, durationMin: 30, reason: null, callId: null });
   }
@@ -138,10 +168,17 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
   const vars = { $appointment: contact?.appointmentId ?? '' };
   const replies = substitute(scenario.steps.flatMap((s) => ('model' in s ? s.model : [])), vars).map(toReply);
   const script = modelScript(replies, { amdLabel: scenario.answer === 'voicemail' ? 'machine-vm' : 'human' });
-  sandbox.openai.setBrain(key, script.brain);
+  const running = new RunningTools();
+  sandbox.openai.setBrain(key, async (req) => {
+    const before = script.remaining;
+    const reply = await script.brain(req);
+    if (script.remaining < before && 'toolCalls' in reply && reply.toolCalls?.length) running.requested(reply.toolCalls.map((c) => c.name));
+    return reply;
+  });
 
-  const input = new PushAudioInput(rate);
+  const input = new GatedAudioInput(rate);
   let callerAudio: ((pcm: Int16Array, rate: number, at: number) => void) | undefined;
+  let keypadListener: ((key: string) => void) | undefined;
   const caller = new EmulatedCaller({
     send: (pcm) => input.push(pcm),
     rate,
@@ -169,7 +206,7 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
   let session: voice.AgentSession<CallUserdata> | undefined;
   let sessionReady!: () => void;
   const ready = new Promise<void>((r) => (sessionReady = r));
-  const lk = sandbox.livekit.env();
+  const warm = scenario.transfer?.mode === 'warm' ? (options.warmTransfer ?? (scenario.transfer.warmDial ? dialOnlyWarmTransfer : undefined)) : undefined;
   const callDone = runCall(
     {
       callId,
@@ -189,13 +226,13 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
     },
     {
       config,
-      store: faults.store,
+      store: slow.store,
       vad: env.vad,
       roomApi: livekitRoomApi(sandbox.livekit.env()),
       now: clockFrom(scenario.now),
       providerKeys: { openai: key, deepgram: key, cartesia: key },
       prices: env.prices,
-      sip: new SipClient(lk.LIVEKIT_URL, lk.LIVEKIT_API_KEY, lk.LIVEKIT_API_SECRET),
+      sip,
     },
     {
       start: async (s, agent) => {
@@ -210,8 +247,22 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
       observe: (s) => {
         session = s;
         narrate(s, emit);
+        running.watch(s);
         sessionReady();
       },
+      ...(profile === 'phone'
+        ? {
+            transfer: async (to: string, { ringSeconds }: { ringSeconds: number }) => {
+              await sip.transferSipParticipant(room, callerIdentity, to, { playDialtone: true, ringingTimeout: ringSeconds });
+              // The caller's leg has left the room for the person it was handed to.
+              emit({ type: 'note', text: `the caller is transferred to ${to}`, at: Date.now() });
+              caller.hangUp();
+            },
+            ...(warm ? { warmTransfer: (r: WarmTransferRequest) => warm(r, { sip, room, config }) } : {}),
+            onDtmf: (listener: (key: string) => void) => (keypadListener = listener),
+            publishDtmf: async (_code: number, key: string) => caller.receiveKey(key),
+          }
+        : {}),
     },
   );
   let ended = false;
@@ -221,20 +272,34 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
     await Promise.race([ready, callDone]);
     if (!session || ended) return;
     const s = session;
+    // What the STT was told to make of leaked tones. If the tones never became a transcript (the
+    // call kept them from the STT), it must not be handed to the caller's next real line.
+    let misheard: string | undefined;
+    const dropUnusedMisheard = () => {
+      if (misheard === undefined) return;
+      const queue = (sandbox.deepgram as { channel?: (k: string) => { peek(): string | undefined; shift(): unknown } }).channel?.(key);
+      if (queue?.peek() === misheard) queue.shift();
+      misheard = undefined;
+    };
     for (const [index, step] of scenario.steps.entries()) {
       if (ended) return;
       if ('caller' in step) {
         // Whoever answers an outbound call speaks first ("Hello?", or a voicemail greeting).
         if (outbound && index === 0) {
           if (step.after) await sleep(step.after);
+        } else if (step.afterKeys !== undefined) {
+          // A phone menu answers the keys it hears, whatever the agent is doing.
+          await caller.waitForKeys(step.afterKeys, TURN_TIMEOUT_MS);
+          if (step.after) await sleep(step.after);
         } else if (step.bargeIn !== undefined) {
           await agentStartsSpeaking(s);
           await sleep(step.bargeIn);
         } else {
-          await agentDone(s, output);
+          await agentDone(s, output, running);
           if (step.after) await sleep(step.after);
         }
         if (ended) return;
+        dropUnusedMisheard();
         sandbox.deepgram.expect(key, step.caller);
         emit({ type: 'caller', text: step.caller, at: Date.now() });
         await caller.say(step.caller);
@@ -245,7 +310,7 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
           await agentStartsSpeaking(s);
           await sleep(300);
         } else {
-          await agentDone(s, output);
+          await agentDone(s, output, running);
         }
         emit({ type: 'note', text: 'caller hangs up', at: Date.now() });
         caller.hangUp();
@@ -254,15 +319,32 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
         emit({ type: 'note', text: 'caller stays silent', at: Date.now() });
         return;
       } else if ('shutdown' in step) {
-        await agentDone(s, output);
+        await agentDone(s, output, running);
         emit({ type: 'note', text: 'the worker is shutting down', at: Date.now() });
         shutdown.abort();
         return;
       } else if ('fault' in step) {
         emit({ type: 'note', text: 'the appointment store starts failing', at: Date.now() });
         faults.fail();
+      } else if ('slowStore' in step) {
+        emit({ type: 'note', text: `the appointment store slows to ${step.slowStore} ms a call`, at: Date.now() });
+        slow.delay(step.slowStore);
       } else {
-        throw new Error('DTMF steps need call-control support, which this build does not have yet');
+        // The agent may still be in a tool waiting for these keys (it asked, then went quiet).
+        await agentDone(s, output, running, { quietIsEnough: true });
+        if (step.after) await sleep(step.after);
+        if (ended) return;
+        if (!keypadListener) throw new Error('this call has no keypad (a browser session?)');
+        // Tones that leak into the audio reach the STT; this is what it will make of them.
+        if (step.misheardAs) {
+          if (!('channel' in sandbox.deepgram)) throw new Error('misheardAs needs the in-process sandbox (its STT queue)');
+          dropUnusedMisheard();
+          sandbox.deepgram.expect(key, step.misheardAs);
+          misheard = step.misheardAs;
+        }
+        emit({ type: 'note', text: `caller presses ${step.dtmf}${step.inBand ? ' (tones audible on the line)' : ''}`, at: Date.now() });
+        const listener = keypadListener;
+        await caller.pressKeys(step.dtmf, (k) => listener(k), { inBand: step.inBand });
       }
     }
   })();
@@ -299,6 +381,8 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
     heardAgentMs: Math.round(caller.heardMs),
     underruns: output.underruns,
     recordingPath: record.recordingPath ?? null,
+    transfers: result.transfers,
+    keysSent: result.keysSent,
     checks: [],
     passed: false,
   };
@@ -344,9 +428,35 @@ async function checkExpectations(
       check(`userdata.${k} = ${JSON.stringify(v)}`, JSON.stringify(u[k]) === JSON.stringify(v), `got ${JSON.stringify(u[k])}`);
     }
   }
+  const said = (r.record.transcript ?? []).filter((l) => l.role === 'agent').map((l) => l.text).join(' ');
   if (e.heard) {
-    const said = (r.record.transcript ?? []).filter((l) => l.role === 'agent').map((l) => l.text).join(' ');
     for (const h of e.heard) check(`agent said "${h}"`, said.includes(h), `agent said: ${said}`);
+  }
+  if (e.notHeard) {
+    for (const h of e.notHeard) check(`agent never said "${h}"`, !said.includes(h), `agent said: ${said}`);
+  }
+  if (e.notInTranscript) {
+    const lines = (r.record.transcript ?? []).map((l) => `${l.role}: ${l.text}`);
+    for (const t of e.notInTranscript) {
+      const hit = lines.find((l) => l.includes(t));
+      check(`the transcript never has "${t}"`, hit === undefined, `found ${hit}`);
+    }
+  }
+  if (e.transfers) {
+    const got = r.transfers.map((t) => ({ to: t.to, result: t.result, mode: t.mode }));
+    const want = e.transfers.map((t, i) => ({ ...t, mode: t.mode ?? got[i]?.mode }));
+    check(
+      `transfers ${e.transfers.map((t) => `${t.to ?? '(refused)'} ${t.result}`).join(', ')}`,
+      JSON.stringify(got) === JSON.stringify(want),
+      `got ${JSON.stringify(got)}`,
+    );
+  }
+  if (e.keypad) {
+    const lines = (r.record.transcript ?? []).filter((l) => l.role === 'caller' && l.text.startsWith('[keypad] ')).map((l) => l.text.slice(9));
+    check(`caller keyed in ${e.keypad.join(', ')}`, JSON.stringify(lines) === JSON.stringify(e.keypad), `transcript has ${JSON.stringify(lines)}`);
+  }
+  if (e.keysSent !== undefined) {
+    check(`agent pressed ${e.keysSent}`, r.keysSent === e.keysSent, `the caller heard "${r.keysSent}"`);
   }
   return checks;
 }
@@ -372,14 +482,25 @@ function narrate(s: voice.AgentSession<CallUserdata>, emit: (ev: SimEvent) => vo
   });
 }
 
-/** Resolves when the agent has finished its turn: it spoke, stopped, and stayed quiet a moment. */
-function agentDone(s: voice.AgentSession<CallUserdata>, output: PacedAudioOutput): Promise<void> {
+/**
+ * Resolves when the agent has finished its turn: it spoke, stopped, and stayed quiet a moment.
+ * With `quietIsEnough`, stopping to think counts too: a tool that asked a question and now waits
+ * for keys keeps the agent "thinking" until the keys come.
+ */
+function agentDone(
+  s: voice.AgentSession<CallUserdata>,
+  output: PacedAudioOutput,
+  tools: RunningTools,
+  opts: { quietIsEnough?: boolean } = {},
+): Promise<void> {
   return new Promise((resolve, reject) => {
     let spoke = false;
     let settle: NodeJS.Timeout | undefined;
     const timeout = setTimeout(() => finish(new Error(`the agent did not finish a reply within ${TURN_TIMEOUT_MS / 1000} s`)), TURN_TIMEOUT_MS);
-    const onState = (ev: { newState: string }) => {
-      if (ev.newState === 'speaking' || ev.newState === 'thinking') {
+    const onState = (ev: { newState: string; oldState?: string }) => {
+      if (opts.quietIsEnough && ev.newState === 'thinking' && ev.oldState === 'speaking') {
+        arm();
+      } else if (ev.newState === 'speaking' || ev.newState === 'thinking') {
         spoke ||= ev.newState === 'speaking';
         if (settle) clearTimeout(settle);
         settle = undefined;
@@ -389,12 +510,23 @@ function agentDone(s: voice.AgentSession<CallUserdata>, output: PacedAudioOutput
     };
     const arm = () => {
       if (settle) clearTimeout(settle);
-      settle = setTimeout(() => finish(), Math.max(SETTLE_MS, output.playoutEndsAt - Date.now() + 50));
+      settle = undefined;
+      if (!opts.quietIsEnough && tools.open > 0) return;
+      settle = setTimeout(() => {
+        if (!opts.quietIsEnough && tools.open > 0) return;
+        finish();
+      }, Math.max(SETTLE_MS, output.playoutEndsAt - Date.now() + 50));
     };
+    // A turn still running a tool is not over, even if the agent went quiet ("please hold", "one
+    // moment"): a caller who heard that holds on. The check runs again when a turn finishes.
+    const offSettled = tools.onSettled(() => {
+      if (spoke && s.agentState === 'listening') arm();
+    });
     const finish = (err?: Error) => {
       clearTimeout(timeout);
       if (settle) clearTimeout(settle);
       s.off(voice.AgentSessionEventTypes.AgentStateChanged, onState);
+      offSettled();
       if (err) reject(err);
       else resolve();
     };
@@ -433,4 +565,106 @@ function clockFrom(iso: string): () => Date {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** The emulator's answer for each transfer destination (and, for warm transfers, for the dial). */
+async function setTransferWorld(livekitUrl: string, t: NonNullable<Scenario['transfer']>): Promise<void> {
+  const transfer = Object.fromEntries(Object.entries(t.answers).map(([dest, answer]) => [transferUri(dest), answer]));
+  const dial = t.warmDial ? Object.fromEntries(t.allow.filter((d) => !d.startsWith('sip:')).map((d) => [d.replace(/^tel:/, ''), t.warmDial])) : {};
+  const res = await fetch(`${livekitUrl}/_emulator/outcomes`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ transfer, dial }),
+  });
+  if (!res.ok) throw new Error(`the LiveKit API emulator refused the transfer outcomes: HTTP ${res.status}`);
+}
+
+/**
+ * The dial a warm transfer starts with, as the framework's WarmTransferTask makes it: the person
+ * is called into a side room with waitUntilAnswered. The rest of the task (briefing them there,
+ * then MoveParticipant into the caller's room) needs a LiveKit room with media, which a simulated
+ * call does not have, so an answered dial ends here as a failure that says so.
+ */
+async function dialOnlyWarmTransfer(req: WarmTransferRequest, call: { sip: SipClient; room: string; config: Config }): Promise<void> {
+  const side = `${call.room}-human-agent`;
+  try {
+    await call.sip.createSipParticipant(call.config.SIP_OUTBOUND_TRUNK_ID ?? '', req.number, side, {
+      participantIdentity: 'human-agent-sip',
+      waitUntilAnswered: true,
+      ringingTimeout: req.ringSeconds,
+      ...(call.config.CALLER_ID ? { fromNumber: call.config.CALLER_ID } : {}),
+    });
+  } catch {
+    // The framework reports every failed dial with this one message.
+    throw new Error('could not dial human agent');
+  } finally {
+    // The framework deletes its side room when the task ends, whatever happened.
+    await livekitRoomApi(call.config).deleteRoom(side).catch(() => undefined);
+  }
+  throw new Error('the person answered, but a simulated call has no room to brief them in');
+}
+
+/** An appointment store that can be made slow from one moment on, as a loaded database would be. */
+function slowableStore(inner: Store): { store: Store; delay: (ms: number) => void } {
+  let delayMs = 0;
+  const appointments = new Proxy(inner.appointments, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof value !== 'function') return value;
+      return async (...args: unknown[]) => {
+        if (delayMs > 0) await sleep(delayMs);
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  }) as AppointmentStore;
+  return { store: { ...inner, calls: inner.calls, appointments, close: () => inner.close() }, delay: (ms) => (delayMs = ms) };
+}
+
+/**
+ * The caller's audio into the session, with the framework's mute honoured as the room input
+ * honours it: while the session has input audio disabled, frames are dropped, not queued.
+ */
+class GatedAudioInput extends PushAudioInput {
+  private attached = true;
+
+  override setAttached(attached: boolean): void {
+    this.attached = attached;
+  }
+
+  override push(pcm: Int16Array): void {
+    if (this.attached) super.push(pcm);
+  }
+}
+
+/**
+ * The tools the model has called that have not finished yet. A turn whose tool is still running is
+ * not over, even when the agent has gone quiet after "please hold" or "one moment".
+ */
+class RunningTools {
+  private readonly pending: string[] = [];
+  private readonly listeners = new Set<() => void>();
+
+  get open(): number {
+    return this.pending.length;
+  }
+
+  /** A new scripted reply asked for these tools. */
+  requested(names: string[]): void {
+    this.pending.push(...names);
+  }
+
+  watch(s: voice.AgentSession<CallUserdata>): void {
+    s.on(voice.AgentSessionEventTypes.FunctionToolsExecuted, (ev) => {
+      for (const call of ev.functionCalls) {
+        const i = this.pending.indexOf(call.name);
+        if (i >= 0) this.pending.splice(i, 1);
+      }
+      for (const l of this.listeners) l();
+    });
+  }
+
+  onSettled(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
 }
