@@ -116,8 +116,8 @@ async function entry(ctx: JobContext<ProcData>): Promise<void> {
  * LiveKit SIP turns the caller's RFC 4733 key presses into `DtmfReceived` data packets and plays
  * the tones we publish to the caller's side, so neither direction goes through the audio.
  */
-function phoneControls(
-  ctx: JobContext<ProcData>,
+export function phoneControls(
+  ctx: Pick<JobContext<ProcData>, 'room'>,
   config: Config,
   sip: SipClient,
   room: string,

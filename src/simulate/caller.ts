@@ -13,8 +13,8 @@ import type { TelephonyRate } from '../telephony/rates.js';
 import type { PlayedFrame } from './localAudio.js';
 
 const FRAME_MS = 20;
-/** A key press: the tone, then the gap before the next key (typical handset timing). */
-const KEY_TONE_MS = 100;
+/** A key press: the tone (a person holds a key for 150–250 ms), then the gap before the next key. */
+const KEY_TONE_MS = 200;
 const KEY_GAP_MS = 80;
 /** DTMF row and column frequencies (Hz) of each key. */
 const DTMF_FREQS: Record<string, [number, number]> = {

@@ -52,7 +52,16 @@ export interface SimulateOptions {
    * Stands in for the framework's warm transfer (which needs a LiveKit room and so cannot run in a
    * simulation). Without it, a scenario's `transfer.warmDial` plays just the dial.
    */
-  warmTransfer?: (req: WarmTransferRequest, call: { sip: SipClient; room: string; config: Config }) => Promise<void>;
+  warmTransfer?: (req: WarmTransferRequest, call: WarmTransferCall) => Promise<void>;
+}
+
+/** What a stand-in warm transfer may use: the SIP API, the room, and the caller's phone. */
+export interface WarmTransferCall {
+  sip: SipClient;
+  room: string;
+  config: Config;
+  /** The caller hangs up (after talking to the person the transfer connected them to). */
+  hangUpCaller: () => void;
 }
 
 export interface Check {
@@ -258,7 +267,7 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
               emit({ type: 'note', text: `the caller is transferred to ${to}`, at: Date.now() });
               caller.hangUp();
             },
-            ...(warm ? { warmTransfer: (r: WarmTransferRequest) => warm(r, { sip, room, config }) } : {}),
+            ...(warm ? { warmTransfer: (r: WarmTransferRequest) => warm(r, { sip, room, config, hangUpCaller: () => caller.hangUp() }) } : {}),
             onDtmf: (listener: (key: string) => void) => (keypadListener = listener),
             publishDtmf: async (_code: number, key: string) => caller.receiveKey(key),
           }
@@ -585,7 +594,7 @@ async function setTransferWorld(livekitUrl: string, t: NonNullable<Scenario['tra
  * then MoveParticipant into the caller's room) needs a LiveKit room with media, which a simulated
  * call does not have, so an answered dial ends here as a failure that says so.
  */
-async function dialOnlyWarmTransfer(req: WarmTransferRequest, call: { sip: SipClient; room: string; config: Config }): Promise<void> {
+async function dialOnlyWarmTransfer(req: WarmTransferRequest, call: WarmTransferCall): Promise<void> {
   const side = `${call.room}-human-agent`;
   try {
     await call.sip.createSipParticipant(call.config.SIP_OUTBOUND_TRUNK_ID ?? '', req.number, side, {
