@@ -138,15 +138,7 @@ export async function runCall(setup: CallSetup, deps: CallDeps, io: CallIo): Pro
   const usage = new UsageMeter(config.OPENAI_MODEL);
   const startedAtMs = Date.now();
 
-  await store.calls.start({
-    id: setup.callId,
-    room: setup.room,
-    direction: setup.direction,
-    callerNumber: setup.callerNumber,
-    startedAt: now().toISOString(),
-    campaignId: setup.campaignId ?? null,
-    contactId: setup.contactId ?? null,
-  });
+  await startRecord(store, setup, now);
 
   if (setup.dial) {
     if (!deps.sip) throw new Error('an outbound call needs the SIP API (CallDeps.sip)');
@@ -630,7 +622,17 @@ export async function abortCall(
   error: string,
 ): Promise<CallResult> {
   const now = deps.now ?? (() => new Date());
-  await deps.store.calls.start({
+  await startRecord(deps.store, setup, now);
+  return finishWithoutSession(setup, deps, new RoomJanitor(deps.roomApi, setup.room), { kind: 'error', error }, now);
+}
+
+/** The call record's first write, before anything can go wrong (a crash still leaves a trace). */
+function startRecord(
+  store: Store,
+  setup: Pick<CallSetup, 'callId' | 'room' | 'direction' | 'callerNumber' | 'campaignId' | 'contactId'>,
+  now: () => Date,
+): Promise<void> {
+  return store.calls.start({
     id: setup.callId,
     room: setup.room,
     direction: setup.direction,
@@ -639,7 +641,6 @@ export async function abortCall(
     campaignId: setup.campaignId ?? null,
     contactId: setup.contactId ?? null,
   });
-  return finishWithoutSession(setup, deps, new RoomJanitor(deps.roomApi, setup.room), { kind: 'error', error }, now);
 }
 
 /** Ends a call that never got a session (a failed dial, a bad job): delete the room, record why. */
