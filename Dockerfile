@@ -19,8 +19,10 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 # .npmrc before any npm ci: it sets onnxruntime-node-install=skip (no GPU binary download; the
-# CPU binaries ship in the onnxruntime-node package).
+# CPU binaries ship in the onnxruntime-node package). patches/ too: npm ci's postinstall applies
+# them to the framework and plugins (see patches/README.md), in both the build and deps stages.
 COPY package.json package-lock.json .npmrc ./
+COPY patches ./patches
 
 FROM toolchain AS build
 RUN npm ci --no-audit --no-fund

@@ -183,6 +183,8 @@ function checkDeployment(f: Files): string[] {
     const all = chain(s);
     const ci = all.findIndex((i) => i.op === 'RUN' && /\bnpm ci\b/.test(i.args));
     if (ci >= 0 && !all.slice(0, ci).some((i) => i.op === 'COPY' && /\.npmrc\b/.test(i.args))) problems.push(`Dockerfile: stage ${s.name} runs npm ci before copying .npmrc`);
+    // npm ci's postinstall applies patches/; without them it installs the unpatched framework quietly.
+    if (ci >= 0 && !all.slice(0, ci).some((i) => i.op === 'COPY' && /^patches\b/.test(i.args.trim()))) problems.push(`Dockerfile: stage ${s.name} runs npm ci before copying patches/`);
   }
   const prodStage = stages.find((s) => s.body.some((i) => i.op === 'RUN' && /\bnpm ci\b.*--omit=dev/.test(i.args)));
   if (!prodStage) problems.push('Dockerfile: no stage installs production deps with npm ci --omit=dev');
@@ -259,6 +261,7 @@ describe('deployment files agree', () => {
     assert.match(broken(/^CMD .*$/m, 'CMD ["npm", "start"]'), /must run node dist\/src\/worker\.js start directly/);
     assert.match(broken(/^STOPSIGNAL SIGTERM$/m, ''), /STOPSIGNAL SIGTERM missing/);
     assert.match(broken(/ \.npmrc \.\//, ' ./'), /runs npm ci before copying \.npmrc/);
+    assert.match(broken(/^COPY patches .*$/m, ''), /stage build runs npm ci before copying patches\//);
     assert.match(broken(/--from=deps /, '--from=build '), /does not take node_modules from the --omit=dev stage/);
   });
 

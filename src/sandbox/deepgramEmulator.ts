@@ -136,6 +136,8 @@ export interface DeepgramConnectionRecord {
   closedAt?: number;
   closeCode?: number;
   audioBytes: number;
+  /** Binary audio messages received: with audioBytes, the client's chunk size. */
+  audioMessages: number;
   /** Audio seconds received (per channel). */
   audioSec: number;
   keepAlives: number;
@@ -376,6 +378,7 @@ export class DeepgramEmulator extends EmulatorServer {
       ...(Number.isFinite(utteranceEnd) && utteranceEnd > 0 ? { utteranceEndMs: utteranceEnd } : {}),
       connectedAt: nowMs(),
       audioBytes: 0,
+      audioMessages: 0,
       audioSec: 0,
       keepAlives: 0,
       finalizes: 0,
@@ -496,6 +499,7 @@ class ListenSession {
   #onAudio(buf: Buffer): void {
     const arrivedAt = nowMs();
     this.record.audioBytes += buf.length;
+    this.record.audioMessages++;
     this.#sha.update(buf);
     let bytes = buf;
     if (this.#carry) {

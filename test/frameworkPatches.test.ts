@@ -1,0 +1,113 @@
+/**
+ * What patches/ changes in the framework and plugins, checked on the real packages as installed
+ * (so a missing or stale patch fails here): the audio helpers give the same frames as before,
+ * Cartesia audio comes out in 20 ms frames, and caller audio reaches Deepgram in 50 ms chunks.
+ */
+import { AudioByteStream, initializeLogger, mergeFrames, tts } from '@livekit/agents';
+import * as cartesia from '@livekit/agents-plugin-cartesia';
+import * as deepgram from '@livekit/agents-plugin-deepgram';
+import { AudioFrame, dispose } from '@livekit/rtc-node';
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { CartesiaEmulator } from '../src/sandbox/cartesiaEmulator.js';
+import { DeepgramEmulator } from '../src/sandbox/deepgramEmulator.js';
+import { speechDurationMs, splitFrames, synthesizeSpeech } from '../src/sandbox/speechSignal.js';
+
+initializeLogger({ pretty: false, level: 'fatal' });
+
+/** A deterministic pseudo-random sequence (the test must replay the same way every run). */
+function lcg(seed: number): () => number {
+  let x = seed >>> 0;
+  return () => ((x = (Math.imul(x, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+}
+
+describe('framework patches', { timeout: 60_000 }, () => {
+  after(async () => dispose());
+
+  it('AudioByteStream cuts any chunking of a byte stream into the same frames, and flush returns the rest', () => {
+    const rand = lcg(7);
+    const total = new Int16Array(8000 * 3 + 37); // not a whole number of frames
+    for (let i = 0; i < total.length; i++) total[i] = Math.round((rand() - 0.5) * 60000);
+    const bytes = new Uint8Array(total.buffer);
+    for (const chunking of ['bytes', 'odd', 'big'] as const) {
+      const bs = new AudioByteStream(8000, 1, 160);
+      const frames: AudioFrame[] = [];
+      let at = 0;
+      while (at < bytes.length) {
+        const n = chunking === 'bytes' ? 1 + Math.floor(rand() * 7) : chunking === 'odd' ? 1 + 2 * Math.floor(rand() * 400) : 5000 + Math.floor(rand() * 9000);
+        // A view into a larger buffer at an offset, as Buffers from a socket are.
+        frames.push(...bs.write(bytes.subarray(at, Math.min(at + n, bytes.length))));
+        at += n;
+      }
+      frames.push(...bs.flush());
+      assert.ok(frames.slice(0, -1).every((f) => f.samplesPerChannel === 160 && f.data.length === 160), chunking);
+      assert.equal(frames.at(-1)!.samplesPerChannel, total.length % 160, `${chunking}: the remainder`);
+      const joined = new Int16Array(frames.reduce((n, f) => n + f.data.length, 0));
+      let o = 0;
+      for (const f of frames) {
+        joined.set(f.data, o);
+        o += f.data.length;
+      }
+      assert.deepEqual(joined, total, chunking);
+    }
+  });
+
+  it('mergeFrames concatenates frames in order', () => {
+    const frames = [1, 2, 3].map((k) => new AudioFrame(Int16Array.from({ length: 80 * k }, (_, i) => k * 1000 + i), 8000, 1, 80 * k));
+    const merged = mergeFrames(frames);
+    assert.equal(merged.samplesPerChannel, 480);
+    assert.deepEqual([...merged.data], frames.flatMap((f) => [...f.data]));
+    assert.throws(() => mergeFrames([frames[0]!, new AudioFrame(new Int16Array(160), 16000, 1, 160)]), /sample rate mismatch/);
+  });
+
+  it('Cartesia streaming TTS gives 20 ms frames at 8 kHz, the whole utterance, nothing lost', async () => {
+    const emu = new CartesiaEmulator({ realtimeFactor: 10 });
+    await emu.start();
+    const engine = new cartesia.TTS({ baseUrl: emu.url, apiKey: 'test-not-a-key', sampleRate: 8000 });
+    try {
+      const stream = engine.stream({ connOptions: { maxRetry: 0, retryIntervalMs: 0, timeoutMs: 5000 } });
+      const text = 'Thanks for calling Riverside Clinic.';
+      stream.pushText(text);
+      stream.flush();
+      stream.endInput();
+      const sizes: number[] = [];
+      for await (const a of stream) {
+        if (a === tts.SynthesizeStream.END_OF_STREAM) break;
+        sizes.push(a.frame.samplesPerChannel);
+      }
+      assert.ok(sizes.length > 10);
+      assert.ok(sizes.slice(0, -1).every((n) => n === 160), `frame sizes ${[...new Set(sizes)].join(',')}`);
+      assert.equal(sizes.reduce((a, b) => a + b, 0), Math.round((speechDurationMs(text) * 8000) / 1000));
+    } finally {
+      await engine.close();
+      await emu.close();
+    }
+  });
+
+  it('Deepgram STT sends caller audio in 50 ms chunks', async () => {
+    const emu = new DeepgramEmulator();
+    await emu.start();
+    const engine = new deepgram.STT({ baseUrl: emu.url, apiKey: 'test-not-a-key', sampleRate: 8000 });
+    const stream = engine.stream();
+    try {
+      const pcm = synthesizeSpeech('one two three four five', { sampleRate: 8000 });
+      let pushed = 0;
+      for (const f of splitFrames(pcm, 8000, 20)) {
+        stream.pushFrame(new AudioFrame(f, 8000, 1, f.length));
+        pushed += f.length;
+      }
+      // Whole 50 ms chunks go out at once; the rest waits in the plugin for more audio or a flush.
+      const whole = Math.floor(pushed / 400) * 400 * 2;
+      const deadline = Date.now() + 5000;
+      while ((emu.connections[0]?.audioBytes ?? 0) < whole && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 100));
+      const rec = emu.connections[0]!;
+      assert.equal(rec.audioBytes, whole);
+      assert.equal(rec.audioBytes / rec.audioMessages, 800, '400 samples × 2 bytes per message');
+    } finally {
+      stream.close();
+      await engine.close();
+      await emu.close();
+    }
+  });
+});
