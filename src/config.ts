@@ -54,6 +54,10 @@ const spec = {
     z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, - and _ only').default('switchboard'),
     'agent name used for explicit dispatch (SIP dispatch rules and the CLI dispatch to it)',
   ],
+  CALLS_PER_PROCESS: [
+    z.coerce.number().int().min(1).max(100).default(13),
+    'calls one worker process hosts at once, sharing its runtimes and VAD (1: the framework\'s process per call)',
+  ],
 
   // Providers. Keys are optional in the schema and required by `requireProviderKeys` for the
   // providers actually selected, so a sandbox run needs none.

@@ -29,6 +29,9 @@ import { PROFILE_RATES } from './session/providers.js';
 import { loadVad, roomIoOptions } from './session/sessionFactory.js';
 import { openStore } from './store/index.js';
 import { waitForLiveKit } from './livekit/waitForServer.js';
+import { endLostCall } from './call/lostCall.js';
+import { HostPool } from './host/hostPool.js';
+import { sharedExecutorFactory } from './host/sharedJobExecutor.js';
 
 interface ProcData extends Record<string, unknown> {
   vad: VAD;
@@ -234,15 +237,34 @@ async function main(): Promise<void> {
   process.env.LIVEKIT_API_KEY ??= config.LIVEKIT_API_KEY;
   process.env.LIVEKIT_API_SECRET ??= config.LIVEKIT_API_SECRET;
   await waitForLiveKit(config.LIVEKIT_URL, (line) => process.stderr.write(`${line}\n`));
+  const agent = fileURLToPath(import.meta.url);
   cli.runApp(
     new ServerOptions({
-      agent: fileURLToPath(import.meta.url),
+      agent,
       agentName: config.AGENT_NAME,
       wsURL: config.LIVEKIT_URL,
       apiKey: config.LIVEKIT_API_KEY,
       apiSecret: config.LIVEKIT_API_SECRET,
+      ...(config.CALLS_PER_PROCESS > 1 ? { jobExecutorFactory: sharedExecutorFactory(callHosts(config, agent)) } : {}),
     }),
   );
+}
+
+/**
+ * Several calls per process (src/host/): the runtimes, the VAD and the JIT are paid for once per
+ * process instead of once per call. A host that dies takes its calls with it, so their rooms are
+ * deleted and their records closed here, by the worker.
+ */
+function callHosts(config: Config, agentModule: string): HostPool {
+  // Unref'd: after a drain the worker exits, and idle hosts follow it (they watch the IPC channel).
+  const pool = new HostPool({ agentModule, callsPerHost: config.CALLS_PER_PROCESS, unref: true });
+  pool.on('job-lost', (info, reason) => {
+    const store = openStore(config.STORE_PATH);
+    void endLostCall(info.job.room?.name ?? '', reason, { store, roomApi: livekitRoomApi(config) })
+      .catch((error) => log().error({ error, room: info.job.room?.name }, 'could not clean up a lost call'))
+      .finally(() => store.close());
+  });
+  return pool;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
