@@ -1,6 +1,7 @@
-// IPC messages between `bench/calls.ts` (the parent: one Sandbox, the measurements) and
-// `bench/callChild.ts` (a call process: its own VAD, one call in process mode, all of them in
-// inprocess mode). Everything here crosses process.send() as JSON.
+// The benchmark's own IPC messages between `bench/calls.ts` (the parent: one Sandbox, the
+// measurements) and `bench/callAgent.ts` in each call host. They share the host's channel with
+// the host protocol (src/host/protocol.ts), which ignores them: they have no `host` field.
+// Calls themselves start as host jobs (job id = call id). Everything crosses process.send() as JSON.
 
 import type { TurnLatency } from '../src/call/latency.js';
 
@@ -21,17 +22,14 @@ export interface ChildInit {
   livekitEnv: { LIVEKIT_URL: string; LIVEKIT_API_KEY: string; LIVEKIT_API_SECRET: string };
   scenarioFile: string;
   speed: number;
-  /** How many calls this process will be given (1 in process mode, N in inprocess mode). */
-  calls: number;
 }
 
 export type ToChild =
   | ChildInit
-  | { type: 'start'; callId: string }
   /** The LiveKit API emulator deleted this room; deleteRoomCalls is its DeleteRoom count so far. */
   | { type: 'roomDeleted'; room: string; deleteRoomCalls: number }
-  /** No more calls: report process totals, dispose and exit. */
-  | { type: 'finish' };
+  /** All calls are over: report this process's totals. */
+  | { type: 'totals' };
 
 export interface CallerLine {
   text: string;
@@ -70,7 +68,6 @@ export interface ChildTotals {
 }
 
 export type FromChild =
-  | { type: 'ready'; pid: number; vadLoadMs: number; rssBytes: number }
   | ({ type: 'sandbox' } & SandboxOp)
   | { type: 'done'; result: ChildCallResult }
   | { type: 'failed'; callId: string; error: string }

@@ -4,30 +4,33 @@
 //
 //   npm run bench:calls -- --calls 10                     readable table
 //   npm run bench:calls -- --calls 25 --json              last stdout line is one JSON object
-//   options: --mode process|inprocess (process)  --scenario FILE (scenarios/bench/plain-3-turns.yaml)
-//            --stagger-ms N (1000)  --timeout-s N (300)  --detail (per-turn stage rows in the JSON)
-//            --per-process K (process mode: K calls per forked process, sharing its VAD; default 1)
+//   options: --per-process K (CALLS_PER_PROCESS, as the worker)  --spread P (cores)
+//            --scenario FILE (scenarios/bench/plain-3-turns.yaml)  --stagger-ms N (1000)
+//            --timeout-s N (300)  --detail (per-turn stage rows in the JSON)
+//            --cpu-prof DIR (a V8 CPU profile of each call process, written to DIR)
 //
-// mode process (default): every call runs the way the production worker runs a job, in its own
-//   forked Node process with its own prewarmed VAD (loaded before the call starts), driving a
-//   proxy of this process's single Sandbox over IPC (bench/callChild.ts).
-// mode inprocess: all N calls in ONE forked process sharing one VAD (the reference's "one
-//   process" row). The calls still run in a child, so in both modes the measured process holds
-//   only the agent side, and the emulators' CPU (this process) is reported apart.
+// Every call runs the way the production worker runs a job: through the worker's executor
+// (src/host/ HostPool: call host processes, K calls each, spread over P processes first), with
+// the worker's own prewarm in each host, as a framework job with its own JobContext. The job body
+// is a simulated call driving a proxy of this process's single Sandbox over IPC
+// (bench/callAgent.ts). --per-process 1 is one process per call, as the framework's own executor
+// runs jobs (the worker's CALLS_PER_PROCESS=1). The measured processes hold only the agent side;
+// the emulators' CPU (this process) is reported apart.
 //
 // Calls start staggered over --stagger-ms so their turns do not all line up. What each number
 // means, and the overhead model, are in bench/README.md. Benchmarks are not tests: nothing here
 // asserts a number; targets are printed with whether they were met.
 
 import './logger.js';
-import { type ChildProcess, fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { dispose } from '@livekit/rtc-node';
+import { Job, Room } from '@livekit/protocol';
+import { type Host, HostPool, type Slot } from '../src/host/hostPool.js';
 import { type TurnLatency, percentile } from '../src/call/latency.js';
 import { loadConfig, readEnv } from '../src/config.js';
 import type { Reply } from '../src/sandbox/openaiEmulator.js';
@@ -56,15 +59,17 @@ const num = (name: string, def: number, min: number, max: number): number => {
 };
 function usage(msg: string): never {
   process.stderr.write(
-    `${msg}\nusage: node dist/bench/calls.js --calls N [--mode process|inprocess] [--per-process K] [--json] [--scenario FILE] [--stagger-ms N] [--timeout-s N] [--detail]\n`,
+    `${msg}\nusage: node dist/bench/calls.js --calls N [--per-process K] [--spread P] [--json] [--scenario FILE] [--stagger-ms N] [--timeout-s N] [--detail] [--cpu-prof DIR]\n`,
   );
   process.exit(2);
 }
 const CALLS = Math.round(num('--calls', 1, 1, 200));
-const MODE = (opt('--mode') ?? 'process') as 'process' | 'inprocess';
-if (MODE !== 'process' && MODE !== 'inprocess') usage(`--mode must be process or inprocess (got ${MODE})`);
-/** Calls per process: 1 in process mode (the production worker), N in inprocess mode; --per-process K sizes a pool in between. */
-const PER_PROCESS = MODE === 'inprocess' ? CALLS : Math.round(num('--per-process', 1, 1, CALLS));
+if (opt('--mode') !== undefined) usage('--mode is gone: calls run in the worker\'s executor; use --per-process K (1 = a process per call)');
+/** Calls per process: the worker's CALLS_PER_PROCESS unless --per-process says otherwise. */
+const PER_PROCESS = Math.round(num('--per-process', loadConfig(readEnv()).CALLS_PER_PROCESS, 1, 200));
+/** Processes the first calls spread over before packing (the worker's default: one per core). */
+const SPREAD = Math.round(num('--spread', availableParallelism(), 1, 64));
+const CPU_PROF_DIR = opt('--cpu-prof') ? resolve(opt('--cpu-prof')!) : undefined;
 const STAGGER_MS = num('--stagger-ms', 1000, 0, 60_000);
 const TIMEOUT_MS = num('--timeout-s', 300, 10, 3600) * 1000;
 const SCENARIO_FILE = opt('--scenario') ? resolve(opt('--scenario')!) : join(here, '..', '..', 'scenarios', 'bench', 'plain-3-turns.yaml');
@@ -133,11 +138,10 @@ function withTimeout<T>(p: Promise<T>, ms: number, signal: AbortSignal): Promise
 
 // ------------------------------------------------------------------ state
 
+/** A call host process, as the benchmark measures it. */
 interface Child {
-  proc: ChildProcess;
+  host: Host;
   pid: number;
-  callIds: string[];
-  ready: Promise<{ vadLoadMs: number; rssBytes: number }>;
   vadLoadMs?: number;
   /** /proc figures of the prewarmed, idle process, before its first call. */
   idleRss: number | null;
@@ -149,14 +153,14 @@ interface Child {
   samples: number;
   totals?: ChildTotals;
   totalsIn: Promise<void>;
-  exited: Promise<number | null>;
-  exitCode?: number | null;
+  gotTotals: () => void;
 }
 
 interface Call {
   callId: string;
   index: number;
-  child: Child;
+  child?: Child;
+  slot?: Slot;
   room: string;
   startAt?: number;
   result?: ChildCallResult;
@@ -245,109 +249,90 @@ async function main(): Promise<void> {
       }
     }
   };
+  const pool = new HostPool({
+    agentModule: join(here, 'callAgent.js'),
+    callsPerHost: PER_PROCESS,
+    spreadAcross: SPREAD,
+    logger: { pretty: false, level: 'error' },
+    initializeTimeoutMs: TIMEOUT_MS,
+    ...(CPU_PROF_DIR ? { execArgv: ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`] } : {}),
+  });
+  const childOf = new Map<Host, Child>();
+  const child = (host: Host): Child => {
+    let c = childOf.get(host);
+    if (!c) {
+      let gotTotals!: () => void;
+      c = { host, pid: host.pid, idleRss: null, idlePss: null, sampling: false, peakRss: 0, peakPss: null, hwmRss: null, samples: 0, totalsIn: new Promise((r) => (gotTotals = r)), gotTotals };
+      childOf.set(host, c);
+      children.push(c);
+    }
+    return c;
+  };
+  const init: ChildInit = { type: 'init', env, msPerChar: MS_PER_CHAR, livekitEnv: sandbox.livekit.env(), scenarioFile: SCENARIO_FILE, speed: SPEED };
+  // Right after its prewarm, before any call reaches it (IPC keeps the order).
+  pool.on('host-ready', (host) => host.send(init as unknown as Record<string, unknown>));
+  pool.on('host-exit', (host) => childOf.get(host)?.gotTotals());
+  pool.on('message', (host, raw) => {
+    const m = raw as FromChild;
+    switch (m?.type) {
+      case 'sandbox':
+        onSandboxOp(m);
+        return;
+      case 'done': {
+        const call = calls.find((c) => c.callId === m.result.callId);
+        // A call that ends after the hard limit stays counted as not finished.
+        if (call && !call.error) {
+          call.result = m.result;
+          call.settle();
+        }
+        return;
+      }
+      case 'failed': {
+        const call = calls.find((c) => c.callId === m.callId);
+        if (call) {
+          call.error = m.error;
+          call.settle();
+        }
+        return;
+      }
+      case 'totals': {
+        const c = child(host);
+        c.totals = m.totals;
+        c.sampling = false;
+        c.gotTotals();
+        return;
+      }
+    }
+  });
   const offDeleted = sandbox.livekit.onRoomDeleted((ev) => {
     const call = byRoom.get(ev.room);
-    if (!call || !call.child.proc.connected) return;
+    if (!call?.child) return;
     const msg: ToChild = { type: 'roomDeleted', room: ev.room, deleteRoomCalls: sandbox.livekit.count('DeleteRoom', { room: ev.room }) };
-    call.child.proc.send(msg);
+    call.child.host.send(msg as unknown as Record<string, unknown>);
   });
 
-  const spawnChild = (callIds: string[]): Child => {
-    const proc = fork(join(here, 'callChild.js'), [], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
-    // A call process's output (errors only) goes to stderr: stdout is this report.
-    proc.stdout?.on('data', (d: Buffer) => process.stderr.write(d));
-    proc.stderr?.on('data', (d: Buffer) => process.stderr.write(d));
-    let readyResolve!: (v: { vadLoadMs: number; rssBytes: number }) => void;
-    let totalsResolve!: () => void;
-    const child: Child = {
-      proc,
-      pid: proc.pid!,
-      callIds,
-      ready: new Promise((r) => (readyResolve = r)),
-      idleRss: null,
-      idlePss: null,
-      sampling: false,
-      peakRss: 0,
-      peakPss: null,
-      hwmRss: null,
-      samples: 0,
-      totalsIn: new Promise((r) => (totalsResolve = r)),
-      exited: new Promise((r) => proc.once('exit', (code) => r(code))),
-    };
-    proc.on('message', (m: FromChild) => {
-      switch (m.type) {
-        case 'ready':
-          child.vadLoadMs = m.vadLoadMs;
-          readyResolve(m);
-          return;
-        case 'sandbox':
-          onSandboxOp(m);
-          return;
-        case 'done': {
-          const call = calls.find((c) => c.callId === m.result.callId);
-          // A call that ends after the hard limit stays counted as not finished.
-          if (call && !call.error) {
-            call.result = m.result;
-            call.settle();
-          }
-          return;
-        }
-        case 'failed': {
-          const call = calls.find((c) => c.callId === m.callId);
-          if (call) {
-            call.error = m.error;
-            call.settle();
-          }
-          return;
-        }
-        case 'totals':
-          child.totals = m.totals;
-          child.sampling = false;
-          totalsResolve();
-          return;
-      }
-    });
-    void child.exited.then((code) => {
-      child.exitCode = code;
-      child.sampling = false;
-      totalsResolve();
-      for (const c of calls) {
-        if (c.child === child && !c.result && !c.error) {
-          c.error = `call process exited (code ${code}) before the call ended`;
-          c.settle();
-        }
-      }
-    });
-    const init: ChildInit = {
-      type: 'init',
-      env,
-      msPerChar: MS_PER_CHAR,
-      livekitEnv: sandbox.livekit.env(),
-      scenarioFile: SCENARIO_FILE,
-      speed: SPEED,
-      calls: callIds.length,
-    };
-    proc.send(init);
-    children.push(child);
-    return child;
-  };
-
   const callIds = Array.from({ length: CALLS }, (_, i) => `bench${String(i + 1).padStart(3, '0')}`);
-  const groups: string[][] = [];
-  for (let i = 0; i < CALLS; i += PER_PROCESS) groups.push(callIds.slice(i, i + PER_PROCESS));
-  for (const group of groups) {
-    const child = spawnChild(group);
-    for (const callId of group) {
-      let settle!: () => void;
-      const settled = new Promise<void>((r) => (settle = r));
-      calls.push({ callId, index: calls.length, child, room: `sim-${callId}`, settled, settle });
-    }
+  for (const callId of callIds) {
+    let settle!: () => void;
+    const settled = new Promise<void>((r) => (settle = r));
+    calls.push({ callId, index: calls.length, room: `sim-${callId}`, settled, settle });
   }
 
-  // Wait for every process to finish its prewarm (VAD loaded), as the worker's idle pool would be.
+  // Every call's place is reserved and every host prewarmed before the first call starts, as the
+  // worker's warm executors (numIdleProcesses) keep places ready ahead of the calls.
   const tReady = performance.now();
-  await withTimeout(Promise.all(children.map((c) => c.ready)), TIMEOUT_MS, hardStop.signal);
+  await withTimeout(
+    Promise.all(
+      calls.map(async (call) => {
+        call.slot = await pool.reserve();
+        call.child = child(call.slot.host);
+      }),
+    ),
+    TIMEOUT_MS,
+    hardStop.signal,
+  );
   const prewarmWallMs = performance.now() - tReady;
+  for (const c of children) c.vadLoadMs = c.host.prewarmMs;
   await Promise.all(
     children.map(async (c) => {
       c.idleRss = await procKb(c.pid, 'status', 'VmRSS');
@@ -385,11 +370,22 @@ async function main(): Promise<void> {
     for (const call of calls) {
       const delay = CALLS > 1 ? Math.round((call.index * STAGGER_MS) / CALLS) : 0;
       setTimeout(() => {
-        if (hardStop.signal.aborted || !call.child.proc.connected || call.error) return;
+        if (hardStop.signal.aborted || !call.slot || !call.child || call.error) return;
         call.startAt = Date.now();
         call.child.sampling = true;
-        const msg: ToChild = { type: 'start', callId: call.callId };
-        call.child.proc.send(msg);
+        const info = {
+          acceptArguments: { name: 'bench', identity: 'bench', metadata: '' },
+          job: new Job({ id: call.callId, room: new Room({ name: call.room }) }),
+          url: '',
+          token: '',
+          workerId: 'bench',
+        };
+        void call.slot.launch(info).then((end) => {
+          if (end.error !== undefined && !call.result && !call.error) {
+            call.error = end.error;
+            call.settle();
+          }
+        });
       }, delay);
     }
   }
@@ -407,11 +403,10 @@ async function main(): Promise<void> {
   clearInterval(sampler);
 
   // Totals, the kernel's own RSS high-water mark, then shut the call processes down.
+  pool.broadcast({ type: 'totals' } satisfies ToChild);
   await withTimeout(Promise.all(children.map((c) => c.totalsIn)), timedOut ? 0 : 15_000, new AbortController().signal);
   await Promise.all(children.map(async (c) => (c.hwmRss = await procKb(c.pid, 'status', 'VmHWM'))));
-  for (const c of children) if (c.proc.connected) c.proc.send({ type: 'finish' } satisfies ToChild);
-  const exited = await withTimeout(Promise.all(children.map((c) => c.exited)), 15_000, new AbortController().signal);
-  if (!exited) for (const c of children) if (c.exitCode === undefined) c.proc.kill('SIGKILL');
+  await pool.close(15_000);
   clearTimeout(hardTimer);
 
   // ---------------------------------------------------------------- numbers
@@ -428,8 +423,14 @@ async function main(): Promise<void> {
    * Expected first audio, ms after the VAD's end of speech. `callerEnd` is when the caller's signal
    * really ended, relative to that anchor (Silero and the STT emulator's energy endpointer disagree
    * by up to ±90 ms on synthetic speech); the STT provider's latency runs from the real end.
+   * With preemptive TTS (the default) the whole STT → LLM → TTS chain runs during the endpointing
+   * wait and the audio plays at the end of turn or when it arrives, whichever is later; without
+   * it, TTS starts only at the end of turn.
    */
-  const expectedFor = (callerEnd: number | null) => Math.max(E, (callerEnd ?? 0) + sttDelayMs + L.llmFirstTokenMs) + L.ttsFirstByteMs;
+  const preTts = config.PREEMPTIVE_TTS;
+  const chain = (callerEnd: number | null) => (callerEnd ?? 0) + sttDelayMs + L.llmFirstTokenMs;
+  const expectedFor = (callerEnd: number | null) =>
+    preTts ? Math.max(E, chain(callerEnd) + L.ttsFirstByteMs) : Math.max(E, chain(callerEnd)) + L.ttsFirstByteMs;
   const expectedMs = expectedFor(0);
 
   const rows: TurnRow[] = [];
@@ -479,7 +480,9 @@ async function main(): Promise<void> {
   const heard = rows.filter((r) => r.firstAudio !== null);
   const overheads = heard.map((r) => r.overheadMs!);
   const col = (k: keyof TurnRow) => rows.flatMap((r) => (typeof r[k] === 'number' ? [r[k] as number] : []));
-  // Where the overhead goes, per turn, along the critical path. The five parts add up to the overhead.
+  // Where the overhead goes, per turn. audioReadyLate + toOutput add up to the overhead: when the
+  // first audio could have played (the end of turn, or the TTS first byte if later) against the
+  // model, then the framework handing it to the output. The rest are diagnostics along the chain.
   // The framework's LLM first token is missing when the preemptive LLM request finished before the
   // end of turn (src/call/latency.ts only keeps llm_metrics that arrive after eou_metrics); the
   // emulator's first-chunk stamp stands in for it then (they differ by ~1-2 ms when both exist).
@@ -487,27 +490,28 @@ async function main(): Promise<void> {
   const parts = heard.flatMap((r) => {
     const llm = llmReady(r);
     if (r.endOfTurn === null || llm === null || r.ttsTextIn === null || r.ttsFirstByteSent === null || r.ttsFirstByte === null) return [];
-    const ready = Math.max(r.endOfTurn, llm);
+    const readyAt = preTts ? Math.max(r.endOfTurn, r.ttsFirstByte) : r.ttsFirstByte;
     return [
       {
-        replyReadyLate: ready - (r.expectedMs - L.ttsFirstByteMs),
-        ttsStartLag: r.ttsTextIn - ready,
+        audioReadyLate: readyAt - r.expectedMs,
+        toOutput: r.firstAudio! - readyAt,
+        commitLate: r.endOfTurn - E,
+        ttsStartLag: r.ttsTextIn - (preTts ? llm : Math.max(r.endOfTurn, llm)),
         ttsProviderLate: r.ttsFirstByteSent - r.ttsTextIn - L.ttsFirstByteMs,
         ttsPluginFraming: r.ttsFirstByte - r.ttsFirstByteSent,
-        toOutput: r.firstAudio! - r.ttsFirstByte,
       },
     ];
   });
   const partStats = (k: keyof (typeof parts)[number]) => round(pct(parts.map((p) => p[k])));
-  // The LLM path's own lateness (on the critical path only when it ends after the end of turn):
-  // the STT final after the caller's real end, beyond the emulator's delays (the Deepgram plugin
-  // sends audio in 100 ms chunks, so up to ~100 ms of it is framing), then STT final → first token.
+  // The chain's own lateness (on the critical path only when it ends after the end of turn): the
+  // STT final after the caller's real end, beyond the emulator's delays (the Deepgram plugin sends
+  // audio in 50 ms chunks, so up to ~50 ms of it is framing), then STT final → first token.
   const sttPathLate = rows.flatMap((r) => (r.sttFinal !== null && r.callerEnd !== null ? [r.sttFinal - r.callerEnd - sttDelayMs] : []));
   const llmPathLate = rows.flatMap((r) => {
     const llm = llmReady(r);
     return llm !== null && r.sttFinal !== null ? [llm - r.sttFinal - L.llmFirstTokenMs] : [];
   });
-  const llmCritical = heard.filter((r) => r.endOfTurn !== null && (llmReady(r) ?? 0) > r.endOfTurn).length;
+  const chainCritical = heard.filter((r) => r.endOfTurn !== null && ((preTts ? r.ttsFirstByte : llmReady(r)) ?? 0) > r.endOfTurn).length;
 
   const results = calls.flatMap((c) => (c.result ? [c.result] : []));
   const underruns = results.reduce((n, r) => n + r.underruns, 0);
@@ -522,7 +526,7 @@ async function main(): Promise<void> {
   });
   const expectedTurns = calls.length * callerTexts.length;
 
-  // Memory and CPU: the call processes, measured the same way in both modes.
+  // Memory and CPU: the call processes, measured the same way whatever the calls per process.
   const withPeaks = children.filter((c) => c.peakRss > 0);
   const some = (xs: (number | null)[]) => xs.flatMap((x) => (x === null ? [] : [x]));
   const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
@@ -536,7 +540,7 @@ async function main(): Promise<void> {
     rssMbAllCalls: withPeaks.length ? mb(sum(withPeaks.map((c) => c.peakRss))) : null,
     rssMbTotalPerCall: withPeaks.length ? mb(sum(withPeaks.map((c) => c.peakRss)) / CALLS) : null,
   };
-  const onePerProcess = MODE === 'process' && PER_PROCESS === 1;
+  const onePerProcess = PER_PROCESS === 1;
   if (onePerProcess) {
     const pss = some(withPeaks.map((c) => c.peakPss));
     memory = {
@@ -584,7 +588,7 @@ async function main(): Promise<void> {
   const report = {
     bench: 'calls',
     calls: CALLS,
-    mode: MODE,
+    executor: PER_PROCESS === 1 ? 'one process per call' : `call hosts, up to ${PER_PROCESS} calls per process, spread over ${SPREAD} first`,
     callsPerProcess: PER_PROCESS,
     processes: children.length,
     scenario: scenario.name,
@@ -597,6 +601,7 @@ async function main(): Promise<void> {
       ttsFirstByteMs: L.ttsFirstByteMs,
       endpointingMs: E,
       preemptiveGeneration: true,
+      preemptiveTts: preTts,
       msPerChar: MS_PER_CHAR,
       speed: SPEED,
       staggerMs: STAGGER_MS,
@@ -604,26 +609,27 @@ async function main(): Promise<void> {
     overheadModel: {
       expectedFirstAudioMs: expectedMs,
       expectedPerTurnMs: round(pct(rows.map((r) => r.expectedMs))),
-      formula:
-        'expected = max(ENDPOINTING_MS, callerEnd + sttEndpointingFloor + sttFinal + llmFirstToken) + ttsFirstByte; overhead = firstAudioMs − expected',
-      why:
-        'preemptive generation starts the LLM at the STT final, during the endpointing wait; TTS starts only once the turn is committed (preemptiveTts is off), so the TTS first byte is serial after max(end of turn, LLM first token)',
+      formula: preTts
+        ? 'expected = max(ENDPOINTING_MS, callerEnd + sttEndpointingFloor + sttFinal + llmFirstToken + ttsFirstByte); overhead = firstAudioMs − expected'
+        : 'expected = max(ENDPOINTING_MS, callerEnd + sttEndpointingFloor + sttFinal + llmFirstToken) + ttsFirstByte; overhead = firstAudioMs − expected',
+      why: preTts
+        ? 'preemptive generation starts the LLM at the STT final and TTS at its first text, all during the endpointing wait; the audio plays at the end of turn or when its first byte arrives, whichever is later'
+        : 'preemptive generation starts the LLM at the STT final, during the endpointing wait; TTS starts only once the turn is committed (PREEMPTIVE_TTS=false), so the TTS first byte is serial after max(end of turn, LLM first token)',
       anchor:
         'firstAudioMs runs from the VAD’s end of caller speech (eou_metrics.lastSpeakingTime, where ENDPOINTING_MS also starts) to the first agent frame leaving the session output; callerEnd is when the emulated caller’s signal really ended relative to that anchor (the STT emulator’s delays run from there); expectedFirstAudioMs is the callerEnd = 0 case',
     },
     overheadMs,
-    /** The overhead without the Cartesia plugin's first-frame hold-back (ttsPluginFraming): what the rest of the worker adds. */
-    overheadExPluginFramingMs: round(pct(parts.map((p) => p.replyReadyLate + p.ttsStartLag + p.ttsProviderLate + p.toOutput))),
     overheadBreakdownMs: parts.length
       ? {
-          replyReadyLate: partStats('replyReadyLate'),
+          audioReadyLate: partStats('audioReadyLate'),
+          toOutput: partStats('toOutput'),
+          commitLate: partStats('commitLate'),
+          sttPathLate: round(pct(sttPathLate)),
+          llmPathLate: round(pct(llmPathLate)),
           ttsStartLag: partStats('ttsStartLag'),
           ttsProviderLate: partStats('ttsProviderLate'),
           ttsPluginFraming: partStats('ttsPluginFraming'),
-          toOutput: partStats('toOutput'),
-          sttPathLate: round(pct(sttPathLate)),
-          llmPathLate: round(pct(llmPathLate)),
-          turnsWithLlmOnCriticalPath: llmCritical,
+          turnsWithChainOnCriticalPath: chainCritical,
         }
       : null,
     firstAudioMs: round(pctMax(col('firstAudio'))),
@@ -695,13 +701,12 @@ function printTable(r: Record<string, unknown> & { targets: Record<string, unkno
   const j = (v: unknown) => (v === null || v === undefined ? '—' : typeof v === 'object' ? JSON.stringify(v) : String(v));
   const o = r as unknown as {
     calls: number;
-    mode: string;
+    executor: string;
     processes: number;
     completedCalls: number;
     timedOut: boolean;
     overheadModel: { expectedFirstAudioMs: number; formula: string };
     overheadMs: Record<string, number | null>;
-    overheadExPluginFramingMs: Record<string, number | null>;
     firstAudioMs: Record<string, number | null>;
     firstAudioFromCallerEndMs: Record<string, number | null>;
     overheadBreakdownMs: Record<string, Record<string, number | null> | number> | null;
@@ -722,7 +727,7 @@ function printTable(r: Record<string, unknown> & { targets: Record<string, unkno
     latencyModel: Record<string, unknown>;
   };
   const out: string[] = [];
-  out.push(`concurrent calls bench — ${o.calls} call(s), mode ${o.mode} (${o.processes} call process(es)), node ${process.version}, ${cpus().length} cores`);
+  out.push(`concurrent calls bench — ${o.calls} call(s), ${o.executor} (${o.processes} call process(es)), node ${process.version}, ${cpus().length} cores`);
   out.push(`latency model: ${j(o.latencyModel)}`);
   out.push(`overhead model: ${o.overheadModel.formula} → expected first audio ${o.overheadModel.expectedFirstAudioMs} ms when the caller's real end is the VAD's`);
   out.push('');
@@ -730,7 +735,6 @@ function printTable(r: Record<string, unknown> & { targets: Record<string, unkno
   line('calls completed', `${o.completedCalls}/${o.calls}${o.timedOut ? ' (TIMED OUT)' : ''} in ${o.wallS} s`);
   line('turns with audio', `${o.turns} (${o.turnsWithoutAudio} without)`);
   line('overhead ms', `p50 ${j(o.overheadMs.p50)}  p95 ${j(o.overheadMs.p95)}  max ${j(o.overheadMs.max)}`);
-  line('  without plugin framing', `p50 ${j(o.overheadExPluginFramingMs.p50)}  p95 ${j(o.overheadExPluginFramingMs.p95)}`);
   line('first audio ms (VAD anchor)', `p50 ${j(o.firstAudioMs.p50)}  p95 ${j(o.firstAudioMs.p95)}  max ${j(o.firstAudioMs.max)}`);
   line('first audio ms (caller end)', `p50 ${j(o.firstAudioFromCallerEndMs.p50)}  p95 ${j(o.firstAudioFromCallerEndMs.p95)}`);
   line('tts_metrics ttfb ms', `p50 ${j(o.ttsTtfbMs.p50)}  p95 ${j(o.ttsTtfbMs.p95)}`);
@@ -746,7 +750,7 @@ function printTable(r: Record<string, unknown> & { targets: Record<string, unkno
   line('prewarm', j(o.prewarm));
   out.push('');
   if (o.overheadBreakdownMs) {
-    out.push('where the overhead goes (ms, p50 / p95; the first five parts add up to the overhead)');
+    out.push('where the overhead goes (ms, p50 / p95; audioReadyLate + toOutput add up to the overhead, the rest are diagnostics)');
     for (const [k, v] of Object.entries(o.overheadBreakdownMs)) {
       line(`  ${k}`, typeof v === 'number' ? String(v) : `${j(v.p50)} / ${j(v.p95)}`);
     }

@@ -51,11 +51,11 @@ async function until(what: string, cond: () => boolean, ms = 10_000): Promise<vo
 
 describe('call hosts', () => {
   it('puts calls in the least loaded host with room, runs the prewarm once per host, and gives each job its own context', async () => {
-    const pool = new HostPool({ agentModule, callsPerHost: 2, logger });
+    const pool = new HostPool({ agentModule, callsPerHost: 2, spreadAcross: 1, logger });
     const reports = collect(pool);
     try {
       const slots = await Promise.all([pool.reserve(), pool.reserve(), pool.reserve()]);
-      // Three calls, two per host: a second host started only for the third.
+      // Packed (spreadAcross 1): two per host, a second host started only for the third.
       assert.equal(pool.hosts.length, 2);
       const ends = slots.map((s, i) => s.launch(jobInfo(`J${i}`, { do: 'end-after', ms: 150 })));
       assert.deepEqual(await Promise.all(ends), [{}, {}, {}]);
@@ -79,6 +79,20 @@ describe('call hosts', () => {
       await pool.close(10_000);
     }
     assert.equal(pool.hosts.length, 0);
+  });
+
+  it('spreads the first calls over spreadAcross processes (one per core), then fills the least loaded', async () => {
+    const pool = new HostPool({ agentModule, callsPerHost: 4, spreadAcross: 2, logger });
+    try {
+      const a = await pool.reserve();
+      const b = await pool.reserve();
+      assert.notEqual(a.host.pid, b.host.pid, 'the second call gets the second core, not a place beside the first');
+      await pool.reserve();
+      assert.equal(pool.hosts.length, 2);
+      assert.deepEqual(pool.hosts.map((h) => h.load).sort(), [1, 2]);
+    } finally {
+      await pool.close(10_000);
+    }
   });
 
   it('a shutdown request ends one job through its shutdown callbacks and leaves its neighbour running', async () => {
@@ -126,7 +140,7 @@ describe('call hosts', () => {
 
     it('reports every lost job; the worker deletes each room once and closes each record as an error', async () => {
       const store = openStore(':memory:');
-      const pool = new HostPool({ agentModule, callsPerHost: 3, logger });
+      const pool = new HostPool({ agentModule, callsPerHost: 3, spreadAcross: 1, logger });
       const cleanups: Promise<unknown>[] = [];
       pool.on('job-lost', (info, reason) => cleanups.push(endLostCall(info.job.room!.name, reason, { store, roomApi: livekitRoomApi(lk.env() as never) })));
       try {
@@ -173,7 +187,7 @@ describe('call hosts', () => {
         close(): Promise<void>;
       };
     };
-    const hosts = new HostPool({ agentModule, callsPerHost: 3, logger });
+    const hosts = new HostPool({ agentModule, callsPerHost: 3, spreadAcross: 2, logger });
     const reports = collect(hosts);
     const pool = new ProcPool({
       agent: agentModule,

@@ -1,7 +1,8 @@
 /**
  * The worker's side of call hosts: starts host processes, places calls in them, and notices when
- * one dies. Calls are placed in the least loaded host that has room (so calls spread across
- * processes, and so across cores); a new host starts only when every host is full. Capacity is
+ * one dies. Calls first spread over up to `spreadAcross` processes (one per core by default),
+ * then go to the least loaded host that has room; a further host starts only when every host is
+ * full. Capacity is
  * counted when a slot is reserved, not when its job starts, so the framework's warm executors
  * (numIdleProcesses) keep that many free slots ready and a new host is started before it is
  * needed, not when a call is already waiting.
@@ -14,6 +15,7 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { EventEmitter } from 'node:events';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type RunningJobInfo, type ipc, loggerOptions } from '@livekit/agents';
@@ -23,6 +25,11 @@ export interface HostPoolOptions {
   /** Module whose default export is the agent; each host imports it and runs its prewarm once. */
   agentModule: string;
   callsPerHost: number;
+  /**
+   * Processes to spread calls over before packing them (default: the machine's cores). A host is
+   * one thread of JavaScript: two calls on a two-core machine belong in two processes.
+   */
+  spreadAcross?: number;
   /** Default: the framework's logger options in this process when a host starts. */
   logger?: HostInit['logger'];
   initializeTimeoutMs?: number;
@@ -129,6 +136,7 @@ export class HostPool extends EventEmitter<{
       maxJobsPerHost: 500,
       idleHostMs: 60_000,
       unref: false,
+      spreadAcross: availableParallelism(),
       ...opts,
     };
     this.inference = opts.inference;
@@ -138,7 +146,9 @@ export class HostPool extends EventEmitter<{
   async reserve(): Promise<Slot> {
     if (this.closed) throw new Error('host pool is closed');
     const open = this.hosts.filter((h) => h.alive && !h.retiring && h.load < this.opts.callsPerHost);
-    const host = open.sort((a, b) => a.load - b.load)[0] ?? this.spawn();
+    const idle = open.find((h) => h.load === 0);
+    const spread = !idle && this.hosts.filter((h) => h.alive && !h.retiring).length < this.opts.spreadAcross;
+    const host = idle ?? (spread ? undefined : open.sort((a, b) => a.load - b.load)[0]) ?? this.spawn();
     host.load++;
     clearTimeout(host.idleTimer);
     try {

@@ -1,28 +1,28 @@
-// A call process for `bench/calls.ts`, run the way the production worker runs a job: a forked
-// Node process that loads its own Silero VAD before any call starts (the worker's prewarm), then
-// runs simulated calls through the real lifecycle, agents, store and provider plugins.
+// The agent `bench/calls.ts` runs in call hosts: the production worker's executor (src/host/),
+// with the worker's own prewarm (Silero VAD, once per host process), each call a framework job in
+// its own JobContext, K calls per process. Only the job body differs from the worker's: instead of
+// a LiveKit room it plays a simulated call (real lifecycle, agents, store and provider plugins;
+// an emulated caller on a G.711 line).
 //
 // The outside world is the parent's single Sandbox. This process only sees a proxy of it
 // (SimSandbox): the few calls simulateCall makes are forwarded over IPC, and the one read it does
 // (DeleteRoom count) is answered from counts the parent pushes. Provider traffic goes straight to
-// the parent's emulators over loopback, routed by each call's key `sandbox-<callId>`.
-//
-// Process mode gives each child one call; inprocess mode gives one child all N calls, sharing its
-// one VAD, so both modes are measured the same way (on the child, emulators excluded).
-import './logger.js';
+// the parent's emulators over loopback, routed by each call's key `sandbox-<callId>`. These
+// messages share the host's IPC channel; the host protocol ignores them (no `host` field).
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { dispose } from '@livekit/rtc-node';
+import { type JobContext, type JobProcess, defineAgent } from '@livekit/agents';
+import worker from '../src/worker.js';
 import type { TurnLatency } from '../src/call/latency.js';
 import { loadConfig } from '../src/config.js';
 import { loadPriceTable } from '../src/cost/index.js';
 import type { SimSandbox } from '../src/sandbox/sandbox.js';
 import { EnergySegmenter, g711uRoundTrip, synthesizeSpeech } from '../src/sandbox/speechSignal.js';
-import { loadVad } from '../src/session/sessionFactory.js';
+import type { VAD } from '@livekit/agents';
 import { EmulatedCaller } from '../src/simulate/caller.js';
 import { loadScenario } from '../src/simulate/scenario.js';
 import { type SimEvent, simulateCall } from '../src/simulate/simulatedCall.js';
 import { openStore } from '../src/store/index.js';
-import type { CallerLine, ChildInit, FromChild, SandboxOp, ToChild } from './callProtocol.js';
+import type { CallerLine, ChildInit, ChildTotals, FromChild, SandboxOp, ToChild } from './callProtocol.js';
 
 /** simulateCall checks whose truth lives in the parent (it owns the model script and the API log). */
 const PARENT_OWNED_CHECKS = [/^every scripted model reply was used/, /^room deleted exactly once/];
@@ -113,114 +113,112 @@ function instrumentCaller(msPerChar: number): void {
   };
 }
 
-async function main(): Promise<void> {
-  const init = await new Promise<ChildInit>((resolve) => {
-    const onInit = (m: ToChild) => {
-      if (m.type !== 'init') return;
-      process.off('message', onInit);
-      resolve(m);
-    };
-    process.on('message', onInit);
-  });
-  const config = loadConfig(init.env);
-  const store = openStore(config.STORE_PATH);
-  const prices = loadPriceTable(config.PRICES_FILE);
-  const scenario = loadScenario(init.scenarioFile);
-  const proxy = new SandboxProxy(init);
-  const sandbox: SimSandbox = proxy;
-  instrumentCaller(init.msPerChar);
-  // Precompute each line's energy end now, so no call pays the synthesis inside say().
-  for (const s of scenario.steps) {
-    if ('caller' in s) energyEnds.set(`8000/true/${s.caller}`, energyEndMs(s.caller, init.msPerChar, 8000, true));
-  }
+/** Set up by the parent's init message, which arrives right after this host's prewarm. */
+let setup: Promise<{ init: ChildInit; sandbox: SimSandbox; proxy: SandboxProxy; store: ReturnType<typeof openStore>; prices: ReturnType<typeof loadPriceTable>; config: ReturnType<typeof loadConfig>; scenario: ReturnType<typeof loadScenario> }> | undefined;
 
-  // The worker's prewarm: the VAD is loaded before the job (call) arrives.
-  const t = performance.now();
-  const vad = await loadVad();
-  const vadLoadMs = performance.now() - t;
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+let cpu0: NodeJS.CpuUsage | undefined;
+let t0 = 0;
+let lastEnd: ChildTotals | undefined;
+let running = 0;
 
-  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
-  let cpu0: NodeJS.CpuUsage | undefined;
-  let t0 = 0;
-  let finished = 0;
-  const calls = init.calls;
-
-  const runOne = async (callId: string) => {
-    if (!cpu0) {
-      cpu0 = process.cpuUsage();
-      t0 = performance.now();
-      loopDelay.enable();
-    }
-    const callerLines: CallerLine[] = [];
-    const startedAt = Date.now();
-    try {
-      const r = await simulateCall(scenario, { sandbox, config, store, vad, prices }, {
-        speed: init.speed,
-        callId,
-        onEvent: (ev: SimEvent) => {
-          if (ev.type === 'caller') {
-            pendingLine = { text: ev.text, at: ev.at, speechEndAt: null };
-            callerLines.push(pendingLine);
-          }
-        },
-      });
-      const latency = r.record.latency as { turns?: TurnLatency[] } | undefined;
-      send({
-        type: 'done',
-        result: {
-          callId,
-          room: r.room,
-          outcome: r.outcome?.kind ?? null,
-          failedChecks: r.checks.filter((c) => !c.ok && !PARENT_OWNED_CHECKS.some((re) => re.test(c.what))).map((c) => `${c.what}: ${c.detail ?? ''}`),
-          underruns: r.underruns,
-          heardAgentMs: r.heardAgentMs,
-          turns: latency?.turns ?? [],
-          callerLines,
-          startedAt,
-          endedAt: Date.now(),
-        },
-      });
-    } catch (err) {
-      send({ type: 'failed', callId, error: (err as Error)?.stack ?? String(err) });
-    } finally {
-      finished++;
-      if (finished === calls) {
-        const cpu = process.cpuUsage(cpu0);
-        loopDelay.disable();
-        send({
-          type: 'totals',
-          totals: {
-            cpuUs: cpu.user + cpu.system,
-            wallMs: performance.now() - t0,
-            loopDelayMs: {
-              p50: loopDelay.percentile(50) / 1e6,
-              p99: loopDelay.percentile(99) / 1e6,
-              max: loopDelay.max / 1e6,
-            },
-            rssEndBytes: process.memoryUsage().rss,
-          },
-        });
+function listen(): void {
+  let resolveSetup!: (v: Awaited<NonNullable<typeof setup>>) => void;
+  setup = new Promise((r) => (resolveSetup = r));
+  let proxy: SandboxProxy | undefined;
+  process.on('message', (m: ToChild) => {
+    switch (m?.type) {
+      case 'init': {
+        const config = loadConfig(m.env);
+        proxy = new SandboxProxy(m);
+        instrumentCaller(m.msPerChar);
+        const scenario = loadScenario(m.scenarioFile);
+        // Precompute each line's energy end now, so no call pays the synthesis inside say().
+        for (const st of scenario.steps) {
+          if ('caller' in st) energyEnds.set(`8000/true/${st.caller}`, energyEndMs(st.caller, m.msPerChar, 8000, true));
+        }
+        resolveSetup({ init: m, sandbox: proxy, proxy, store: openStore(config.STORE_PATH), prices: loadPriceTable(config.PRICES_FILE), config, scenario });
+        return;
       }
+      case 'roomDeleted':
+        proxy?.roomDeleted(m.room, m.deleteRoomCalls);
+        return;
+      case 'totals':
+        if (lastEnd) send({ type: 'totals', totals: lastEnd });
+        return;
     }
-  };
-
-  const done = new Promise<void>((resolve) => {
-    process.on('message', (m: ToChild) => {
-      if (m.type === 'start') void runOne(m.callId);
-      else if (m.type === 'roomDeleted') proxy.roomDeleted(m.room, m.deleteRoomCalls);
-      else if (m.type === 'finish') resolve();
-    });
-    // The parent went away (killed on timeout): nothing left to report to.
-    process.on('disconnect', () => resolve());
   });
-  send({ type: 'ready', pid: process.pid, vadLoadMs, rssBytes: process.memoryUsage().rss });
-  await done;
-  await store.close();
-  await dispose();
-  process.exit(0);
 }
 
-main().catch((err) => {
-  process.stderr.write(`bench call child ${process.pid}: ${(err as Error)?.stack ?? err}\n`);
-  process.exit(1);
+async function runOne(callId: string, vad: VAD): Promise<void> {
+  const { init, sandbox, store, prices, config, scenario } = await setup!;
+  if (!cpu0) {
+    cpu0 = process.cpuUsage();
+    t0 = performance.now();
+    loopDelay.enable();
+  }
+  running++;
+  const callerLines: CallerLine[] = [];
+  const startedAt = Date.now();
+  try {
+    const r = await simulateCall(scenario, { sandbox, config, store, vad, prices }, {
+      speed: init.speed,
+      callId,
+      onEvent: (ev: SimEvent) => {
+        if (ev.type === 'caller') {
+          pendingLine = { text: ev.text, at: ev.at, speechEndAt: null };
+          callerLines.push(pendingLine);
+        }
+      },
+    });
+    const latency = r.record.latency as { turns?: TurnLatency[] } | undefined;
+    send({
+      type: 'done',
+      result: {
+        callId,
+        room: r.room,
+        outcome: r.outcome?.kind ?? null,
+        failedChecks: r.checks.filter((c) => !c.ok && !PARENT_OWNED_CHECKS.some((re) => re.test(c.what))).map((c) => `${c.what}: ${c.detail ?? ''}`),
+        underruns: r.underruns,
+        heardAgentMs: r.heardAgentMs,
+        turns: latency?.turns ?? [],
+        callerLines,
+        startedAt,
+        endedAt: Date.now(),
+      },
+    });
+  } catch (err) {
+    send({ type: 'failed', callId, error: (err as Error)?.stack ?? String(err) });
+  } finally {
+    running--;
+    if (running === 0) {
+      // The measurement window: first call's start to the last call's end in this process.
+      const cpu = process.cpuUsage(cpu0);
+      lastEnd = {
+        cpuUs: cpu.user + cpu.system,
+        wallMs: performance.now() - t0,
+        loopDelayMs: { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 },
+        rssEndBytes: process.memoryUsage().rss,
+      };
+    }
+  }
+}
+
+interface ProcData extends Record<string, unknown> {
+  vad: VAD;
+}
+
+export default defineAgent<ProcData>({
+  // The worker's own prewarm, so a host here holds what a worker's host holds.
+  prewarm: async (proc: JobProcess<ProcData>) => {
+    listen();
+    await worker.prewarm!(proc);
+  },
+  entry: async (ctx: JobContext<ProcData>) => {
+    try {
+      await runOne(ctx.job.id, ctx.proc.userData.vad);
+    } finally {
+      ctx.shutdown('call ended');
+    }
+  },
 });
