@@ -1,7 +1,7 @@
 /**
  * What patches/ changes in the framework and plugins, checked on the real packages as installed
  * (so a missing or stale patch fails here): the audio helpers give the same frames as before,
- * Cartesia audio comes out in 20 ms frames, and caller audio reaches Deepgram in 50 ms chunks.
+ * Cartesia audio comes out in 20 ms frames, and caller audio reaches Deepgram in 20 ms chunks.
  */
 import { AudioByteStream, initializeLogger, mergeFrames, tts } from '@livekit/agents';
 import * as cartesia from '@livekit/agents-plugin-cartesia';
@@ -84,7 +84,7 @@ describe('framework patches', { timeout: 60_000 }, () => {
     }
   });
 
-  it('Deepgram STT sends caller audio in 50 ms chunks', async () => {
+  it('Deepgram STT sends caller audio in 20 ms chunks, as it arrives from the phone leg', async () => {
     const emu = new DeepgramEmulator();
     await emu.start();
     const engine = new deepgram.STT({ baseUrl: emu.url, apiKey: 'test-not-a-key', sampleRate: 8000 });
@@ -96,14 +96,14 @@ describe('framework patches', { timeout: 60_000 }, () => {
         stream.pushFrame(new AudioFrame(f, 8000, 1, f.length));
         pushed += f.length;
       }
-      // Whole 50 ms chunks go out at once; the rest waits in the plugin for more audio or a flush.
-      const whole = Math.floor(pushed / 400) * 400 * 2;
+      // Whole 20 ms chunks go out at once; a rest would wait in the plugin for more audio or a flush.
+      const whole = Math.floor(pushed / 160) * 160 * 2;
       const deadline = Date.now() + 5000;
       while ((emu.connections[0]?.audioBytes ?? 0) < whole && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       await new Promise((r) => setTimeout(r, 100));
       const rec = emu.connections[0]!;
       assert.equal(rec.audioBytes, whole);
-      assert.equal(rec.audioBytes / rec.audioMessages, 800, '400 samples × 2 bytes per message');
+      assert.equal(rec.audioBytes / rec.audioMessages, 320, '160 samples × 2 bytes per message');
     } finally {
       stream.close();
       await engine.close();
