@@ -8,6 +8,7 @@
 import { type APIConnectOptions, tts } from '@livekit/agents';
 import * as cartesia from '@livekit/agents-plugin-cartesia';
 import type { Config } from '../config.js';
+import { concatPcm } from '../sandbox/speechSignal.js';
 
 export interface CallerVoiceOptions {
   apiKey: string;
@@ -94,12 +95,6 @@ export class CallerVoice {
     if (parts.length === 0) {
       throw new Error(`Cartesia gave no audio for the caller's line ${JSON.stringify(text)}${failure ? `: ${failure.message}` : ''}`);
     }
-    const pcm = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
-    let at = 0;
-    for (const p of parts) {
-      pcm.set(p, at);
-      at += p.length;
-    }
-    return pcm;
+    return concatPcm(...parts);
   }
 }
