@@ -87,6 +87,10 @@ const spec = {
     'Cartesia voice id',
   ],
   CARTESIA_BASE_URL: [httpUrl.optional(), 'Cartesia endpoint override (sandbox or proxy)'],
+  SIMULATE_CALLER_VOICE: [
+    z.string().min(1).default('a0e99841-438c-4a64-b679-ae501e7d6091'),
+    'Cartesia voice id the emulated caller speaks with in `switchboard simulate --live` (not the agent\'s voice)',
+  ],
 
   // Turn taking tuned for the phone: a PSTN leg already adds 100–200 ms, so endpointing is kept
   // short; see README "Latency".
@@ -282,13 +286,22 @@ export function loadConfig(env: Record<string, string | undefined> = readEnv(), 
   return out as Config;
 }
 
-/** The keys the selected providers need; called where real providers are about to be used. */
-export function requireProviderKeys(config: Config): void {
-  const problems = missingProviderKeys(config);
+/** A key needed for something besides the selected providers, and why. */
+export interface ExtraKey {
+  key: ConfigKey;
+  why: string;
+}
+
+/**
+ * The keys the selected providers need (and `also` these); called where real providers are about
+ * to be used.
+ */
+export function requireProviderKeys(config: Config, also: ExtraKey[] = []): void {
+  const problems = missingProviderKeys(config, also);
   if (problems.length > 0) throw new ConfigError(problems);
 }
 
-function missingProviderKeys(config: Partial<Config>): string[] {
+function missingProviderKeys(config: Partial<Config>, also: ExtraKey[] = []): string[] {
   const problems: string[] = [];
   const stt = config.STT_PROVIDERS ?? ['deepgram'];
   const tts = config.TTS_PROVIDERS ?? ['cartesia'];
@@ -300,6 +313,7 @@ function missingProviderKeys(config: Partial<Config>): string[] {
   if (tts.includes('cartesia')) need('CARTESIA_API_KEY', 'TTS_PROVIDERS includes cartesia');
   if (tts.includes('deepgram')) need('DEEPGRAM_API_KEY', 'TTS_PROVIDERS includes deepgram');
   need('OPENAI_API_KEY', 'the agents think with an OpenAI-compatible LLM');
+  for (const { key, why } of also) need(key, why);
   // One line per variable, even when two providers need the same key.
   const seen = new Set<string>();
   return problems.filter((p) => {

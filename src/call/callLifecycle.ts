@@ -15,7 +15,7 @@ import type { CallControl, CollectDigitsRequest, EndCallRequest, KeypadControl, 
 import { dtmfCode, keypadLine, parseDtmfSequence } from '../../tools/dtmf.js';
 import { TransferAllowList } from '../../tools/transfer.js';
 import type { Config } from '../config.js';
-import { type ChannelProfile, type ProviderKeys, type Providers, buildProviders } from '../session/providers.js';
+import { type ChannelProfile, type ProviderKeys, type Providers, buildProviders, closeProviders } from '../session/providers.js';
 import { createSession } from '../session/sessionFactory.js';
 import type { CallOutcome, CallRecord, Direction, Store } from '../store/index.js';
 import { join } from 'node:path';
@@ -172,6 +172,8 @@ export async function runCall(setup: CallSetup, deps: CallDeps, io: CallIo): Pro
   };
 
   let session: voice.AgentSession<CallUserdata> | undefined;
+  /** Providers this call built (not handed in), so this call's to close. */
+  let built: Providers | undefined;
   const timers: NodeJS.Timeout[] = [];
   let sessionClosed = false;
   let recording: RecordingTap | undefined;
@@ -317,7 +319,7 @@ export async function runCall(setup: CallSetup, deps: CallDeps, io: CallIo): Pro
   };
 
   try {
-    const providers = deps.providers ?? buildProviders(config, setup.profile, deps.providerKeys);
+    const providers = deps.providers ?? (built = buildProviders(config, setup.profile, deps.providerKeys));
     session = createSession({ config, profile: setup.profile, vad: deps.vad, providers, userdata });
     // The framework would close the session on its own after repeated provider errors, leaving
     // the caller in silence; the lifecycle decides instead (see onError).
@@ -411,6 +413,9 @@ export async function runCall(setup: CallSetup, deps: CallDeps, io: CallIo): Pro
   } else {
     deletion = await janitor.deleteOnce();
   }
+  // Closing the session does not close its providers: the TTS keeps its pooled socket to the
+  // provider open, one per call on a worker process that runs many.
+  if (built) await withTimeout(closeProviders(built), CLOSE_TIMEOUT_MS).catch(() => undefined);
   recordingClosed = true;
   const recordingPath = recording
     ? await recording.close().then(

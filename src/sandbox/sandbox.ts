@@ -1,5 +1,6 @@
 /**
- * The whole outside world on loopback: LiveKit's server API, OpenAI, Deepgram and Cartesia.
+ * The whole outside world on loopback: LiveKit's server API, OpenAI, Deepgram and Cartesia
+ * (`Sandbox`), or LiveKit's server API alone for calls with real providers (`LiveKitSandbox`).
  *
  * `switchboard sandbox`, `switchboard simulate`, the benchmarks and the tests all start the same
  * bundle, with the same fixed provider latencies, so a figure measured in one is a figure in all.
@@ -31,12 +32,8 @@ export interface SandboxOptions {
   ports?: { livekit?: number; openai?: number; deepgram?: number; cartesia?: number };
 }
 
-/**
- * The part of a sandbox a simulated call drives. A call running in another process (as the
- * production worker runs each job) can be handed a proxy implementing just this.
- */
-export interface SimSandbox {
-  readonly msPerChar: number | undefined;
+/** The LiveKit side of a sandbox: all a simulated call with real providers (`simulate --live`) drives. */
+export interface SimLiveKit {
   readonly livekit: {
     env(): { LIVEKIT_URL: string; LIVEKIT_API_KEY: string; LIVEKIT_API_SECRET: string };
     setOutcome(number: string, outcome: 'answer' | 'busy' | 'no_answer' | 'rejected' | 'invalid' | 'voicemail' | 'error'): void;
@@ -44,6 +41,14 @@ export interface SimSandbox {
     onRoomDeleted(cb: (ev: { room: string }) => void): () => void;
     count(method: string, body?: Record<string, unknown>): number;
   };
+}
+
+/**
+ * The part of a sandbox a simulated call drives. A call running in another process (as the
+ * production worker runs each job) can be handed a proxy implementing just this.
+ */
+export interface SimSandbox extends SimLiveKit {
+  readonly msPerChar: number | undefined;
   readonly openai: {
     setBrain(key: string, brain: Brain): void;
     removeBrain(key: string): void;
@@ -53,8 +58,45 @@ export interface SimSandbox {
   };
 }
 
-export class Sandbox implements SimSandbox {
+/**
+ * LiveKit's server API alone, with the outbound trunk calls are dialled through: the world of a
+ * simulated call whose providers are real. No provider emulator is started.
+ */
+export class LiveKitSandbox implements SimLiveKit {
   readonly livekit: LiveKitApiEmulator;
+  /** The outbound trunk calls are dialled through (created in the emulator, like `setup sip`). */
+  outboundTrunkId = '';
+
+  protected constructor(opts: Pick<SandboxOptions, 'ports'>) {
+    this.livekit = new LiveKitApiEmulator({ port: opts.ports?.livekit ?? 0 });
+  }
+
+  static async start(opts: Pick<SandboxOptions, 'ports'> = {}): Promise<LiveKitSandbox> {
+    const s = new LiveKitSandbox(opts);
+    await s.open();
+    return s;
+  }
+
+  /** Starts the emulator and creates the outbound trunk. */
+  protected async open(): Promise<void> {
+    await this.livekit.start();
+    const { LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET } = this.livekit.env();
+    const sip = new SipClient(LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET);
+    const trunk = await sip.createSipOutboundTrunk('sandbox-outbound', 'sip.sandbox.invalid', ['+15550000000']);
+    this.outboundTrunkId = trunk.sipTrunkId;
+  }
+
+  /** Environment that points the worker and the CLI at this LiveKit API. */
+  env(): Record<string, string> {
+    return { ...this.livekit.env(), SIP_OUTBOUND_TRUNK_ID: this.outboundTrunkId, CALLER_ID: '+15550000000' };
+  }
+
+  async close(): Promise<void> {
+    await this.livekit.close();
+  }
+}
+
+export class Sandbox extends LiveKitSandbox implements SimSandbox {
   readonly openai: OpenAIEmulator;
   readonly deepgram: DeepgramEmulator;
   readonly cartesia: CartesiaEmulator;
@@ -62,9 +104,9 @@ export class Sandbox implements SimSandbox {
   readonly msPerChar: number | undefined;
 
   private constructor(opts: SandboxOptions) {
+    super(opts);
     this.latencies = { ...DEFAULT_LATENCIES, ...opts.latencies };
     this.msPerChar = opts.msPerChar;
-    this.livekit = new LiveKitApiEmulator({ port: opts.ports?.livekit ?? 0 });
     this.openai = new OpenAIEmulator({ firstTokenMs: this.latencies.llmFirstTokenMs, port: opts.ports?.openai ?? 0 });
     this.deepgram = new DeepgramEmulator({ finalDelayMs: this.latencies.sttFinalMs, port: opts.ports?.deepgram ?? 0 });
     this.cartesia = new CartesiaEmulator({
@@ -74,23 +116,16 @@ export class Sandbox implements SimSandbox {
     });
   }
 
-  /** The outbound trunk calls are dialled through (created in the emulator, like `setup sip`). */
-  outboundTrunkId = '';
-
-  static async start(opts: SandboxOptions = {}): Promise<Sandbox> {
+  static override async start(opts: SandboxOptions = {}): Promise<Sandbox> {
     const s = new Sandbox(opts);
-    await Promise.all([s.livekit.start(), s.openai.start(), s.deepgram.start(), s.cartesia.start()]);
-    const { LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET } = s.livekit.env();
-    const sip = new SipClient(LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET);
-    const trunk = await sip.createSipOutboundTrunk('sandbox-outbound', 'sip.sandbox.invalid', ['+15550000000']);
-    s.outboundTrunkId = trunk.sipTrunkId;
+    await Promise.all([s.open(), s.openai.start(), s.deepgram.start(), s.cartesia.start()]);
     return s;
   }
 
   /** Environment that points the worker and the CLI at this sandbox. No real keys involved. */
-  env(): Record<string, string> {
+  override env(): Record<string, string> {
     return {
-      ...this.livekit.env(),
+      ...super.env(),
       OPENAI_BASE_URL: this.openai.baseURL,
       OPENAI_API_KEY: 'sandbox',
       DEEPGRAM_BASE_URL: this.deepgram.url,
@@ -99,12 +134,10 @@ export class Sandbox implements SimSandbox {
       CARTESIA_API_KEY: 'sandbox',
       STT_PROVIDERS: 'deepgram',
       TTS_PROVIDERS: 'cartesia',
-      SIP_OUTBOUND_TRUNK_ID: this.outboundTrunkId,
-      CALLER_ID: '+15550000000',
     };
   }
 
-  async close(): Promise<void> {
-    await Promise.all([this.livekit.close(), this.openai.close(), this.deepgram.close(), this.cartesia.close()]);
+  override async close(): Promise<void> {
+    await Promise.all([super.close(), this.openai.close(), this.deepgram.close(), this.cartesia.close()]);
   }
 }

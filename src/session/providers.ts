@@ -106,3 +106,8 @@ function buildTts(config: Config, profile: ChannelProfile, keys: ProviderKeys): 
 export function buildProviders(config: Config, profile: ChannelProfile, keys: ProviderKeys = {}): Providers {
   return { stt: buildStt(config, profile, keys), llm: buildLlm(config, keys), tts: buildTts(config, profile, keys) };
 }
+
+/** Closes what `buildProviders` built (its sockets and pools); a failure to close is not the call's. */
+export async function closeProviders(p: Providers): Promise<void> {
+  await Promise.allSettled([p.stt.close(), p.llm.aclose(), p.tts.close()]);
+}

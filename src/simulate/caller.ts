@@ -46,6 +46,11 @@ export interface CallerOptions {
   phone: boolean;
   codec?: G711Codec;
   msPerChar?: number;
+  /**
+   * The caller's voice: a line's PCM at `rate`. Default: the sandbox's synthetic speech, which the
+   * STT emulator segments; a real STT needs real speech (see callerVoice.ts).
+   */
+  voice?: (text: string) => Int16Array;
   /** Gets what crossed the line: the caller's transmitted line bytes and times (for recordings). */
   onLineAudio?: (side: 'caller' | 'agent', pcm: Int16Array, rate: number, at: number) => void;
 }
@@ -98,7 +103,7 @@ export class EmulatedCaller {
 
   /** Speaks a line; resolves once its last sample has been sent. */
   say(text: string): Promise<Utterance> {
-    const pcm = synthesizeSpeech(text, { sampleRate: this.opts.rate, msPerChar: this.opts.msPerChar });
+    const pcm = this.opts.voice?.(text) ?? synthesizeSpeech(text, { sampleRate: this.opts.rate, msPerChar: this.opts.msPerChar });
     const startedAt = Date.now();
     return this.play(pcm).then(() => ({ text, startedAt, endedAt: Date.now() }));
   }

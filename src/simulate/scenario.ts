@@ -63,6 +63,11 @@ export const Scenario = z
   .object({
     name: z.string().min(1),
     description: z.string().optional(),
+    /**
+     * Why this scenario cannot be played with real providers (`simulate --live`), e.g. it scripts
+     * provider failures or what the STT mishears. Unset: it plays both ways.
+     */
+    offlineOnly: z.string().min(1).optional(),
     direction: z.enum(['inbound', 'outbound', 'browser']).default('inbound'),
     /** The caller's number (inbound) or the number dialled (outbound). */
     caller: e164.default('+15550001111'),

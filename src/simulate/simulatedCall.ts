@@ -1,7 +1,8 @@
 /**
  * One simulated phone call: the real call lifecycle, agents, tools and store, the real provider
- * plugins against the sandbox emulators, and an emulated caller on a G.711 line playing a
- * scenario. The only thing not real is the room: audio goes through local I/O instead.
+ * plugins against the sandbox emulators (or, live, against the real providers), and an emulated
+ * caller on a G.711 line playing a scenario. The room is not real: audio goes through local I/O
+ * instead, and LiveKit's server API is always the sandbox's emulator.
  */
 import { randomUUID } from 'node:crypto';
 import { type VAD, voice } from '@livekit/agents';
@@ -14,12 +15,13 @@ import { SipClient } from 'livekit-server-sdk';
 import { dialRequest } from '../call/outboundDial.js';
 import { livekitRoomApi } from '../livekit/roomApi.js';
 import type { Reply } from '../sandbox/openaiEmulator.js';
-import type { SimSandbox } from '../sandbox/sandbox.js';
+import type { SimLiveKit, SimSandbox } from '../sandbox/sandbox.js';
 import { PROFILE_RATES } from '../session/providers.js';
 import type { AppointmentStore, CallRecord, Store } from '../store/index.js';
 import { transferUri } from '../../tools/transfer.js';
 import type { TelephonyRate } from '../telephony/rates.js';
 import { EmulatedCaller } from './caller.js';
+import type { CallerVoice } from './callerVoice.js';
 import { PacedAudioOutput, PushAudioInput } from './localAudio.js';
 import { modelScript } from './modelScript.js';
 import type { ModelReply, Scenario } from './scenario.js';
@@ -33,11 +35,18 @@ export type SimEvent =
   | { type: 'note'; text: string; at: number };
 
 export interface SimulationEnv {
-  sandbox: SimSandbox;
+  /** LiveKit's server API, and the provider emulators unless `live` is set. */
+  sandbox: SimSandbox | SimLiveKit;
   config: Config;
   store: Store;
   vad: VAD;
   prices?: PriceTable;
+  /**
+   * Real providers (`simulate --live`): the STT, LLM and TTS the config names, with its keys and
+   * URLs; the model decides for itself (a scenario's `model` replies are not used), and the caller's
+   * lines are spoken by `callerVoice`. Unset: every provider is the sandbox's emulator.
+   */
+  live?: { callerVoice: Pick<CallerVoice, 'speak'> };
 }
 
 export interface SimulateOptions {
@@ -73,6 +82,8 @@ export interface Check {
 export interface SimulationReport {
   scenario: string;
   callId: string;
+  /** Who the STT, LLM and TTS were: the sandbox's emulators, or the real providers. */
+  providers: 'emulated' | 'live';
   room: string;
   outcome: CallRecord['outcome'];
   agents: string[];
@@ -94,6 +105,11 @@ export interface SimulationReport {
   /** Keypad tones the agent sent, as the caller heard them. */
   keysSent: string;
   checks: Check[];
+  /**
+   * Expectations not checked on this call: live, those about what the model chose to do (its
+   * words, tools, bookings), which only the scenario's scripted model makes certain.
+   */
+  notChecked: string[];
   passed: boolean;
 }
 
@@ -106,8 +122,17 @@ function toReply(r: ModelReply): Reply {
   return { error: { status: r.fail, message: r.message } };
 }
 
+/** The provider emulators a call drives (null when its providers are real). */
+function emulatorsOf(env: SimulationEnv): SimSandbox | null {
+  if (env.live) return null;
+  if (!('openai' in env.sandbox)) throw new Error('a simulated call needs the provider emulators, or live providers');
+  return env.sandbox;
+}
+
 export async function simulateCall(scenario: Scenario, env: SimulationEnv, options: SimulateOptions = {}): Promise<SimulationReport> {
   const { sandbox } = env;
+  const emulators = emulatorsOf(env);
+  if (env.live && scenario.offlineOnly) throw new Error(`"${scenario.name}" is offline-only: ${scenario.offlineOnly}`);
   const emit = options.onEvent ?? (() => undefined);
   const callId = options.callId ?? `sim_${randomUUID().slice(0, 8)}`;
   const room = options.job?.room ?? `sim-${callId}`;
@@ -124,6 +149,8 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
       ? { TRANSFER_ALLOWLIST: scenario.transfer.allow, TRANSFER_MODE: scenario.transfer.mode, TRANSFER_FALLBACK: scenario.transfer.fallback }
       : {}),
   };
+  // Live, the caller's lines are voiced before the call, so the call's timing is the providers' alone.
+  const voiced = env.live ? await voiceLines(scenario, env.live.callerVoice, rate) : undefined;
   const lk = sandbox.livekit.env();
   const sip = new SipClient(lk.LIVEKIT_URL, lk.LIVEKIT_API_KEY, lk.LIVEKIT_API_SECRET);
 
@@ -178,7 +205,7 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
   const replies = substitute(scenario.steps.flatMap((s) => ('model' in s ? s.model : [])), vars).map(toReply);
   const script = modelScript(replies, { amdLabel: scenario.answer === 'voicemail' ? 'machine-vm' : 'human' });
   const running = new RunningTools();
-  sandbox.openai.setBrain(key, async (req) => {
+  emulators?.openai.setBrain(key, async (req) => {
     const before = script.remaining;
     const reply = await script.brain(req);
     if (script.remaining < before && 'toolCalls' in reply && reply.toolCalls?.length) running.requested(reply.toolCalls.map((c) => c.name));
@@ -192,7 +219,8 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
     send: (pcm) => input.push(pcm),
     rate,
     phone: profile === 'phone',
-    msPerChar: sandbox.msPerChar,
+    msPerChar: emulators?.msPerChar,
+    ...(voiced ? { voice: (text: string) => voiced.get(text)! } : {}),
     onLineAudio: (side, pcm, r, at) => {
       if (side === 'caller') callerAudio?.(new Int16Array(pcm), r, at);
     },
@@ -239,7 +267,8 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
       vad: env.vad,
       roomApi: livekitRoomApi(sandbox.livekit.env()),
       now: clockFrom(scenario.now),
-      providerKeys: { openai: key, deepgram: key, cartesia: key },
+      // Emulated providers route each call by its key; real ones get the config's keys.
+      providerKeys: emulators ? { openai: key, deepgram: key, cartesia: key } : {},
       prices: env.prices,
       sip,
     },
@@ -286,7 +315,7 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
     let misheard: string | undefined;
     const dropUnusedMisheard = () => {
       if (misheard === undefined) return;
-      const queue = (sandbox.deepgram as { channel?: (k: string) => { peek(): string | undefined; shift(): unknown } }).channel?.(key);
+      const queue = (emulators?.deepgram as { channel?: (k: string) => { peek(): string | undefined; shift(): unknown } } | undefined)?.channel?.(key);
       if (queue?.peek() === misheard) queue.shift();
       misheard = undefined;
     };
@@ -309,7 +338,7 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
         }
         if (ended) return;
         dropUnusedMisheard();
-        sandbox.deepgram.expect(key, step.caller);
+        emulators?.deepgram.expect(key, step.caller);
         emit({ type: 'caller', text: step.caller, at: Date.now() });
         await caller.say(step.caller);
       } else if ('pause' in step) {
@@ -346,9 +375,9 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
         if (!keypadListener) throw new Error('this call has no keypad (a browser session?)');
         // Tones that leak into the audio reach the STT; this is what it will make of them.
         if (step.misheardAs) {
-          if (!('channel' in sandbox.deepgram)) throw new Error('misheardAs needs the in-process sandbox (its STT queue)');
+          if (!emulators || !('channel' in emulators.deepgram)) throw new Error("misheardAs needs the in-process sandbox's STT queue (live, mark the scenario offlineOnly)");
           dropUnusedMisheard();
-          sandbox.deepgram.expect(key, step.misheardAs);
+          emulators.deepgram.expect(key, step.misheardAs);
           misheard = step.misheardAs;
         }
         emit({ type: 'note', text: `caller presses ${step.dtmf}${step.inBand ? ' (tones audible on the line)' : ''}`, at: Date.now() });
@@ -370,7 +399,7 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
   const result: CallResult = await callDone;
   caller.hangUp();
   await input.close().catch(() => undefined);
-  sandbox.openai.removeBrain(key);
+  emulators?.openai.removeBrain(key);
   offDeleted();
 
   const deleteRoomCalls = sandbox.livekit.count('DeleteRoom', { room });
@@ -378,6 +407,7 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
   const report: SimulationReport = {
     scenario: scenario.name,
     callId,
+    providers: env.live ? 'live' : 'emulated',
     room,
     outcome: record.outcome,
     agents: record.agents ?? [],
@@ -393,28 +423,41 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
     transfers: result.transfers,
     keysSent: result.keysSent,
     checks: [],
+    notChecked: [],
     passed: false,
   };
   const expected = { ...scenario, expect: substitute(scenario.expect, vars) };
-  report.checks = await checkExpectations(expected, report, env.store, script.remaining, driverError);
+  const checks = await checkExpectations(expected, report, env.store, script.remaining, driverError);
+  // Live, the model is real: what it chose to say and do is reported, not held to the script.
+  report.checks = checks.filter((c) => !(env.live && c.scripted)).map(({ scripted: _s, ...c }) => c);
+  report.notChecked = checks.filter((c) => env.live && c.scripted).map((c) => c.what);
   report.passed = report.checks.every((c) => c.ok);
   return report;
 }
 
+/**
+ * Every expectation, checked. `scripted` marks those only the scenario's scripted model makes
+ * certain (what the agent said, the tools and their effects): with a real model they are reported
+ * as not checked. The rest hold whoever the model is: how the call ended, the agents it passed
+ * through, and the room deleted once, after the last words.
+ */
 async function checkExpectations(
   scenario: Scenario,
   r: SimulationReport,
   store: Store,
   unusedReplies: number,
   driverError: unknown,
-): Promise<Check[]> {
+): Promise<(Check & { scripted: boolean })[]> {
   const e = scenario.expect;
-  const checks: Check[] = [];
-  const check = (what: string, ok: boolean, detail?: string) => checks.push({ what, ok, ...(ok ? {} : { detail }) });
+  const checks: (Check & { scripted: boolean })[] = [];
+  const add = (scripted: boolean) => (what: string, ok: boolean, detail?: string) =>
+    checks.push({ what, ok, ...(ok ? {} : { detail }), scripted });
+  const check = add(false);
+  const scripted = add(true);
   if (driverError) check('the scenario ran to its end', false, (driverError as Error).message);
   check(`outcome is ${e.outcome}`, r.outcome?.kind === e.outcome, `got ${JSON.stringify(r.outcome)}`);
   check(`room deleted exactly once`, r.roomDeleted === e.roomDeleted, `DeleteRoom called ${r.deleteRoomCalls} times`);
-  check('every scripted model reply was used', unusedReplies === 0, `${unusedReplies} left over`);
+  scripted('every scripted model reply was used', unusedReplies === 0, `${unusedReplies} left over`);
   if (r.roomDeletedAt !== null && r.agentAudioEndedAt !== null) {
     check(
       'the room was deleted only after the agent finished speaking',
@@ -425,36 +468,36 @@ async function checkExpectations(
   if (e.agents) check(`agents ${e.agents.join(' → ')}`, JSON.stringify(r.agents) === JSON.stringify(e.agents), `got ${r.agents.join(' → ')}`);
   if (e.toolCalls) {
     const names = (r.record.toolCalls ?? []).map((t) => t.name);
-    check(`tool calls ${e.toolCalls.join(', ')}`, JSON.stringify(names) === JSON.stringify(e.toolCalls), `got ${names.join(', ')}`);
+    scripted(`tool calls ${e.toolCalls.join(', ')}`, JSON.stringify(names) === JSON.stringify(e.toolCalls), `got ${names.join(', ')}`);
   }
   if (e.appointments !== undefined) {
     const n = (await store.appointments.activeBetween('0000', '9999')).filter((a) => a.callId === r.callId).length;
-    check(`${e.appointments} appointment(s) booked by this call`, n === e.appointments, `got ${n}`);
+    scripted(`${e.appointments} appointment(s) booked by this call`, n === e.appointments, `got ${n}`);
   }
   if (e.userdata) {
     const u = (r.userdata ?? {}) as Record<string, unknown>;
     for (const [k, v] of Object.entries(e.userdata)) {
-      check(`userdata.${k} = ${JSON.stringify(v)}`, JSON.stringify(u[k]) === JSON.stringify(v), `got ${JSON.stringify(u[k])}`);
+      scripted(`userdata.${k} = ${JSON.stringify(v)}`, JSON.stringify(u[k]) === JSON.stringify(v), `got ${JSON.stringify(u[k])}`);
     }
   }
   const said = (r.record.transcript ?? []).filter((l) => l.role === 'agent').map((l) => l.text).join(' ');
   if (e.heard) {
-    for (const h of e.heard) check(`agent said "${h}"`, said.includes(h), `agent said: ${said}`);
+    for (const h of e.heard) scripted(`agent said "${h}"`, said.includes(h), `agent said: ${said}`);
   }
   if (e.notHeard) {
-    for (const h of e.notHeard) check(`agent never said "${h}"`, !said.includes(h), `agent said: ${said}`);
+    for (const h of e.notHeard) scripted(`agent never said "${h}"`, !said.includes(h), `agent said: ${said}`);
   }
   if (e.notInTranscript) {
     const lines = (r.record.transcript ?? []).map((l) => `${l.role}: ${l.text}`);
     for (const t of e.notInTranscript) {
       const hit = lines.find((l) => l.includes(t));
-      check(`the transcript never has "${t}"`, hit === undefined, `found ${hit}`);
+      scripted(`the transcript never has "${t}"`, hit === undefined, `found ${hit}`);
     }
   }
   if (e.transfers) {
     const got = r.transfers.map((t) => ({ to: t.to, result: t.result, mode: t.mode }));
     const want = e.transfers.map((t, i) => ({ ...t, mode: t.mode ?? got[i]?.mode }));
-    check(
+    scripted(
       `transfers ${e.transfers.map((t) => `${t.to ?? '(refused)'} ${t.result}`).join(', ')}`,
       JSON.stringify(got) === JSON.stringify(want),
       `got ${JSON.stringify(got)}`,
@@ -462,10 +505,10 @@ async function checkExpectations(
   }
   if (e.keypad) {
     const lines = (r.record.transcript ?? []).filter((l) => l.role === 'caller' && l.text.startsWith('[keypad] ')).map((l) => l.text.slice(9));
-    check(`caller keyed in ${e.keypad.join(', ')}`, JSON.stringify(lines) === JSON.stringify(e.keypad), `transcript has ${JSON.stringify(lines)}`);
+    scripted(`caller keyed in ${e.keypad.join(', ')}`, JSON.stringify(lines) === JSON.stringify(e.keypad), `transcript has ${JSON.stringify(lines)}`);
   }
   if (e.keysSent !== undefined) {
-    check(`agent pressed ${e.keysSent}`, r.keysSent === e.keysSent, `the caller heard "${r.keysSent}"`);
+    scripted(`agent pressed ${e.keysSent}`, r.keysSent === e.keysSent, `the caller heard "${r.keysSent}"`);
   }
   return checks;
 }
@@ -555,6 +598,16 @@ function agentStartsSpeaking(s: voice.AgentSession<CallUserdata>): Promise<void>
     };
     s.on(voice.AgentSessionEventTypes.AgentStateChanged, onState);
   });
+}
+
+/** Each of the caller's lines, voiced once at the call's rate (the voice keeps its own cache). */
+async function voiceLines(scenario: Scenario, voice: Pick<CallerVoice, 'speak'>, rate: number): Promise<Map<string, Int16Array>> {
+  const voiced = new Map<string, Int16Array>();
+  // One line at a time: a provider's concurrency limit is the account's, not this call's.
+  for (const s of scenario.steps) {
+    if ('caller' in s && !voiced.has(s.caller)) voiced.set(s.caller, await voice.speak(s.caller, rate));
+  }
+  return voiced;
 }
 
 function substitute<T>(value: T, vars: Record<string, string>): T {
