@@ -5,7 +5,7 @@
  * session, the framework's session-end step, leave the room, then the shutdown callbacks.
  * What differs is only that the process outlives the job and holds others beside it.
  */
-import { type AgentDefinition, JobContext, type JobProcess, type RunningJobInfo, type ipc, log, runWithJobContextAsync } from '@livekit/agents';
+import { type AgentDefinition, JobContext, type JobProcess, type RunningJobInfo, type ipc, log, runWithJobContextAsync, telemetry } from '@livekit/agents';
 import { Room, RoomEvent } from '@livekit/rtc-node';
 
 export interface RunningJob {
@@ -53,7 +53,18 @@ export function runJob(
   }, inference);
 
   let crash: unknown;
-  const entry = runWithJobContextAsync(ctx, () => agent.entry(ctx));
+  // The job's trace span, as the framework's job process opens it (the session's spans nest in it).
+  const entry = runWithJobContextAsync(ctx, () =>
+    telemetry.tracer.startActiveSpan(
+      async (span) => {
+        span.setAttribute(telemetry.traceTypes.ATTR_JOB_ID, info.job.id);
+        span.setAttribute(telemetry.traceTypes.ATTR_AGENT_NAME, info.job.agentName);
+        span.setAttribute(telemetry.traceTypes.ATTR_ROOM_NAME, info.job.room?.name ?? '');
+        return agent.entry(ctx);
+      },
+      { name: 'job_entrypoint' },
+    ),
+  );
   entry.catch((err) => {
     crash = err;
     logger.error({ error: err }, 'job entry failed');
