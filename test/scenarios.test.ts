@@ -68,6 +68,7 @@ describe('scenarios', () => {
       'worker-shutdown.yaml',
       'stt-drop.yaml',
       'stt-down.yaml',
+      'tts-failure.yaml',
     ]) {
       assert.ok(files.includes(f), `missing scenario ${f}`);
     }
@@ -121,6 +122,15 @@ describe('scenarios', () => {
     assert.match((r.outcome as { error: string }).error, /^stt_error: .*503/);
     const agent = (r.record.transcript ?? []).filter((l) => l.role === 'agent').map((l) => l.text);
     assert.match(agent.at(-1)!, /our system is having trouble/, 'the goodbye is the last thing said');
+  });
+
+  it('Cartesia down: the reply that failed was never played, and nothing was said after it', () => {
+    const r = reports.get('tts-failure.yaml');
+    assert.ok(r && !(r instanceof Error));
+    assert.match((r.outcome as { error: string }).error, /^tts_error: /);
+    const gens = sandbox.cartesia.generationsFor(`sandbox-${r.callId}`);
+    assert.ok(gens.some((g) => g.outcome === 'error'), JSON.stringify(gens.map((g) => g.outcome)));
+    assert.ok(gens.every((g) => g.outcome !== 'done' || !g.text.includes('look that up')));
   });
 
   for (const f of files) {
