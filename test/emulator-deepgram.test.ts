@@ -8,6 +8,7 @@ import { AudioFrame, dispose } from '@livekit/rtc-node';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DeepgramEmulator } from '../src/sandbox/deepgramEmulator.js';
+import { RestartableSTT } from '../src/session/restartableStt.js';
 import { concatPcm, g711uRoundTrip, silence, speechDurationMs, splitFrames, synthesizeSpeech } from '../src/sandbox/speechSignal.js';
 
 initializeLogger({ pretty: false, level: 'fatal' });
@@ -83,7 +84,7 @@ function finalTexts(c: Collector): string[] {
 
 describe('Deepgram emulator + real deepgram.STT plugin', { timeout: 60_000 }, () => {
   const emu = new DeepgramEmulator();
-  const stts: deepgram.STT[] = [];
+  const stts: stt.STT[] = [];
   const streams: stt.SpeechStream[] = [];
   const open = (apiKey: string, opts: Partial<deepgram.STTOptions> = {}) => {
     const s = new deepgram.STT({ baseUrl: emu.url, apiKey, sampleRate: SR, ...opts });
@@ -228,21 +229,59 @@ describe('Deepgram emulator + real deepgram.STT plugin', { timeout: 60_000 }, ()
     throw new Error(`emulator never received ${sec}s of audio for ${key}`);
   }
 
-  it('dropConnections closes the socket (1011); plugin 1.9.0 does not reconnect (known limitation, see README)', async () => {
+  it('dropConnections closes the socket (1011): the plugin alone goes deaf; RestartableSTT.restart() replays the line it missed', async () => {
     emu.expect('sandbox-drop', 'First part.', 'Second part.');
-    const { stream, events } = open('sandbox-drop');
+    const restartable = new RestartableSTT(new deepgram.STT({ baseUrl: emu.url, apiKey: 'sandbox-drop', sampleRate: SR }));
+    stts.push(restartable);
+    const stream = restartable.stream();
+    streams.push(stream);
+    const events = new Collector(stream);
+    const failures: Error[] = [];
+    restartable.onStreamFailure((e) => failures.push(e));
+
     push(stream, concatPcm(callerSpeech('First part'), silence(600, SR)));
     await events.waitFor(events.count(SpeechEventType.END_OF_SPEECH));
     assert.equal(emu.dropConnections('sandbox-drop'), 1);
     push(stream, concatPcm(callerSpeech('Second part'), silence(600, SR)));
     await new Promise((r) => setTimeout(r, 1500));
-    const conns = emu.connectionsFor('sandbox-drop');
-    assert.equal(conns[0]!.closeCode, 1011);
-    // The plugin passes its socket monitor Task (not Task.result) to Promise.all, so a
-    // server-side close is only logged: no reconnect, and STT stays silent for the call.
-    // If this starts failing after a plugin upgrade, the bug is fixed: update the README.
-    assert.equal(conns.length, 1, 'no reconnect');
+    // The plugin passes its socket monitor Task (not Task.result) to Promise.all, so a server-side
+    // close is only logged: no error, no end of stream, no reconnect. If this starts failing after
+    // a plugin upgrade, the bug is fixed: update restartableStt.ts and the sandbox README.
+    assert.equal(emu.connectionsFor('sandbox-drop')[0]!.closeCode, 1011);
+    assert.equal(emu.connectionsFor('sandbox-drop').length, 1, 'the plugin does not reconnect');
     assert.deepEqual(finalTexts(events), ['First part.']);
+    assert.deepEqual(failures, [], 'nothing reports the dead stream');
+
+    // What the lifecycle does when the caller's line gets no transcript: a new provider stream,
+    // fed the audio since the last final, so the line is heard after all (and only once).
+    assert.equal(restartable.restart('test'), 1);
+    await events.waitFor((evs) => evs.filter((e) => e.type === SpeechEventType.FINAL_TRANSCRIPT).length === 2);
+    assert.deepEqual(finalTexts(events), ['First part.', 'Second part.']);
+    const conns = emu.connectionsFor('sandbox-drop');
+    assert.equal(conns.length, 2, 'one new connection');
+    assert.equal(conns[1]!.segments.length, 1, 'the replay starts after the first line');
+    // Timestamps stay on the stream's timeline: the second line comes after the first.
+    const [first, second] = events.ofType(SpeechEventType.FINAL_TRANSCRIPT).map((e) => e.alternatives![0]);
+    assert.ok(second!.startTime > first!.endTime, `${second!.startTime} > ${first!.endTime}`);
+
+    // And it keeps listening on the new connection.
+    emu.expect('sandbox-drop', 'Third part.');
+    push(stream, concatPcm(callerSpeech('Third part'), silence(600, SR)));
+    await events.waitFor((evs) => evs.filter((e) => e.type === SpeechEventType.FINAL_TRANSCRIPT).length === 3);
+    assert.deepEqual(finalTexts(events), ['First part.', 'Second part.', 'Third part.']);
+  });
+
+  it('RestartableSTT reports a provider stream that gave up (connection refused after its retries)', async () => {
+    emu.setBehaviour('sandbox-refused', { rejectStatus: 503 });
+    const restartable = new RestartableSTT(new deepgram.STT({ baseUrl: emu.url, apiKey: 'sandbox-refused', sampleRate: SR }));
+    stts.push(restartable);
+    const failed = new Promise<Error>((resolve) => restartable.onStreamFailure(resolve));
+    const stream = restartable.stream({ connOptions: { maxRetry: 1, retryIntervalMs: 50, timeoutMs: 2000 } });
+    streams.push(stream);
+    push(stream, silence(200, SR));
+    const err = await failed;
+    assert.match(err.message, /rejected with status 503/);
+    assert.equal(emu.connectionsFor('sandbox-refused').length, 0, 'never connected');
   });
 
   it('answers Finalize (stream.flush) by finalising the open segment at once', async () => {

@@ -10,6 +10,7 @@ import * as deepgram from '@livekit/agents-plugin-deepgram';
 import { loadConfig } from '../src/config.js';
 import { OpenAIEmulator } from '../src/sandbox/openaiEmulator.js';
 import { buildProviders } from '../src/session/providers.js';
+import { RestartableSTT } from '../src/session/restartableStt.js';
 
 let emu: OpenAIEmulator;
 before(async () => {
@@ -22,9 +23,11 @@ after(async () => {
 const keys = { DEEPGRAM_API_KEY: 'k', OPENAI_API_KEY: 'k', CARTESIA_API_KEY: 'k' };
 
 describe('providers', () => {
-  it('one provider of a kind is used directly, at the phone rates', () => {
+  it('one provider of a kind is used directly, at the phone rates (the STT in a RestartableSTT)', () => {
     const p = buildProviders(loadConfig(keys), 'phone');
-    assert.ok(p.stt instanceof deepgram.STT);
+    assert.ok(p.stt instanceof RestartableSTT);
+    assert.ok(p.stt.inner instanceof deepgram.STT);
+    assert.equal(p.stt.label, 'deepgram.STT', "metrics keep the provider's label");
     assert.equal(p.tts.sampleRate, 8000);
     assert.ok(!(p.llm instanceof llm.FallbackAdapter));
     assert.equal(buildProviders(loadConfig(keys), 'browser').tts.sampleRate, 24000);
@@ -35,7 +38,7 @@ describe('providers', () => {
       loadConfig({ ...keys, STT_PROVIDERS: 'deepgram,cartesia', TTS_PROVIDERS: 'cartesia,deepgram', LLM_FALLBACK_MODEL: 'gpt-4.1-nano' }),
       'phone',
     );
-    assert.ok(p.stt instanceof stt.FallbackAdapter);
+    assert.ok(p.stt instanceof RestartableSTT && p.stt.inner instanceof stt.FallbackAdapter);
     assert.ok(p.tts instanceof tts.FallbackAdapter);
     assert.ok(p.llm instanceof llm.FallbackAdapter);
   });

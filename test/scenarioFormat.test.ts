@@ -23,6 +23,14 @@ describe('scenario files', () => {
     });
   });
 
+  it('an unknown fault is named with the kinds there are, at its line', () => {
+    const text = ['name: f', 'steps:', '  - caller: hi', '  - fault: cartesia', 'expect:', '  outcome: error', ''].join('\n');
+    assert.throws(
+      () => parseScenario(text, 'scenarios/f.yaml'),
+      /scenarios\/f\.yaml:4: steps\.1\.fault: Invalid enum value\. Expected 'store' \| 'stt-drop' \| 'stt-down' \| 'tts', received 'cartesia'$/,
+    );
+  });
+
   it('reports YAML syntax errors with line and column', () => {
     assert.throws(() => parseScenario('name: x\nsteps: [\n', 'broken.yaml'), /broken\.yaml:\d+:\d+: /);
   });

@@ -58,7 +58,18 @@ after(async () => {
 
 describe('scenarios', () => {
   it('there is a default inbound booking scenario and one per exit path', () => {
-    for (const f of ['inbound-booking.yaml', 'hangup-mid-reply.yaml', 'max-duration.yaml', 'silence-timeout.yaml', 'llm-failure.yaml', 'tool-failure.yaml', 'worker-shutdown.yaml']) {
+    for (const f of [
+      'inbound-booking.yaml',
+      'hangup-mid-reply.yaml',
+      'max-duration.yaml',
+      'silence-timeout.yaml',
+      'llm-failure.yaml',
+      'tool-failure.yaml',
+      'worker-shutdown.yaml',
+      'stt-drop.yaml',
+      'stt-down.yaml',
+      'tts-failure.yaml',
+    ]) {
       assert.ok(files.includes(f), `missing scenario ${f}`);
     }
   });
@@ -82,6 +93,44 @@ describe('scenarios', () => {
     const browser = reports.get('browser-booking.yaml');
     assert.ok(browser && !(browser instanceof Error));
     assert.equal((browser.record.cost as { breakdown: { sip: number } }).breakdown.sip, 0);
+  });
+
+  it('a dropped Deepgram socket: the line said into it is heard once, on a new connection, and answered', () => {
+    const r = reports.get('stt-drop.yaml');
+    assert.ok(r && !(r instanceof Error));
+    // One connection per agent (intro, then desk); the desk's is the one dropped.
+    const conns = sandbox.deepgram.connectionsFor(`sandbox-${r.callId}`);
+    const dropped = conns.filter((c) => c.closeCode === 1011);
+    assert.equal(dropped.length, 1);
+    const after = conns.filter((c) => c.connectedAt > dropped[0]!.closedAt!);
+    assert.equal(after.length, 1, 'the plugin does not reconnect by itself; the restart makes one new connection');
+    const lines = (r.record.transcript ?? []).map((l) => ({ ...l, ms: Date.parse(l.at) }));
+    const said = lines.filter((l) => l.role === 'caller' && l.text === 'Wednesday morning please.');
+    assert.equal(said.length, 1, 'heard exactly once (the replay does not repeat earlier lines)');
+    const answer = lines.find((l) => l.role === 'agent' && l.text.includes('Wednesday morning it is'));
+    assert.ok(answer && answer.ms >= said[0]!.ms, 'answered after it was heard');
+    assert.deepEqual(
+      lines.filter((l) => l.role === 'caller').map((l) => l.text),
+      ['Hi, this is Ben Okafor. I need a cleaning.', 'Wednesday morning please.', "No, that's all. Bye."],
+    );
+  });
+
+  it('Deepgram down: two restarts that cannot connect, then a goodbye and one DeleteRoom', () => {
+    const r = reports.get('stt-down.yaml');
+    assert.ok(r && !(r instanceof Error));
+    assert.equal(sandbox.deepgram.connectionsFor(`sandbox-${r.callId}`).length, 1, 'no new connection was accepted');
+    assert.match((r.outcome as { error: string }).error, /^stt_error: .*503/);
+    const agent = (r.record.transcript ?? []).filter((l) => l.role === 'agent').map((l) => l.text);
+    assert.match(agent.at(-1)!, /our system is having trouble/, 'the goodbye is the last thing said');
+  });
+
+  it('Cartesia down: the reply that failed was never played, and nothing was said after it', () => {
+    const r = reports.get('tts-failure.yaml');
+    assert.ok(r && !(r instanceof Error));
+    assert.match((r.outcome as { error: string }).error, /^tts_error: /);
+    const gens = sandbox.cartesia.generationsFor(`sandbox-${r.callId}`);
+    assert.ok(gens.some((g) => g.outcome === 'error'), JSON.stringify(gens.map((g) => g.outcome)));
+    assert.ok(gens.every((g) => g.outcome !== 'done' || !g.text.includes('look that up')));
   });
 
   for (const f of files) {

@@ -6,7 +6,7 @@
  * into `end()`, which runs once: optionally a goodbye that must finish playing, then the session
  * closes, the room is deleted (once, by `RoomJanitor`), and the call record is written.
  */
-import { type VAD, log, voice } from '@livekit/agents';
+import { type VAD, log, type stt as sttNs, voice } from '@livekit/agents';
 import { introAgent } from '../../agents/intro.js';
 import { voicemailMessage } from '../../agents/prompts.js';
 import { type CallUserdata, type OutboundContact, newUserdata } from '../../agents/userdata.js';
@@ -16,6 +16,7 @@ import { dtmfCode, keypadLine, parseDtmfSequence } from '../../tools/dtmf.js';
 import { TransferAllowList } from '../../tools/transfer.js';
 import type { Config } from '../config.js';
 import { type ChannelProfile, type ProviderKeys, type Providers, buildProviders, closeProviders } from '../session/providers.js';
+import { RestartableSTT } from '../session/restartableStt.js';
 import { createSession } from '../session/sessionFactory.js';
 import type { CallOutcome, CallRecord, Direction, Store } from '../store/index.js';
 import { join } from 'node:path';
@@ -110,6 +111,8 @@ export const GOODBYES = {
 } as const;
 export const REPROMPT = 'Are you still there?';
 export const LLM_RETRY_APOLOGY = "Sorry, I'm having a little trouble on my end. Could you say that again?";
+/** New STT streams a call gets before an STT that still hears nothing ends it. */
+export const MAX_STT_RESTARTS = 2;
 
 /** How long a goodbye may take to play before the line is closed anyway. */
 const GOODBYE_TIMEOUT_MS = 15_000;
@@ -331,7 +334,7 @@ export async function runCall(setup: CallSetup, deps: CallDeps, io: CallIo): Pro
     callLog.attach(session, agent.id);
     latency.attach(session);
     usage.attach(session);
-    const policies = wirePolicies(session, config, requestEnd, timers, () => policyHold.count > 0);
+    const policies = wirePolicies(session, config, requestEnd, timers, () => policyHold.count > 0, providers.stt);
     policyHold.onStart = policies.cancelSilence;
     session.on(voice.AgentSessionEventTypes.Close, (ev) => {
       sessionClosed = true;
@@ -519,6 +522,7 @@ function wirePolicies(
   requestEnd: (r: EndRequest) => void,
   timers: NodeJS.Timeout[],
   onHold: () => boolean,
+  stt: sttNs.STT,
 ): { cancelSilence: () => void } {
   // Silence: the framework marks the caller "away" after SILENCE_REPROMPT_SECONDS of mutual
   // silence; we ask once, then give them SILENCE_TIMEOUT_SECONDS more after the question ends.
@@ -566,6 +570,29 @@ function wirePolicies(
       if (!ownLines.has((ev.item.textContent ?? '').trim())) failedTurnsInARow = 0;
     }
   });
+  // STT failures: the caller spoke (the VAD heard them) and no transcript came, or the STT stream
+  // gave up by itself. Either way the caller is talking to no one, and nothing in the framework
+  // will notice (restartableStt.ts says why). The STT gets a new stream, which replays what the
+  // caller said, so their line is still answered; after MAX_STT_RESTARTS with nothing transcribed
+  // in between, the call ends politely: the agent can still speak, it just cannot hear.
+  const restartable = stt instanceof RestartableSTT ? stt : undefined;
+  let sttFailures = 0;
+  const sttFailed = (why: string) => {
+    if (sttFailures >= MAX_STT_RESTARTS) {
+      requestEnd({ outcome: { kind: 'error', error: `stt_error: ${why}` }, goodbye: GOODBYES.error });
+      return;
+    }
+    sttFailures++;
+    log().warn({ reason: why, restart: sttFailures }, 'the STT is not hearing the caller');
+    restartable?.restart(why);
+  };
+  session.on(voice.AgentSessionEventTypes.UserTranscriptionTimeout, () => sttFailed('the caller spoke and no transcript came'));
+  const offStreamFailure = restartable?.onStreamFailure((err) => sttFailed(err.message));
+  session.on(voice.AgentSessionEventTypes.Close, () => offStreamFailure?.());
+  session.on(voice.AgentSessionEventTypes.UserInputTranscribed, (ev) => {
+    if (ev.isFinal && ev.transcript.trim()) sttFailures = 0;
+  });
+
   session.on(voice.AgentSessionEventTypes.Error, (ev) => {
     const err = ev.error;
     if ((err as { recoverable?: boolean }).recoverable) return;

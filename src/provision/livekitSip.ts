@@ -162,9 +162,7 @@ function inboundChanges(cur: SIPInboundTrunkInfo, want: SIPInboundTrunkInfo): st
   const changes: string[] = [];
   if (!sameSet(cur.numbers, want.numbers)) changes.push('numbers');
   if (!sameSet(cur.allowedAddresses, want.allowedAddresses)) changes.push('allowedAddresses');
-  if (cur.authUsername !== want.authUsername) changes.push('authUsername');
-  if (cur.metadata !== want.metadata || (cur.authPassword !== '' && cur.authPassword !== want.authPassword)) changes.push('auth/metadata');
-  return changes;
+  return [...changes, ...credentialChanges(cur, want)];
 }
 
 function outboundChanges(cur: SIPOutboundTrunkInfo, want: SIPOutboundTrunkInfo): string[] {
@@ -172,6 +170,15 @@ function outboundChanges(cur: SIPOutboundTrunkInfo, want: SIPOutboundTrunkInfo):
   if (cur.address !== want.address) changes.push('address');
   if (!sameSet(cur.numbers, want.numbers)) changes.push('numbers');
   if (cur.transport !== want.transport) changes.push('transport');
+  return [...changes, ...credentialChanges(cur, want)];
+}
+
+/**
+ * Both kinds of trunk: the username, and the password through the metadata's HMAC (a server may
+ * not return the password; when it does, it is compared too).
+ */
+function credentialChanges(cur: Trunk, want: Trunk): string[] {
+  const changes: string[] = [];
   if (cur.authUsername !== want.authUsername) changes.push('authUsername');
   if (cur.metadata !== want.metadata || (cur.authPassword !== '' && cur.authPassword !== want.authPassword)) changes.push('auth/metadata');
   return changes;
@@ -256,94 +263,62 @@ export async function setupLiveKitSip(config: LiveKitSipConfig, options: SetupSi
 
   const inbound = want.inbound;
   if (inbound) {
-    steps.push({
-      step: 'inbound trunk',
-      name: names.inbound,
-      run: async (ctx) => {
-        const desired = new SIPInboundTrunkInfo({
-          name: names.inbound,
-          numbers: inbound.numbers,
-          allowedAddresses: inbound.allowedAddresses,
-          authUsername: inbound.authUsername,
-          authPassword: inbound.authPassword,
-          metadata: trunkMetadata(config.LIVEKIT_API_SECRET, inbound.authUsername, inbound.authPassword),
-        });
-        const current = single(await sip.listSipInboundTrunk(), names.inbound, 'inbound trunk', (t) => t.sipTrunkId);
-        if (!current) {
-          ctx.plan('SIP.CreateSIPInboundTrunk', new CreateSIPInboundTrunkRequest({ trunk: desired }).toJson());
-          if (ctx.dryRun) return { status: 'would create' };
-          const created = await sip.createSipInboundTrunk(desired.name, desired.numbers, {
-            allowedAddresses: desired.allowedAddresses,
-            authUsername: desired.authUsername,
-            authPassword: desired.authPassword,
-            metadata: desired.metadata,
-          });
-          state.inboundId = created.sipTrunkId;
-          return { status: 'created', id: created.sipTrunkId };
-        }
-        state.inboundId = current.sipTrunkId;
-        const changes = inboundChanges(current, desired);
-        if (changes.length === 0) return { status: 'unchanged', id: current.sipTrunkId };
-        const next = current.clone();
-        Object.assign(next, {
-          numbers: desired.numbers,
-          allowedAddresses: desired.allowedAddresses,
-          authUsername: desired.authUsername,
-          authPassword: desired.authPassword,
-          metadata: desired.metadata,
-        });
-        return replace(ctx, 'SIP.UpdateSIPInboundTrunk', new UpdateSIPInboundTrunkRequest({ sipTrunkId: current.sipTrunkId, action: { case: 'replace', value: next } }).toJson(), current.sipTrunkId, changes, () =>
-          sip.updateSipInboundTrunk(current.sipTrunkId, next),
-        );
-      },
-    });
+    steps.push(
+      trunkStep(
+        {
+          kind: 'inbound trunk',
+          info: SIPInboundTrunkInfo,
+          list: () => sip.listSipInboundTrunk(),
+          changes: inboundChanges,
+          createCall: 'SIP.CreateSIPInboundTrunk',
+          createBody: (trunk) => new CreateSIPInboundTrunkRequest({ trunk }).toJson(),
+          create: (t) =>
+            sip.createSipInboundTrunk(t.name, t.numbers, {
+              allowedAddresses: t.allowedAddresses,
+              authUsername: t.authUsername,
+              authPassword: t.authPassword,
+              metadata: t.metadata,
+            }),
+          updateCall: 'SIP.UpdateSIPInboundTrunk',
+          updateBody: (sipTrunkId, next) => new UpdateSIPInboundTrunkRequest({ sipTrunkId, action: { case: 'replace', value: next } }).toJson(),
+          update: (id, next) => sip.updateSipInboundTrunk(id, next),
+        },
+        names.inbound,
+        inbound,
+        config.LIVEKIT_API_SECRET,
+        (id) => (state.inboundId = id),
+      ),
+    );
   }
 
   const outbound = want.outbound;
   if (outbound) {
-    steps.push({
-      step: 'outbound trunk',
-      name: names.outbound,
-      run: async (ctx) => {
-        const desired = new SIPOutboundTrunkInfo({
-          name: names.outbound,
-          address: outbound.address,
-          numbers: outbound.numbers,
-          transport: outbound.transport,
-          authUsername: outbound.authUsername,
-          authPassword: outbound.authPassword,
-          metadata: trunkMetadata(config.LIVEKIT_API_SECRET, outbound.authUsername, outbound.authPassword),
-        });
-        const current = single(await sip.listSipOutboundTrunk(), names.outbound, 'outbound trunk', (t) => t.sipTrunkId);
-        if (!current) {
-          ctx.plan('SIP.CreateSIPOutboundTrunk', new CreateSIPOutboundTrunkRequest({ trunk: desired }).toJson());
-          if (ctx.dryRun) return { status: 'would create' };
-          const created = await sip.createSipOutboundTrunk(desired.name, desired.address, desired.numbers, {
-            transport: desired.transport,
-            authUsername: desired.authUsername,
-            authPassword: desired.authPassword,
-            metadata: desired.metadata,
-          });
-          state.outboundId = created.sipTrunkId;
-          return { status: 'created', id: created.sipTrunkId };
-        }
-        state.outboundId = current.sipTrunkId;
-        const changes = outboundChanges(current, desired);
-        if (changes.length === 0) return { status: 'unchanged', id: current.sipTrunkId };
-        const next = current.clone();
-        Object.assign(next, {
-          address: desired.address,
-          numbers: desired.numbers,
-          transport: desired.transport,
-          authUsername: desired.authUsername,
-          authPassword: desired.authPassword,
-          metadata: desired.metadata,
-        });
-        return replace(ctx, 'SIP.UpdateSIPOutboundTrunk', new UpdateSIPOutboundTrunkRequest({ sipTrunkId: current.sipTrunkId, action: { case: 'replace', value: next } }).toJson(), current.sipTrunkId, changes, () =>
-          sip.updateSipOutboundTrunk(current.sipTrunkId, next),
-        );
-      },
-    });
+    steps.push(
+      trunkStep(
+        {
+          kind: 'outbound trunk',
+          info: SIPOutboundTrunkInfo,
+          list: () => sip.listSipOutboundTrunk(),
+          changes: outboundChanges,
+          createCall: 'SIP.CreateSIPOutboundTrunk',
+          createBody: (trunk) => new CreateSIPOutboundTrunkRequest({ trunk }).toJson(),
+          create: (t) =>
+            sip.createSipOutboundTrunk(t.name, t.address, t.numbers, {
+              transport: t.transport,
+              authUsername: t.authUsername,
+              authPassword: t.authPassword,
+              metadata: t.metadata,
+            }),
+          updateCall: 'SIP.UpdateSIPOutboundTrunk',
+          updateBody: (sipTrunkId, next) => new UpdateSIPOutboundTrunkRequest({ sipTrunkId, action: { case: 'replace', value: next } }).toJson(),
+          update: (id, next) => sip.updateSipOutboundTrunk(id, next),
+        },
+        names.outbound,
+        outbound,
+        config.LIVEKIT_API_SECRET,
+        (id) => (state.outboundId = id),
+      ),
+    );
   }
 
   if (inbound) {
@@ -399,6 +374,61 @@ export async function setupLiveKitSip(config: LiveKitSipConfig, options: SetupSi
   });
   addNextSteps(result, config, state, want);
   return result;
+}
+
+type Trunk = SIPInboundTrunkInfo | SIPOutboundTrunkInfo;
+/** The fields setup manages on a trunk, as `desiredSip` says them; every other field is the server's. */
+type TrunkFields = NonNullable<Desired['inbound']> | NonNullable<Desired['outbound']>;
+
+/** What differs between the two kinds of trunk step: the message type and the SIP API calls. */
+interface TrunkApi<T extends Trunk, F extends TrunkFields> {
+  kind: 'inbound trunk' | 'outbound trunk';
+  info: new (init: F & { name: string; metadata: string }) => T;
+  list(): Promise<T[]>;
+  changes(cur: T, want: T): string[];
+  createCall: string;
+  createBody(trunk: T): unknown;
+  create(trunk: T): Promise<T>;
+  updateCall: string;
+  updateBody(id: string, next: T): unknown;
+  update(id: string, next: T): Promise<unknown>;
+}
+
+/**
+ * One trunk, found by name: created when missing, left alone when it matches, otherwise replaced
+ * by the server's trunk with the managed fields (and the metadata) set, so fields setup does not
+ * manage are kept. `found` learns the trunk's id as soon as it is known.
+ */
+function trunkStep<T extends Trunk, F extends TrunkFields>(
+  api: TrunkApi<T, F>,
+  name: string,
+  fields: F,
+  apiSecret: string,
+  found: (id: string) => void,
+): Step {
+  return {
+    step: api.kind,
+    name,
+    run: async (ctx) => {
+      const metadata = trunkMetadata(apiSecret, fields.authUsername, fields.authPassword);
+      const desired = new api.info({ ...fields, name, metadata });
+      const current = single(await api.list(), name, api.kind, (t) => t.sipTrunkId);
+      if (!current) {
+        ctx.plan(api.createCall, api.createBody(desired));
+        if (ctx.dryRun) return { status: 'would create' };
+        const created = await api.create(desired);
+        found(created.sipTrunkId);
+        return { status: 'created', id: created.sipTrunkId };
+      }
+      found(current.sipTrunkId);
+      const changes = api.changes(current, desired);
+      if (changes.length === 0) return { status: 'unchanged', id: current.sipTrunkId };
+      const next: T = Object.assign(current.clone() as T, fields, { metadata });
+      return replace(ctx, api.updateCall, api.updateBody(current.sipTrunkId, next), current.sipTrunkId, changes, () =>
+        api.update(current.sipTrunkId, next),
+      );
+    },
+  };
 }
 
 async function replace(

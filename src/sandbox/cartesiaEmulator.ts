@@ -134,7 +134,8 @@ export class CartesiaEmulator extends EmulatorServer {
   readonly connections: CartesiaConnectionRecord[] = [];
 
   #behaviour = new KeyedTable<CartesiaKeyBehaviour>();
-  #faults = new Map<string, Fault[]>();
+  /** Per key, in order: a fault and how many more generations it hits (`Infinity`: the provider is down). */
+  #faults = new Map<string, { fault: Fault; remaining: number }[]>();
   #sessions = new Set<TtsSession>();
 
   constructor(opts: CartesiaEmulatorOptions = {}) {
@@ -166,7 +167,8 @@ export class CartesiaEmulator extends EmulatorServer {
    * after `afterChunks` audio chunks) the emulator sends
    * `{type:'error', status_code: status, done:true}` for the context. 5xx is
    * fatal for the plugin (retryable APIStatusError), 4xx is logged and ends the
-   * generation quietly.
+   * generation quietly. `count: Infinity`: every generation from now on (the
+   * provider is down).
    */
   failNext(key: string, o: { status?: number; message?: string; afterChunks?: number; count?: number } = {}): this {
     return this.#addFault(key, 'error', o);
@@ -179,14 +181,15 @@ export class CartesiaEmulator extends EmulatorServer {
 
   #addFault(key: string, kind: Fault['kind'], o: { status?: number; message?: string; afterChunks?: number; count?: number }): this {
     const list = this.#faults.get(key) ?? [];
-    for (let i = 0; i < (o.count ?? 1); i++) {
-      list.push({
+    list.push({
+      fault: {
         kind,
         status: o.status ?? 500,
         message: o.message ?? (kind === 'drop' ? 'sandbox: connection dropped' : 'sandbox: injected generation failure'),
         afterChunks: o.afterChunks ?? 0,
-      });
-    }
+      },
+      remaining: o.count ?? 1,
+    });
     this.#faults.set(key, list);
     return this;
   }
@@ -210,7 +213,10 @@ export class CartesiaEmulator extends EmulatorServer {
   _takeFault(key: string | undefined): Fault | undefined {
     if (key === undefined) return undefined;
     const list = this.#faults.get(key);
-    return list?.shift();
+    const next = list?.[0];
+    if (!next) return undefined;
+    if (--next.remaining <= 0) list.shift();
+    return next.fault;
   }
 
   /** @internal */

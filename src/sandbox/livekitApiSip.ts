@@ -27,7 +27,9 @@ import {
   ParticipantInfo_State,
   SIPDispatchRuleInfo,
   SIPInboundTrunkInfo,
+  SIPInboundTrunkUpdate,
   SIPOutboundTrunkInfo,
+  SIPOutboundTrunkUpdate,
   SIPParticipantInfo,
   SIPTrunkInfo,
   TransferSIPParticipantRequest,
@@ -381,6 +383,41 @@ function trunkNotFound(): TwirpError {
   return new TwirpError('not_found', 'requested sip trunk does not exist');
 }
 
+/** An Update*Trunk request's oneof: the whole trunk (`replace`) or field changes (`update`). */
+type TrunkAction<T, U> = { case: 'replace'; value: T } | { case: 'update'; value: U } | { case: undefined; value?: undefined };
+
+/**
+ * The trunk an Update*Trunk request leaves, before validation, checked as livekit-server checks
+ * it: an id, an action, an existing trunk, and a replacement that names no other trunk. `replace`
+ * takes the given info; `update` copies the current trunk and lets `applyUpdate` change the
+ * fields its kind has.
+ */
+function nextTrunk<T extends { sipTrunkId: string; clone(): T }, U>(
+  req: { sipTrunkId: string; action: TrunkAction<T, NoInfer<U>> },
+  trunks: Map<string, T>,
+  applyUpdate: (next: T, update: U) => void,
+): T {
+  required(req.sipTrunkId, 'sip_trunk_id');
+  const current = trunks.get(req.sipTrunkId);
+  if (req.action.case === undefined) {
+    throw new TwirpError('invalid_argument', 'missing or unsupported update action (set replace or update)');
+  }
+  if (!current) throw trunkNotFound();
+  let next: T;
+  if (req.action.case === 'replace') {
+    const id = req.action.value.sipTrunkId;
+    if (id !== '' && id !== req.sipTrunkId) {
+      throw new TwirpError('invalid_argument', 'trunk id in the info must be empty or match the id in the update');
+    }
+    next = req.action.value.clone();
+  } else {
+    next = current.clone();
+    applyUpdate(next, req.action.value);
+  }
+  next.sipTrunkId = req.sipTrunkId;
+  return next;
+}
+
 function ruleNotFound(): TwirpError {
   return new TwirpError('not_found', 'requested sip dispatch rule does not exist');
 }
@@ -461,22 +498,7 @@ export function sipService(core: EmulatorCore): Record<string, RpcHandler> {
 
     UpdateSIPInboundTrunk: rpc(UpdateSIPInboundTrunkRequest, (req, ctx) => {
       ctx.grants.sipAdmin();
-      required(req.sipTrunkId, 'sip_trunk_id');
-      const current = state.inboundTrunks.get(req.sipTrunkId);
-      if (req.action.case === undefined) {
-        throw new TwirpError('invalid_argument', 'missing or unsupported update action (set replace or update)');
-      }
-      if (!current) throw trunkNotFound();
-      let next: SIPInboundTrunkInfo;
-      if (req.action.case === 'replace') {
-        const id = req.action.value.sipTrunkId;
-        if (id !== '' && id !== req.sipTrunkId) {
-          throw new TwirpError('invalid_argument', 'trunk id in the info must be empty or match the id in the update');
-        }
-        next = req.action.value.clone();
-      } else {
-        const u = req.action.value;
-        next = current.clone();
+      const next = nextTrunk(req, state.inboundTrunks, (next, u: SIPInboundTrunkUpdate) => {
         next.numbers = applyListUpdate(next.numbers, u.numbers);
         next.allowedAddresses = applyListUpdate(next.allowedAddresses, u.allowedAddresses);
         next.allowedNumbers = applyListUpdate(next.allowedNumbers, u.allowedNumbers);
@@ -486,8 +508,7 @@ export function sipService(core: EmulatorCore): Record<string, RpcHandler> {
         if (u.name !== undefined) next.name = u.name;
         if (u.metadata !== undefined) next.metadata = u.metadata;
         if (u.mediaEncryption !== undefined) next.mediaEncryption = u.mediaEncryption;
-      }
-      next.sipTrunkId = req.sipTrunkId;
+      });
       storeInbound(next, req.sipTrunkId);
       state.inboundTrunks.set(req.sipTrunkId, next);
       return toWire(next);
@@ -495,22 +516,7 @@ export function sipService(core: EmulatorCore): Record<string, RpcHandler> {
 
     UpdateSIPOutboundTrunk: rpc(UpdateSIPOutboundTrunkRequest, (req, ctx) => {
       ctx.grants.sipAdmin();
-      required(req.sipTrunkId, 'sip_trunk_id');
-      const current = state.outboundTrunks.get(req.sipTrunkId);
-      if (req.action.case === undefined) {
-        throw new TwirpError('invalid_argument', 'missing or unsupported update action (set replace or update)');
-      }
-      if (!current) throw trunkNotFound();
-      let next: SIPOutboundTrunkInfo;
-      if (req.action.case === 'replace') {
-        const id = req.action.value.sipTrunkId;
-        if (id !== '' && id !== req.sipTrunkId) {
-          throw new TwirpError('invalid_argument', 'trunk id in the info must be empty or match the id in the update');
-        }
-        next = req.action.value.clone();
-      } else {
-        const u = req.action.value;
-        next = current.clone();
+      const next = nextTrunk(req, state.outboundTrunks, (next, u: SIPOutboundTrunkUpdate) => {
         if (u.address !== undefined) next.address = u.address;
         if (u.transport !== undefined) next.transport = u.transport;
         if (u.destinationCountry !== undefined) next.destinationCountry = u.destinationCountry;
@@ -521,8 +527,7 @@ export function sipService(core: EmulatorCore): Record<string, RpcHandler> {
         if (u.metadata !== undefined) next.metadata = u.metadata;
         if (u.mediaEncryption !== undefined) next.mediaEncryption = u.mediaEncryption;
         if (u.fromHost !== undefined) next.fromHost = u.fromHost;
-      }
-      next.sipTrunkId = req.sipTrunkId;
+      });
       validateOutbound(next);
       state.outboundTrunks.set(req.sipTrunkId, next);
       return toWire(next);

@@ -55,6 +55,12 @@ export interface SimSandbox extends SimLiveKit {
   };
   readonly deepgram: {
     expect(key: string, ...texts: string[]): void;
+    /** Provider faults (scenario `fault:` steps); the in-process sandbox has them. */
+    dropConnections?(key: string): number;
+    setBehaviour?(key: string, behaviour: { rejectStatus?: number }): unknown;
+  };
+  readonly cartesia?: {
+    failNext(key: string, o: { status?: number; message?: string; count?: number }): unknown;
   };
 }
 

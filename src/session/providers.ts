@@ -4,12 +4,14 @@
  * Phone calls are built for 8 kHz end to end: STT is fed 8 kHz and TTS is asked for 8 kHz, so no
  * CPU or provider time goes on bandwidth a G.711 line cannot carry. When more than one provider
  * of a kind is configured they are wrapped in the framework's FallbackAdapter, in config order.
+ * The STT is wrapped once more, in a RestartableSTT (see restartableStt.ts).
  */
 import { llm as llmNs, stt as sttNs, tts as ttsNs } from '@livekit/agents';
 import * as cartesia from '@livekit/agents-plugin-cartesia';
 import * as deepgram from '@livekit/agents-plugin-deepgram';
 import * as openai from '@livekit/agents-plugin-openai';
 import type { Config } from '../config.js';
+import { RestartableSTT } from './restartableStt.js';
 
 export type ChannelProfile = 'phone' | 'browser';
 
@@ -57,7 +59,9 @@ function buildStt(config: Config, profile: ChannelProfile, keys: ProviderKeys): 
         });
     }
   });
-  return instances.length === 1 ? instances[0]! : new sttNs.FallbackAdapter({ sttInstances: instances });
+  // Restartable: a provider stream that stops hearing the caller mid-call (Deepgram's plugin after
+  // a server-side close) can be replaced by the call lifecycle without losing what they said.
+  return new RestartableSTT(instances.length === 1 ? instances[0]! : new sttNs.FallbackAdapter({ sttInstances: instances }));
 }
 
 function buildLlm(config: Config, keys: ProviderKeys): llmNs.LLM {

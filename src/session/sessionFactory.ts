@@ -27,6 +27,13 @@ export async function loadVad(): Promise<VAD> {
   });
 }
 
+/**
+ * How long after the caller stops speaking a transcript may take. Deepgram's final comes a few
+ * hundred ms after the end of speech; the margin is for a slow moment, because past it the STT
+ * stream is replaced (cheap, but not free).
+ */
+export const STT_TRANSCRIPTION_TIMEOUT_MS = 2500;
+
 export interface SessionSpec {
   config: Config;
   profile: ChannelProfile;
@@ -43,12 +50,16 @@ export function createSession({ config, profile, vad, providers, userdata }: Ses
     tts: providers.tts,
     userData: userdata,
     maxToolSteps: 5,
-    // A caller hears every retry as silence: one quick retry, then the lifecycle apologises (or
-    // the FallbackAdapter moves on to the next provider).
+    // A caller hears every retry as silence: one quick retry, then the lifecycle apologises or
+    // restarts the STT (or the FallbackAdapter moves on to the next provider).
     connOptions: {
+      sttConnOptions: { maxRetry: 1, retryIntervalMs: 300, timeoutMs: 8000 },
       llmConnOptions: { maxRetry: 1, retryIntervalMs: 300, timeoutMs: 8000 },
       ttsConnOptions: { maxRetry: 1, retryIntervalMs: 300, timeoutMs: 8000 },
     },
+    // The caller spoke (the VAD heard them) but no transcript came: the lifecycle gives the STT a
+    // new stream (an STT can go deaf without an error; see restartableStt.ts).
+    transcriptionTimeout: STT_TRANSCRIPTION_TIMEOUT_MS,
     // "Are you still there?" after this much mutual silence; the lifecycle counts reprompts.
     userAwayTimeout: config.SILENCE_REPROMPT_SECONDS,
     // The phone network cancels its own echo; suppressing barge-in for 3 s would only make the

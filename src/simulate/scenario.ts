@@ -22,6 +22,9 @@ const ModelReply = z.union([
 ]);
 export type ModelReply = z.infer<typeof ModelReply>;
 
+export const FAULTS = ['store', 'stt-drop', 'stt-down', 'tts'] as const;
+export type Fault = (typeof FAULTS)[number];
+
 const Step = z.union([
   z
     .object({
@@ -51,7 +54,12 @@ const Step = z.union([
       model: z.array(ModelReply).default([]),
     })
     .strict(),
-  z.object({ fault: z.enum(['store']) }).strict(),
+  /**
+   * Something outside the worker fails, from the end of the agent's turn on: `store` (the
+   * appointment database), `stt-drop` (Deepgram closes this call's socket; a new one is accepted),
+   * `stt-down` (Deepgram closes it and refuses new ones), `tts` (every Cartesia generation fails).
+   */
+  z.object({ fault: z.enum(FAULTS) }).strict(),
   /** From now on every appointment-store call takes this long (a slow database): the hold filler's cue. */
   z.object({ slowStore: z.number().int().positive() }).strict(),
   /** The worker is told to stop (SIGTERM past the drain): the agent must wrap up. */
@@ -129,6 +137,8 @@ export const Scenario = z
         heard: z.array(z.string()).optional(),
         /** Lines the agent must never have said. */
         notHeard: z.array(z.string()).optional(),
+        /** Text some transcript line must contain (e.g. a caller's line the agent must have heard). */
+        inTranscript: z.array(z.string()).optional(),
         /** Text no transcript line may contain, whoever it is from (e.g. what the STT made of tones). */
         notInTranscript: z.array(z.string()).optional(),
         /** Transfer attempts, in order. */
@@ -173,7 +183,7 @@ export function parseScenario(text: string, file: string): Scenario {
   }
   const parsed = Scenario.safeParse(doc.toJS());
   if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map((issue) => {
+  const problems = parsed.error.issues.flatMap(explainUnion).map((issue) => {
     // Point at the deepest node of the path that exists in the file.
     let line = 1;
     for (let n = issue.path.length; n >= 0; n--) {
@@ -187,6 +197,17 @@ export function parseScenario(text: string, file: string): Scenario {
     return `${file}:${line}: ${where}: ${issue.message}`;
   });
   throw new ScenarioError(problems.join('\n'));
+}
+
+/**
+ * A step matches none of the step kinds: zod says only "Invalid input". When one kind has exactly
+ * the step's keys and only a value is wrong (e.g. an unknown fault), that kind's issues say more.
+ */
+function explainUnion(issue: z.ZodIssue): z.ZodIssue[] {
+  if (issue.code !== 'invalid_union') return [issue];
+  const shapeMismatch = (i: z.ZodIssue) => i.code === 'unrecognized_keys' || (i.code === 'invalid_type' && i.received === 'undefined');
+  const fits = issue.unionErrors.filter((e) => !e.issues.some(shapeMismatch));
+  return fits.length === 1 ? fits[0]!.issues.flatMap(explainUnion) : [issue];
 }
 
 export function loadScenario(file: string): Scenario {

@@ -25,7 +25,8 @@ import type { CallerVoice } from './callerVoice.js';
 import { PacedAudioOutput, PushAudioInput } from './localAudio.js';
 import { modelScript } from './modelScript.js';
 import type { ModelReply, Scenario } from './scenario.js';
-import { faultableStore } from './faults.js';
+import { FAULT_NOTES, applyProviderFault, faultableStore } from './faults.js';
+import type { Fault } from './scenario.js';
 
 export type SimEvent =
   | { type: 'caller'; text: string; at: number }
@@ -319,6 +320,18 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
       if (queue?.peek() === misheard) queue.shift();
       misheard = undefined;
     };
+    // A fault takes effect once the agent has finished its turn, just before the caller's next
+    // step, so it always hits the same point of the conversation (not a reply still in flight).
+    let pending: Fault[] = [];
+    const applyFaults = () => {
+      for (const fault of pending) {
+        emit({ type: 'note', text: FAULT_NOTES[fault], at: Date.now() });
+        if (fault === 'store') faults.fail();
+        else if (emulators) applyProviderFault(emulators, key, fault);
+        else throw new Error(`the ${fault} fault needs the provider emulators; a live run cannot fail a real provider on cue`);
+      }
+      pending = [];
+    };
     for (const [index, step] of scenario.steps.entries()) {
       if (ended) return;
       if ('caller' in step) {
@@ -337,11 +350,13 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
           if (step.after) await sleep(step.after);
         }
         if (ended) return;
+        applyFaults();
         dropUnusedMisheard();
         emulators?.deepgram.expect(key, step.caller);
         emit({ type: 'caller', text: step.caller, at: Date.now() });
         await caller.say(step.caller);
       } else if ('pause' in step) {
+        applyFaults();
         await sleep(step.pause);
       } else if ('hangup' in step) {
         if (step.midReply) {
@@ -350,20 +365,22 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
         } else {
           await agentDone(s, output, running);
         }
+        applyFaults();
         emit({ type: 'note', text: 'caller hangs up', at: Date.now() });
         caller.hangUp();
         return;
       } else if ('silence' in step) {
+        applyFaults();
         emit({ type: 'note', text: 'caller stays silent', at: Date.now() });
         return;
       } else if ('shutdown' in step) {
         await agentDone(s, output, running);
+        applyFaults();
         emit({ type: 'note', text: 'the worker is shutting down', at: Date.now() });
         shutdown.abort();
         return;
       } else if ('fault' in step) {
-        emit({ type: 'note', text: 'the appointment store starts failing', at: Date.now() });
-        faults.fail();
+        pending.push(step.fault);
       } else if ('slowStore' in step) {
         emit({ type: 'note', text: `the appointment store slows to ${step.slowStore} ms a call`, at: Date.now() });
         slow.delay(step.slowStore);
@@ -372,6 +389,7 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
         await agentDone(s, output, running, { quietIsEnough: true });
         if (step.after) await sleep(step.after);
         if (ended) return;
+        applyFaults();
         if (!keypadListener) throw new Error('this call has no keypad (a browser session?)');
         // Tones that leak into the audio reach the STT; this is what it will make of them.
         if (step.misheardAs) {
@@ -385,6 +403,8 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
         await caller.pressKeys(step.dtmf, (k) => listener(k), { inBand: step.inBand });
       }
     }
+    // A fault at the end of the script still happens, after the caller's last step.
+    if (!ended) applyFaults();
   })();
 
   let driverError: unknown;
@@ -458,6 +478,8 @@ async function checkExpectations(
   check(`outcome is ${e.outcome}`, r.outcome?.kind === e.outcome, `got ${JSON.stringify(r.outcome)}`);
   check(`room deleted exactly once`, r.roomDeleted === e.roomDeleted, `DeleteRoom called ${r.deleteRoomCalls} times`);
   scripted('every scripted model reply was used', unusedReplies === 0, `${unusedReplies} left over`);
+  const stored = await store.calls.get(r.callId);
+  check('the call record was stored', stored?.finished === true && stored.outcome?.kind === r.outcome?.kind, `stored: ${JSON.stringify(stored?.outcome ?? null)}`);
   if (r.roomDeletedAt !== null && r.agentAudioEndedAt !== null) {
     check(
       'the room was deleted only after the agent finished speaking',
@@ -486,6 +508,12 @@ async function checkExpectations(
   }
   if (e.notHeard) {
     for (const h of e.notHeard) scripted(`agent never said "${h}"`, !said.includes(h), `agent said: ${said}`);
+  }
+  if (e.inTranscript) {
+    const lines = (r.record.transcript ?? []).map((l) => `${l.role}: ${l.text}`);
+    for (const t of e.inTranscript) {
+      scripted(`the transcript has "${t}"`, lines.some((l) => l.includes(t)), `transcript: ${lines.join(' | ')}`);
+    }
   }
   if (e.notInTranscript) {
     const lines = (r.record.transcript ?? []).map((l) => `${l.role}: ${l.text}`);
