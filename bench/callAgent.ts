@@ -107,7 +107,10 @@ function instrumentCaller(msPerChar: number): void {
       const phone = self.opts?.phone ?? true;
       const k = `${rate}/${phone}/${text}`;
       if (!energyEnds.has(k)) energyEnds.set(k, energyEndMs(text, msPerChar, rate, phone));
-      line.speechEndAt = self.t0 + self.sent * 20 + energyEnds.get(k)!;
+      const lineStart = self.t0 + self.sent * 20;
+      line.speechEndAt = lineStart + energyEnds.get(k)!;
+      // The 20 ms packet that carries the last of the speech leaves at the end of its frame.
+      line.speechEndSentAt = lineStart + Math.ceil(energyEnds.get(k)! / 20) * 20;
     }
     return spoken;
   };
@@ -166,7 +169,7 @@ async function runOne(callId: string, vad: VAD): Promise<void> {
       callId,
       onEvent: (ev: SimEvent) => {
         if (ev.type === 'caller') {
-          pendingLine = { text: ev.text, at: ev.at, speechEndAt: null };
+          pendingLine = { text: ev.text, at: ev.at, speechEndAt: null, speechEndSentAt: null };
           callerLines.push(pendingLine);
         }
       },

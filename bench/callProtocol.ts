@@ -41,6 +41,11 @@ export interface CallerLine {
    * emulator's energy threshold. Null when the caller's clock could not be read.
    */
   speechEndAt: number | null;
+  /**
+   * Epoch ms at which the 20 ms packet carrying the end of the speech left the caller: the first
+   * moment anything past the phone leg could know the speech had ended. Null as above.
+   */
+  speechEndSentAt: number | null;
 }
 
 export interface ChildCallResult {

@@ -178,6 +178,8 @@ interface TurnRow {
   overheadMs: number | null;
   /** Caller's real end of speech (line start + synthesized length), relative to the VAD anchor; negative = earlier. */
   callerEnd: number | null;
+  /** When the caller's packet carrying the end of speech was sent (≤ 20 ms after callerEnd), same reference. */
+  callerEndSent: number | null;
   dgSpeechEnd: number | null;
   dgFinalSent: number | null;
   sttFinal: number | null;
@@ -442,6 +444,7 @@ async function main(): Promise<void> {
     const reqs = sandbox.openai.requestsFor(key);
     const gens = sandbox.cartesia.generationsFor(key);
     const lineEnds = r.callerLines.map((l) => l.speechEndAt ?? l.at + speechDurationMs(l.text, MS_PER_CHAR));
+    const lineEndsSent = r.callerLines.map((l, i) => l.speechEndSentAt ?? lineEnds[i]!);
     for (const t of r.turns as TurnLatency[]) {
       const S = t.callerStoppedAt;
       const F = S + (t.firstAudioMs ?? 30_000);
@@ -451,16 +454,20 @@ async function main(): Promise<void> {
         .sort((a, b) => Math.abs(emu(a.lastSpeechAt)! - S) - Math.abs(emu(b.lastSpeechAt)! - S))[0];
       const req = reqs.find((q) => emu(q.receivedAt)! >= S - 100 && emu(q.receivedAt)! <= F);
       const gen = gens.find((g) => g.firstTextAt !== undefined && emu(g.firstTextAt)! >= S - 100 && emu(g.firstTextAt)! <= F && g.firstByteAt !== undefined);
-      const lineEnd = lineEnds.filter((e) => e <= S + 500).at(-1);
-      // The STT provider's clock starts when the caller really stopped, not at the VAD's anchor.
-      const callerEnd = rel(lineEnd);
-      const expected = expectedFor(callerEnd);
+      const lineIndex = lineEnds.findLastIndex((e) => e <= S + 500);
+      // The STT provider's clock starts when the caller's last speech reached it, not at the VAD's
+      // anchor: the phone leg carries audio in 20 ms packets, and the one holding the end of the
+      // speech leaves at the end of its frame.
+      const callerEnd = lineIndex >= 0 ? rel(lineEnds[lineIndex]) : null;
+      const callerEndSent = lineIndex >= 0 ? rel(lineEndsSent[lineIndex]) : null;
+      const expected = expectedFor(callerEndSent);
       rows.push({
         callId: call.callId,
         turn: t.turn,
         expectedMs: r1(expected),
         overheadMs: t.firstAudioMs === null ? null : r1(t.firstAudioMs - expected),
         callerEnd,
+        callerEndSent,
         dgSpeechEnd: rel(emu(seg?.lastSpeechAt)),
         dgFinalSent: rel(emu(seg?.finalSentAt)),
         sttFinal: t.sttFinalMs,
@@ -506,7 +513,7 @@ async function main(): Promise<void> {
   // The chain's own lateness (on the critical path only when it ends after the end of turn): the
   // STT final after the caller's real end, beyond the emulator's delays (the Deepgram plugin sends
   // audio in 50 ms chunks, so up to ~50 ms of it is framing), then STT final → first token.
-  const sttPathLate = rows.flatMap((r) => (r.sttFinal !== null && r.callerEnd !== null ? [r.sttFinal - r.callerEnd - sttDelayMs] : []));
+  const sttPathLate = rows.flatMap((r) => (r.sttFinal !== null && r.callerEndSent !== null ? [r.sttFinal - r.callerEndSent - sttDelayMs] : []));
   const llmPathLate = rows.flatMap((r) => {
     const llm = llmReady(r);
     return llm !== null && r.sttFinal !== null ? [llm - r.sttFinal - L.llmFirstTokenMs] : [];
@@ -610,13 +617,13 @@ async function main(): Promise<void> {
       expectedFirstAudioMs: expectedMs,
       expectedPerTurnMs: round(pct(rows.map((r) => r.expectedMs))),
       formula: preTts
-        ? 'expected = max(ENDPOINTING_MS, callerEnd + sttEndpointingFloor + sttFinal + llmFirstToken + ttsFirstByte); overhead = firstAudioMs − expected'
-        : 'expected = max(ENDPOINTING_MS, callerEnd + sttEndpointingFloor + sttFinal + llmFirstToken) + ttsFirstByte; overhead = firstAudioMs − expected',
+        ? 'expected = max(ENDPOINTING_MS, callerEndSent + sttEndpointingFloor + sttFinal + llmFirstToken + ttsFirstByte); overhead = firstAudioMs − expected'
+        : 'expected = max(ENDPOINTING_MS, callerEndSent + sttEndpointingFloor + sttFinal + llmFirstToken) + ttsFirstByte; overhead = firstAudioMs − expected',
       why: preTts
         ? 'preemptive generation starts the LLM at the STT final and TTS at its first text, all during the endpointing wait; the audio plays at the end of turn or when its first byte arrives, whichever is later'
         : 'preemptive generation starts the LLM at the STT final, during the endpointing wait; TTS starts only once the turn is committed (PREEMPTIVE_TTS=false), so the TTS first byte is serial after max(end of turn, LLM first token)',
       anchor:
-        'firstAudioMs runs from the VAD’s end of caller speech (eou_metrics.lastSpeakingTime, where ENDPOINTING_MS also starts) to the first agent frame leaving the session output; callerEnd is when the emulated caller’s signal really ended relative to that anchor (the STT emulator’s delays run from there); expectedFirstAudioMs is the callerEnd = 0 case',
+        'firstAudioMs runs from the VAD’s end of caller speech (eou_metrics.lastSpeakingTime, where ENDPOINTING_MS also starts) to the first agent frame leaving the session output; callerEnd is when the emulated caller’s signal really ended relative to that anchor, callerEndSent when the 20 ms phone packet holding that end left the caller (the STT emulator’s delays run from there); expectedFirstAudioMs is the callerEndSent = 0 case',
     },
     overheadMs,
     overheadBreakdownMs: parts.length
@@ -637,6 +644,7 @@ async function main(): Promise<void> {
     firstAudioFromCallerEndMs: round(pct(heard.filter((r) => r.callerEnd !== null).map((r) => r.firstAudio! - r.callerEnd!))),
     stagesP50Ms: round({
       callerEnd: percentile(col('callerEnd'), 50),
+      callerEndSent: percentile(col('callerEndSent'), 50),
       dgSpeechEnd: percentile(col('dgSpeechEnd'), 50),
       dgFinalSent: percentile(col('dgFinalSent'), 50),
       sttFinal: percentile(col('sttFinal'), 50),
@@ -761,7 +769,7 @@ function printTable(r: Record<string, unknown> & { targets: Record<string, unkno
   if (o.calls === 1 || detail) {
     out.push('');
     out.push('per turn, ms after the caller stopped speaking (dg*/llm*Sent/tts*In/Sent: the emulators’ own stamps)');
-    const cols: (keyof TurnRow)[] = ['callId', 'turn', 'callerEnd', 'dgSpeechEnd', 'dgFinalSent', 'sttFinal', 'llmRequest', 'llmFirstChunkSent', 'llmFirstToken', 'endOfTurn', 'ttsTextIn', 'ttsFirstByteSent', 'ttsFirstByte', 'firstAudio', 'expectedMs', 'overheadMs'];
+    const cols: (keyof TurnRow)[] = ['callId', 'turn', 'callerEnd', 'callerEndSent', 'dgSpeechEnd', 'dgFinalSent', 'sttFinal', 'llmRequest', 'llmFirstChunkSent', 'llmFirstToken', 'endOfTurn', 'ttsTextIn', 'ttsFirstByteSent', 'ttsFirstByte', 'firstAudio', 'expectedMs', 'overheadMs'];
     const cells = [cols.map(String), ...rows.map((row) => cols.map((c) => j(row[c])))];
     const widths = cols.map((_, i) => Math.max(...cells.map((c) => c[i]!.length)));
     for (const c of cells) out.push(`  ${c.map((x, i) => x.padStart(widths[i]!)).join(' ')}`);
