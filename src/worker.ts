@@ -257,7 +257,7 @@ async function main(): Promise<void> {
  */
 function callHosts(config: Config, agentModule: string): HostPool {
   // Unref'd: after a drain the worker exits, and idle hosts follow it (they watch the IPC channel).
-  const pool = new HostPool({ agentModule, callsPerHost: config.CALLS_PER_PROCESS, unref: true });
+  const pool = new HostPool({ agentModule, callsPerHost: config.CALLS_PER_PROCESS, memoryLimitMB: config.HOST_MEMORY_LIMIT_MB, unref: true });
   pool.on('job-lost', (info, reason) => {
     const store = openStore(config.STORE_PATH);
     void endLostCall(info.job.room?.name ?? '', reason, { store, roomApi: livekitRoomApi(config) })

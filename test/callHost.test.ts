@@ -95,6 +95,26 @@ describe('call hosts', () => {
     }
   });
 
+  it('a host over its memory limit takes no new calls, and exits once its calls have ended', async () => {
+    const pool = new HostPool({ agentModule, callsPerHost: 4, spreadAcross: 1, memoryLimitMB: 1, statsEveryMs: 50, logger });
+    try {
+      const a = await pool.reserve();
+      const first = a.host;
+      await until('the first memory report', () => first.rssBytes > 0 && first.retiring);
+      // Its call still runs to its end...
+      const end = a.launch(jobInfo('M1', { do: 'end-after', ms: 200 }));
+      // ...but the next call goes to a new process.
+      const b = await pool.reserve();
+      assert.notEqual(b.host.pid, first.pid);
+      assert.deepEqual(await end, {});
+      assert.equal(await first.exited, 0);
+      assert.ok(b.host.alive);
+      b.release();
+    } finally {
+      await pool.close(10_000);
+    }
+  });
+
   it('a shutdown request ends one job through its shutdown callbacks and leaves its neighbour running', async () => {
     const pool = new HostPool({ agentModule, callsPerHost: 4, logger });
     const reports = collect(pool);

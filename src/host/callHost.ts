@@ -130,6 +130,7 @@ async function main(): Promise<void> {
   });
   process.on('unhandledRejection', (reason) => logger.debug({ error: reason }, 'unhandled rejection in call host'));
 
+  setInterval(() => send({ host: 'stats', rssBytes: process.memoryUsage.rss(), jobs: jobs.size }), init.statsEveryMs).unref();
   send({ host: 'ready', pid: process.pid, prewarmMs: performance.now() - t });
   await finished;
   // Native FFI threads must stop before exit (see @livekit/rtc-node dispose()).

@@ -7,8 +7,10 @@
  * (numIdleProcesses) keep that many free slots ready and a new host is started before it is
  * needed, not when a call is already waiting.
  *
- * A host that has served `maxJobsPerHost` jobs takes no more and exits once empty (bounds any
- * slow leak). A host left empty for `idleHostMs` while another host is up is closed.
+ * A host that has served `maxJobsPerHost` jobs, or whose resident memory passed `memoryLimitMB`,
+ * takes no more calls and exits once its calls have ended (the framework's per-job memory limit
+ * cannot apply to a process that holds many jobs, so this takes its place: no call is cut, the
+ * process is replaced). A host left empty for `idleHostMs` while another host is up is closed.
  *
  * When a host dies with calls in it, each lost job is reported (`onJobLost`): those calls can no
  * longer end themselves, so the worker deletes their rooms.
@@ -18,7 +20,7 @@ import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type RunningJobInfo, type ipc, loggerOptions } from '@livekit/agents';
+import { type RunningJobInfo, type ipc, log, loggerOptions } from '@livekit/agents';
 import { type FromHost, type HostInit, type ToHost, isHostMessage } from './protocol.js';
 
 export interface HostPoolOptions {
@@ -36,6 +38,10 @@ export interface HostPoolOptions {
   entryShutdownMs?: number;
   sessionCloseMs?: number;
   maxJobsPerHost?: number;
+  /** Resident memory past which a host is retired (0: no limit). */
+  memoryLimitMB?: number;
+  /** How often hosts report their memory. */
+  statsEveryMs?: number;
   idleHostMs?: number;
   /** Where the framework's shared inference process answers (e.g. a turn detector). */
   inference?: ipc.InferenceExecutor;
@@ -56,6 +62,8 @@ export class Host {
   load = 0;
   served = 0;
   retiring = false;
+  /** Resident memory at the host's last report. */
+  rssBytes = 0;
   alive = true;
   prewarmMs = 0;
   readonly jobs = new Map<string, { info: RunningJobInfo; end: (e: JobEnd) => void }>();
@@ -134,6 +142,8 @@ export class HostPool extends EventEmitter<{
       entryShutdownMs: 15_000,
       sessionCloseMs: 60_000,
       maxJobsPerHost: 500,
+      memoryLimitMB: 0,
+      statsEveryMs: 5000,
       idleHostMs: 60_000,
       unref: false,
       spreadAcross: availableParallelism(),
@@ -228,6 +238,13 @@ export class HostPool extends EventEmitter<{
         case 'inferenceRequest':
           void this.infer(host, msg);
           return;
+        case 'stats':
+          host.rssBytes = msg.rssBytes;
+          if (this.opts.memoryLimitMB > 0 && msg.rssBytes > this.opts.memoryLimitMB * 1048576 && !host.retiring) {
+            log().warn({ pid: host.pid, rssMb: Math.round(msg.rssBytes / 1048576), limitMb: this.opts.memoryLimitMB, calls: msg.jobs }, 'call host over its memory limit: no new calls; it exits when its calls end');
+            this.retire(host);
+          }
+          return;
       }
     });
     void exited.then((code) => {
@@ -253,6 +270,7 @@ export class HostPool extends EventEmitter<{
       logger: this.opts.logger ?? loggerOptions() ?? { pretty: false, level: 'info' },
       entryShutdownMs: this.opts.entryShutdownMs,
       sessionCloseMs: this.opts.sessionCloseMs,
+      statsEveryMs: this.opts.statsEveryMs,
     } satisfies ToHost);
     return host;
   }

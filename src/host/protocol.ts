@@ -14,6 +14,8 @@ export interface HostInit {
   /** How long a closing job may take to let its entry function finish, then its session close. */
   entryShutdownMs: number;
   sessionCloseMs: number;
+  /** How often the host reports its resident memory. */
+  statsEveryMs: number;
 }
 
 export type ToHost =
@@ -27,6 +29,7 @@ export type ToHost =
 export type FromHost =
   | { host: 'ready'; pid: number; prewarmMs: number }
   | { host: 'done'; jobId: string; error?: string }
+  | { host: 'stats'; rssBytes: number; jobs: number }
   | { host: 'inferenceRequest'; requestId: string; method: string; data: unknown };
 
 export function isHostMessage(m: unknown): m is { host: string } {
