@@ -6,7 +6,7 @@
  * into `end()`, which runs once: optionally a goodbye that must finish playing, then the session
  * closes, the room is deleted (once, by `RoomJanitor`), and the call record is written.
  */
-import { type VAD, log, type stt as sttNs, voice } from '@livekit/agents';
+import { type VAD, log, type stt as sttNs, voice, waitUntilTimeout } from '@livekit/agents';
 import { introAgent } from '../../agents/intro.js';
 import { voicemailMessage } from '../../agents/prompts.js';
 import { type CallUserdata, type OutboundContact, newUserdata } from '../../agents/userdata.js';
@@ -628,15 +628,7 @@ function whenIdle(session: voice.AgentSession<CallUserdata>, timers: NodeJS.Time
   timers.push(setTimeout(check, 300));
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-    }),
-  ]);
-}
+const withTimeout = <T>(p: Promise<T>, ms: number) => waitUntilTimeout(p, ms, () => new Error(`timed out after ${ms} ms`));
 
 
 function describeError(err: { type: string }): string {

@@ -11,7 +11,7 @@
  * The call lifecycle owns this desk and ends the call when a transfer succeeds; this module never
  * ends a call itself. It never throws to its caller either: every failure becomes a result.
  */
-import { type llm, log } from '@livekit/agents';
+import { IdleTimeoutError, type llm, log, waitUntilTimeout } from '@livekit/agents';
 import type { TransferMode, TransferRequest, TransferResult } from '../../tools/callControl.js';
 import { type TransferAllowList, transferNumber, transferUri } from '../../tools/transfer.js';
 
@@ -131,13 +131,13 @@ export class TransferDesk {
     const uri = transferUri(to);
     const deadline = this.line.ringSeconds * 1000 + REQUEST_GRACE_MS;
     try {
-      await withDeadline(this.line.coldTransfer(uri, this.line.ringSeconds), deadline);
+      await waitUntilTimeout(this.line.coldTransfer(uri, this.line.ringSeconds), deadline);
       this.record({ requested, to, mode: 'cold', result: 'transferred' });
       this.line.note(`cold transfer to ${uri}: transferred`);
       return { status: 'transferred', to, mode: 'cold' };
     } catch (err) {
       const e = err as Error & { sipStatusCode?: number; sipStatus?: string };
-      const ownTimeout = e instanceof DeadlineError;
+      const ownTimeout = e instanceof IdleTimeoutError;
       const sipStatus = e.sipStatusCode;
       // A caller who hangs up mid-transfer fails the REFER too; that is their hang-up, not a failure to report.
       if (this.line.callerGone()) return this.callerLeft(requested, to, 'cold');
@@ -165,14 +165,3 @@ export class TransferDesk {
   }
 }
 
-class DeadlineError extends Error {}
-
-function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new DeadlineError(`timed out after ${ms} ms`)), ms);
-    }),
-  ]);
-}

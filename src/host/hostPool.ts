@@ -20,7 +20,7 @@ import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type RunningJobInfo, type ipc, log, loggerOptions } from '@livekit/agents';
+import { type RunningJobInfo, type ipc, log, loggerOptions, waitUntilTimeout } from '@livekit/agents';
 import { type FromHost, type HostInit, type ToHost, isHostMessage } from './protocol.js';
 
 export interface HostPoolOptions {
@@ -296,9 +296,7 @@ export class HostPool extends EventEmitter<{
     const hosts = [...this.hosts];
     for (const h of hosts) h.send({ host: 'close' });
     const all = Promise.all(hosts.map((h) => h.exited));
-    let timer: NodeJS.Timeout | undefined;
-    const late = await Promise.race([all.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), timeoutMs)))]);
-    clearTimeout(timer);
+    const late = await waitUntilTimeout(all, timeoutMs).then(() => false, () => true);
     if (late) for (const h of hosts) if (h.alive) h.proc.kill('SIGKILL');
     await all;
   }

@@ -5,7 +5,7 @@
  * session, the framework's session-end step, leave the room, then the shutdown callbacks.
  * What differs is only that the process outlives the job and holds others beside it.
  */
-import { type AgentDefinition, JobContext, type JobProcess, type RunningJobInfo, type ipc, log, runWithJobContextAsync, telemetry } from '@livekit/agents';
+import { type AgentDefinition, IdleTimeoutError, JobContext, type JobProcess, type RunningJobInfo, type ipc, log, runWithJobContextAsync, telemetry, waitUntilTimeout } from '@livekit/agents';
 import { Room, RoomEvent } from '@livekit/rtc-node';
 
 export interface RunningJob {
@@ -20,15 +20,12 @@ export interface JobRunnerOptions {
   sessionCloseMs: number;
 }
 
-/** Waits for `p`, at most `ms`. True when it settled in time. */
-async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((r) => (timer = setTimeout(() => r(false), ms)));
-  try {
-    return await Promise.race([p.then(() => true, () => true), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+/** Waits for `p`, at most `ms`. True when it settled (either way) in time. */
+function within(p: Promise<unknown>, ms: number): Promise<boolean> {
+  return waitUntilTimeout(p, ms).then(
+    () => true,
+    (err) => !(err instanceof IdleTimeoutError),
+  );
 }
 
 export function runJob(

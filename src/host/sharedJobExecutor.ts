@@ -4,7 +4,7 @@
  * start + initialize (here: reserve a slot in a warm host), launchJob, join, close. Plugged in
  * with `ServerOptions.jobExecutorFactory` (a seam added by patches/@livekit+agents+1.9.0.patch).
  */
-import { type JobExecutor, type JobExecutorOptions, JobStatus, type RunningJobInfo, log } from '@livekit/agents';
+import { type JobExecutor, type JobExecutorOptions, JobStatus, type RunningJobInfo, log, waitUntilTimeout } from '@livekit/agents';
 import type { HostPool, Slot } from './hostPool.js';
 
 export class SharedJobExecutor implements JobExecutor {
@@ -70,12 +70,7 @@ export class SharedJobExecutor implements JobExecutor {
       return;
     }
     this.slot!.shutdown(this.runningJob.job.id, 'shutdown request');
-    let timer: NodeJS.Timeout | undefined;
-    const inTime = await Promise.race([
-      this.ended.then(() => true),
-      new Promise<false>((r) => (timer = setTimeout(() => r(false), this.opts.closeTimeout))),
-    ]);
-    clearTimeout(timer);
+    const inTime = await waitUntilTimeout(this.ended, this.opts.closeTimeout).then(() => true, () => false);
     // The host keeps running the call (its own lifecycle still ends it and deletes the room);
     // the framework only stops waiting for it.
     if (!inTime) log().child({ jobId: this.runningJob.job.id }).warn('job did not end within the close timeout');
