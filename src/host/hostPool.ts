@@ -231,7 +231,7 @@ export class HostPool extends EventEmitter<{
         case 'done': {
           const job = host.jobs.get(msg.jobId);
           host.served++;
-          if (host.served >= this.opts.maxJobsPerHost) host.retiring = true;
+          if (host.served >= this.opts.maxJobsPerHost) this.retire(host);
           job?.end(msg.error === undefined ? {} : { error: msg.error });
           return;
         }
