@@ -117,7 +117,7 @@ function instrumentCaller(msPerChar: number): void {
 }
 
 /** Set up by the parent's init message, which arrives right after this host's prewarm. */
-let setup: Promise<{ init: ChildInit; sandbox: SimSandbox; proxy: SandboxProxy; store: ReturnType<typeof openStore>; prices: ReturnType<typeof loadPriceTable>; config: ReturnType<typeof loadConfig>; scenario: ReturnType<typeof loadScenario> }> | undefined;
+let setup: Promise<{ init: ChildInit; sandbox: SimSandbox; store: ReturnType<typeof openStore>; prices: ReturnType<typeof loadPriceTable>; config: ReturnType<typeof loadConfig>; scenario: ReturnType<typeof loadScenario> }> | undefined;
 
 const loopDelay = monitorEventLoopDelay({ resolution: 10 });
 let cpu0: NodeJS.CpuUsage | undefined;
@@ -140,7 +140,7 @@ function listen(): void {
         for (const st of scenario.steps) {
           if ('caller' in st) energyEnds.set(`8000/true/${st.caller}`, energyEndMs(st.caller, m.msPerChar, 8000, true));
         }
-        resolveSetup({ init: m, sandbox: proxy, proxy, store: openStore(config.STORE_PATH), prices: loadPriceTable(config.PRICES_FILE), config, scenario });
+        resolveSetup({ init: m, sandbox: proxy, store: openStore(config.STORE_PATH), prices: loadPriceTable(config.PRICES_FILE), config, scenario });
         return;
       }
       case 'roomDeleted':

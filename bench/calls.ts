@@ -194,6 +194,12 @@ interface TurnRow {
   ttsTtfb: number | null;
 }
 
+/** The per-turn stages in the order a turn passes them: the stage p50s and the detail table's columns. */
+const STAGES = [
+  'callerEnd', 'callerEndSent', 'dgSpeechEnd', 'dgFinalSent', 'sttFinal', 'llmRequest', 'llmFirstChunkSent',
+  'llmFirstToken', 'endOfTurn', 'ttsTextIn', 'ttsFirstByteSent', 'ttsFirstByte', 'firstAudio',
+] as const satisfies readonly (keyof TurnRow)[];
+
 // ------------------------------------------------------------------ run
 
 async function main(): Promise<void> {
@@ -642,21 +648,7 @@ async function main(): Promise<void> {
     firstAudioMs: round(pctMax(col('firstAudio'))),
     /** Caller's real end of speech → first agent frame: what the caller waits, independent of the VAD anchor. */
     firstAudioFromCallerEndMs: round(pct(heard.filter((r) => r.callerEnd !== null).map((r) => r.firstAudio! - r.callerEnd!))),
-    stagesP50Ms: round({
-      callerEnd: percentile(col('callerEnd'), 50),
-      callerEndSent: percentile(col('callerEndSent'), 50),
-      dgSpeechEnd: percentile(col('dgSpeechEnd'), 50),
-      dgFinalSent: percentile(col('dgFinalSent'), 50),
-      sttFinal: percentile(col('sttFinal'), 50),
-      llmRequest: percentile(col('llmRequest'), 50),
-      llmFirstChunkSent: percentile(col('llmFirstChunkSent'), 50),
-      llmFirstToken: percentile(col('llmFirstToken'), 50),
-      endOfTurn: percentile(col('endOfTurn'), 50),
-      ttsTextIn: percentile(col('ttsTextIn'), 50),
-      ttsFirstByteSent: percentile(col('ttsFirstByteSent'), 50),
-      ttsFirstByte: percentile(col('ttsFirstByte'), 50),
-      firstAudio: percentile(col('firstAudio'), 50),
-    }),
+    stagesP50Ms: round(Object.fromEntries(STAGES.map((k) => [k, percentile(col(k), 50)]))),
     ttsTtfbMs: round(pct(col('ttsTtfb'))),
     /** VAD end-of-speech anchor minus the caller's real end of speech (positive: the VAD placed it later). */
     vadAnchorLagMs: round(pct(col('callerEnd').map((c) => -c))),
@@ -769,7 +761,7 @@ function printTable(r: Record<string, unknown> & { targets: Record<string, unkno
   if (o.calls === 1 || detail) {
     out.push('');
     out.push('per turn, ms after the caller stopped speaking (dg*/llm*Sent/tts*In/Sent: the emulators’ own stamps)');
-    const cols: (keyof TurnRow)[] = ['callId', 'turn', 'callerEnd', 'callerEndSent', 'dgSpeechEnd', 'dgFinalSent', 'sttFinal', 'llmRequest', 'llmFirstChunkSent', 'llmFirstToken', 'endOfTurn', 'ttsTextIn', 'ttsFirstByteSent', 'ttsFirstByte', 'firstAudio', 'expectedMs', 'overheadMs'];
+    const cols: (keyof TurnRow)[] = ['callId', 'turn', ...STAGES, 'expectedMs', 'overheadMs'];
     const cells = [cols.map(String), ...rows.map((row) => cols.map((c) => j(row[c])))];
     const widths = cols.map((_, i) => Math.max(...cells.map((c) => c[i]!.length)));
     for (const c of cells) out.push(`  ${c.map((x, i) => x.padStart(widths[i]!)).join(' ')}`);
