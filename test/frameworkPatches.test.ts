@@ -11,21 +11,15 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { CartesiaEmulator } from '../src/sandbox/cartesiaEmulator.js';
 import { DeepgramEmulator } from '../src/sandbox/deepgramEmulator.js';
-import { speechDurationMs, splitFrames, synthesizeSpeech } from '../src/sandbox/speechSignal.js';
+import { prng, speechDurationMs, splitFrames, synthesizeSpeech } from '../src/sandbox/speechSignal.js';
 
 initializeLogger({ pretty: false, level: 'fatal' });
-
-/** A deterministic pseudo-random sequence (the test must replay the same way every run). */
-function lcg(seed: number): () => number {
-  let x = seed >>> 0;
-  return () => ((x = (Math.imul(x, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-}
 
 describe('framework patches', { timeout: 60_000 }, () => {
   after(async () => dispose());
 
   it('AudioByteStream cuts any chunking of a byte stream into the same frames, and flush returns the rest', () => {
-    const rand = lcg(7);
+    const rand = prng(7);
     const total = new Int16Array(8000 * 3 + 37); // not a whole number of frames
     for (let i = 0; i < total.length; i++) total[i] = Math.round((rand() - 0.5) * 60000);
     const bytes = new Uint8Array(total.buffer);
