@@ -11,19 +11,26 @@ import * as silero from '@livekit/agents-plugin-silero';
 import type { CallUserdata } from '../../agents/userdata.js';
 import type { Config } from '../config.js';
 import { type ChannelProfile, PROFILE_RATES, type Providers } from './providers.js';
+import { SileroBatchSession } from './sileroBatch.js';
 
 /**
  * Loads Silero once per process (the worker's prewarm). 8 kHz: the phone channel carries nothing
- * above 4 kHz, and the model runs the same 32 ms windows on half the samples.
+ * above 4 kHz, and the model runs the same 32 ms windows on half the samples. Every call in the
+ * process shares one batched session (sileroBatch.ts): windows that are due together run as one.
  */
 export async function loadVad(): Promise<VAD> {
-  return silero.VAD.load({
+  const session = await SileroBatchSession.create();
+  // The plugin only calls `run` on its session; SileroBatchSession answers it in the same shape.
+  return new silero.VAD(session as unknown as ConstructorParameters<typeof silero.VAD>[0], {
     sampleRate: 8000,
     // Short silence: endpointing (ENDPOINTING_MS) decides the turn, the VAD only marks speech.
     minSilenceDuration: 250,
     minSpeechDuration: 60,
     prefixPaddingDuration: 300,
     activationThreshold: 0.5,
+    // The plugin's defaults for the rest (VAD.load merges them; the constructor does not).
+    maxBufferedSpeech: 60_000,
+    forceCPU: true,
   });
 }
 
