@@ -78,6 +78,31 @@ describe('framework patches', { timeout: 60_000 }, () => {
     }
   });
 
+  it('Cartesia streaming TTS passes on every frame of a chunk when the chunk arrives, not one chunk later', async () => {
+    // 60 ms chunks at half real time: the next chunk comes 120 ms after the one before.
+    const emu = new CartesiaEmulator({ realtimeFactor: 0.5, chunkMs: 60 });
+    await emu.start();
+    const engine = new cartesia.TTS({ baseUrl: emu.url, apiKey: 'test-not-a-key', sampleRate: 8000 });
+    try {
+      const stream = engine.stream({ connOptions: { maxRetry: 0, retryIntervalMs: 0, timeoutMs: 5000 } });
+      stream.pushText('Thanks for calling.');
+      stream.flush();
+      stream.endInput();
+      const arrivals: number[] = [];
+      for await (const a of stream) {
+        if (a === tts.SynthesizeStream.END_OF_STREAM) break;
+        arrivals.push(performance.now());
+        if (arrivals.length === 6) break;
+      }
+      const withFirstChunk = arrivals.filter((t) => t - arrivals[0]! < 60).length;
+      // Holding back the last frame of each chunk (the unpatched plugin) gives 2 here.
+      assert.equal(withFirstChunk, 3, `frames within 60 ms of the first: ${arrivals.map((t) => Math.round(t - arrivals[0]!)).join(', ')}`);
+    } finally {
+      await engine.close();
+      await emu.close();
+    }
+  });
+
   it('Deepgram STT sends caller audio in 20 ms chunks, as it arrives from the phone leg', async () => {
     const emu = new DeepgramEmulator();
     await emu.start();
