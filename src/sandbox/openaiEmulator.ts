@@ -151,6 +151,11 @@ export interface ChatRequestRecord {
   params: Record<string, unknown>;
   /** Epoch ms (fractional). */
   receivedAt: number;
+  /**
+   * Whether this request opened its TCP connection (none of ours came before it on that socket).
+   * Against the real API a new connection is a TCP and TLS handshake before the request can go.
+   */
+  newConnection: boolean;
   /** When the response headers were written. */
   headersAt?: number;
   /** When the first content/tool delta was written. */
@@ -308,6 +313,8 @@ export class OpenAIEmulator extends EmulatorServer {
   models: string[];
   /** Every chat request, in arrival order. */
   readonly requests: ChatRequestRecord[] = [];
+  /** Sockets that have carried a request (see ChatRequestRecord.newConnection). */
+  readonly #usedSockets = new WeakSet<object>();
 
   #brains: KeyedTable<Brain>;
   #counts = new Map<string, number>();
@@ -362,6 +369,7 @@ export class OpenAIEmulator extends EmulatorServer {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const path = url.pathname.replace(/\/+$/, '');
     if (req.method === 'GET' && (path === '/v1/models' || path === '/models')) {
+      this.#usedSockets.add(req.socket);
       const created = 1_700_000_000;
       sendJson(res, 200, {
         object: 'list',
@@ -380,6 +388,8 @@ export class OpenAIEmulator extends EmulatorServer {
 
   async #chat(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const receivedAt = nowMs();
+    const newConnection = !this.#usedSockets.has(req.socket);
+    this.#usedSockets.add(req.socket);
     const key = extractApiKey(req) ?? '';
     const id = `chatcmpl-sbx${(++this.#seq).toString(36)}${randomUUID().replace(/-/g, '').slice(0, 16)}`;
     const seq = this.#seq;
@@ -394,6 +404,7 @@ export class OpenAIEmulator extends EmulatorServer {
       tools: [],
       params: {},
       receivedAt,
+      newConnection,
       status: 0,
       outcome: 'ok',
       chunksSent: 0,

@@ -11,6 +11,7 @@ import * as cartesia from '@livekit/agents-plugin-cartesia';
 import * as deepgram from '@livekit/agents-plugin-deepgram';
 import * as openai from '@livekit/agents-plugin-openai';
 import type { Config } from '../config.js';
+import { LlmConnection } from './llmConnection.js';
 import { RestartableSTT } from './restartableStt.js';
 
 export type ChannelProfile = 'phone' | 'browser';
@@ -32,6 +33,8 @@ export interface Providers {
   stt: sttNs.STT;
   llm: llmNs.LLM;
   tts: ttsNs.TTS;
+  /** Keeps the primary LLM's connection open across the caller's turns (llmConnection.ts). */
+  llmConnection?: LlmConnection;
 }
 
 function buildStt(config: Config, profile: ChannelProfile, keys: ProviderKeys): sttNs.STT {
@@ -64,13 +67,8 @@ function buildStt(config: Config, profile: ChannelProfile, keys: ProviderKeys): 
   return new RestartableSTT(instances.length === 1 ? instances[0]! : new sttNs.FallbackAdapter({ sttInstances: instances }));
 }
 
-function buildLlm(config: Config, keys: ProviderKeys): llmNs.LLM {
-  const primary = new openai.LLM({
-    model: config.OPENAI_MODEL,
-    apiKey: keys.openai ?? config.OPENAI_API_KEY,
-    ...(config.OPENAI_BASE_URL ? { baseURL: config.OPENAI_BASE_URL } : {}),
-    temperature: 0.4,
-  });
+function buildLlm(config: Config, keys: ProviderKeys, connection: LlmConnection): llmNs.LLM {
+  const primary = new openai.LLM({ model: config.OPENAI_MODEL, client: connection.client, temperature: 0.4 });
   if (!config.LLM_FALLBACK_MODEL) return primary;
   const fallback = new openai.LLM({
     model: config.LLM_FALLBACK_MODEL,
@@ -108,10 +106,19 @@ function buildTts(config: Config, profile: ChannelProfile, keys: ProviderKeys): 
 }
 
 export function buildProviders(config: Config, profile: ChannelProfile, keys: ProviderKeys = {}): Providers {
-  return { stt: buildStt(config, profile, keys), llm: buildLlm(config, keys), tts: buildTts(config, profile, keys) };
+  const apiKey = keys.openai ?? config.OPENAI_API_KEY;
+  if (apiKey === undefined) throw new Error('OPENAI_API_KEY is not set');
+  const llmConnection = new LlmConnection({ apiKey, ...(config.OPENAI_BASE_URL ? { baseURL: config.OPENAI_BASE_URL } : {}) });
+  return {
+    stt: buildStt(config, profile, keys),
+    llm: buildLlm(config, keys, llmConnection),
+    tts: buildTts(config, profile, keys),
+    llmConnection,
+  };
 }
 
 /** Closes what `buildProviders` built (its sockets and pools); a failure to close is not the call's. */
 export async function closeProviders(p: Providers): Promise<void> {
+  p.llmConnection?.close();
   await Promise.allSettled([p.stt.close(), p.llm.aclose(), p.tts.close()]);
 }

@@ -50,7 +50,7 @@ export interface SessionSpec {
 }
 
 export function createSession({ config, profile, vad, providers, userdata }: SessionSpec): voice.AgentSession<CallUserdata> {
-  return new voice.AgentSession<CallUserdata>({
+  const session = new voice.AgentSession<CallUserdata>({
     vad,
     stt: providers.stt,
     llm: providers.llm,
@@ -81,6 +81,18 @@ export function createSession({ config, profile, vad, providers, userdata }: Ses
       preemptiveGeneration: { enabled: true, preemptiveTts: config.PREEMPTIVE_TTS },
     },
   });
+  // While the caller speaks, make sure the LLM's connection is open for the request their final
+  // transcript will start (llmConnection.ts): a handshake there is silence the caller hears.
+  const connection = providers.llmConnection;
+  if (connection) {
+    session.on(voice.AgentSessionEventTypes.UserStateChanged, (ev) => {
+      if (ev.newState === 'speaking') connection.warm();
+    });
+    session.on(voice.AgentSessionEventTypes.UserInputTranscribed, (ev) => {
+      if (!ev.isFinal) connection.warm();
+    });
+  }
+  return session;
 }
 
 /** RoomIO options per profile. The lifecycle, not RoomIO, owns hang-up and room deletion. */
