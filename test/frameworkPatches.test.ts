@@ -1,13 +1,15 @@
 /**
  * What patches/ changes in the framework and plugins, checked on the real packages as installed
  * (so a missing or stale patch fails here): the audio helpers give the same frames as before,
- * Cartesia audio comes out in 20 ms frames, and caller audio reaches Deepgram in 20 ms chunks.
+ * stream tasks start in the same loop turn, Cartesia audio comes out in 20 ms frames as soon as
+ * it arrives, and caller audio reaches Deepgram in 20 ms chunks.
  */
-import { AudioByteStream, initializeLogger, mergeFrames, tts } from '@livekit/agents';
+import { AudioByteStream, initializeLogger, mergeFrames, startSoon, tts } from '@livekit/agents';
 import * as cartesia from '@livekit/agents-plugin-cartesia';
 import * as deepgram from '@livekit/agents-plugin-deepgram';
 import { AudioFrame, dispose } from '@livekit/rtc-node';
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { CartesiaEmulator } from '../src/sandbox/cartesiaEmulator.js';
 import { DeepgramEmulator } from '../src/sandbox/deepgramEmulator.js';
@@ -44,6 +46,26 @@ describe('framework patches', { timeout: 60_000 }, () => {
       }
       assert.deepEqual(joined, total, chunking);
     }
+  });
+
+  it('startSoon runs a stream task in the same loop turn, not after the next timers', async () => {
+    // LLM, STT and TTS streams start their run() with startSoon. From an I/O callback (as a
+    // transcript arriving on a socket is), setImmediate runs before any timer; setTimeout(0),
+    // the unpatched startSoon, runs after the timers already due and at least 1 ms later.
+    const order = await new Promise<string[]>((resolve) => {
+      readFile(import.meta.filename, () => {
+        const seen: string[] = [];
+        setTimeout(() => {
+          seen.push('timer');
+          if (seen.length === 2) resolve(seen);
+        }, 0);
+        startSoon(() => {
+          seen.push('startSoon');
+          if (seen.length === 2) resolve(seen);
+        });
+      });
+    });
+    assert.deepEqual(order, ['startSoon', 'timer']);
   });
 
   it('mergeFrames concatenates frames in order', () => {
