@@ -5,7 +5,7 @@
 //   npm run bench:calls -- --calls 10                     readable table
 //   npm run bench:calls -- --calls 25 --json              last stdout line is one JSON object
 //   options: --per-process K (CALLS_PER_PROCESS, as the worker)  --spread P (cores)
-//            --scenario FILE (scenarios/bench/plain-3-turns.yaml)  --stagger-ms N (1000)
+//            --scenario FILE (scenarios/bench/plain-3-turns.yaml)  --stagger-ms N (5000)
 //            --timeout-s N (300)  --detail (per-turn stage rows in the JSON)
 //            --cpu-prof DIR (a V8 CPU profile of each call process, written to DIR)
 //
@@ -17,8 +17,11 @@
 // runs jobs (the worker's CALLS_PER_PROCESS=1). The measured processes hold only the agent side;
 // the emulators' CPU (this process) is reported apart.
 //
-// Calls start staggered over --stagger-ms so their turns do not all line up. What each number
-// means, and the overhead model, are in bench/README.md. Benchmarks are not tests: nothing here
+// Calls start spread over --stagger-ms, by default one turn of the scenario (~5 s), so their turns
+// fall at independent moments, as independent callers' do; every call is live for most of the run
+// (concurrentCallsAtTurn says how many were, turn by turn). --stagger-ms 1000 puts all N calls'
+// turns in the same second: a burst, reported in the README apart. What each number means, and
+// the overhead model, are in bench/README.md. Benchmarks are not tests: nothing here
 // asserts a number; targets are printed with whether they were met.
 
 import './logger.js';
@@ -70,7 +73,7 @@ const PER_PROCESS = Math.round(num('--per-process', loadConfig(readEnv()).CALLS_
 /** Processes the first calls spread over before packing (the worker's default: one per core). */
 const SPREAD = Math.round(num('--spread', availableParallelism(), 1, 64));
 const CPU_PROF_DIR = opt('--cpu-prof') ? resolve(opt('--cpu-prof')!) : undefined;
-const STAGGER_MS = num('--stagger-ms', 1000, 0, 60_000);
+const STAGGER_MS = num('--stagger-ms', 5000, 0, 60_000);
 const TIMEOUT_MS = num('--timeout-s', 300, 10, 3600) * 1000;
 const SCENARIO_FILE = opt('--scenario') ? resolve(opt('--scenario')!) : join(here, '..', '..', 'scenarios', 'bench', 'plain-3-turns.yaml');
 
@@ -376,7 +379,9 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   if (!hardStop.signal.aborted) {
     for (const call of calls) {
-      const delay = CALLS > 1 ? Math.round((call.index * STAGGER_MS) / CALLS) : 0;
+      // Plus a fraction of a 20 ms frame, spread evenly (golden ratio): real callers' packet clocks
+      // are not aligned, and an even stagger (200 ms) would tick every caller in the same ms.
+      const delay = CALLS > 1 ? Math.round((call.index * STAGGER_MS) / CALLS + ((call.index * 0.618034) % 1) * 20) : 0;
       setTimeout(() => {
         if (hardStop.signal.aborted || !call.slot || !call.child || call.error) return;
         call.startAt = Date.now();
@@ -491,6 +496,10 @@ async function main(): Promise<void> {
   }
 
   const heard = rows.filter((r) => r.firstAudio !== null);
+  // How many calls were live when each turn's caller stopped speaking.
+  const spans = calls.flatMap((c) => (c.result ? [[c.result.startedAt, c.result.endedAt] as const] : []));
+  const turnTimes = calls.flatMap((c) => (c.result ? c.result.turns.map((t: TurnLatency) => t.callerStoppedAt) : []));
+  const liveAt = turnTimes.map((at) => spans.filter(([a, b]) => a <= at && at <= b).length);
   const overheads = heard.map((r) => r.overheadMs!);
   const col = (k: keyof TurnRow) => rows.flatMap((r) => (typeof r[k] === 'number' ? [r[k] as number] : []));
   // Where the overhead goes, per turn. audioReadyLate + toOutput add up to the overhead: when the
@@ -654,6 +663,7 @@ async function main(): Promise<void> {
     vadAnchorLagMs: round(pct(col('callerEnd').map((c) => -c))),
     turns: heard.length,
     turnsWithoutAudio,
+    concurrentCallsAtTurn: { min: liveAt.length ? Math.min(...liveAt) : 0, p50: pct(liveAt).p50, atFullConcurrency: liveAt.filter((n) => n === CALLS).length },
     underruns,
     roomsLeaked: leaked.length,
     rssMbPerCall: memory.rssMbPerCall,
@@ -715,6 +725,7 @@ function printTable(r: Record<string, unknown> & { targets: Record<string, unkno
     vadAnchorLagMs: Record<string, number | null>;
     turns: number;
     turnsWithoutAudio: number;
+    concurrentCallsAtTurn: { min: number; p50: number | null; atFullConcurrency: number };
     underruns: number;
     roomsLeaked: number;
     memory: Record<string, unknown>;
@@ -733,6 +744,7 @@ function printTable(r: Record<string, unknown> & { targets: Record<string, unkno
   out.push('');
   const line = (k: string, v: string) => out.push(`${k.padEnd(31)} ${v}`);
   line('calls completed', `${o.completedCalls}/${o.calls}${o.timedOut ? ' (TIMED OUT)' : ''} in ${o.wallS} s`);
+  line('calls live at each turn', `min ${o.concurrentCallsAtTurn.min}, p50 ${o.concurrentCallsAtTurn.p50}; ${o.concurrentCallsAtTurn.atFullConcurrency} turns with all ${o.calls} live`);
   line('turns with audio', `${o.turns} (${o.turnsWithoutAudio} without)`);
   line('overhead ms', `p50 ${j(o.overheadMs.p50)}  p95 ${j(o.overheadMs.p95)}  max ${j(o.overheadMs.max)}`);
   line('first audio ms (VAD anchor)', `p50 ${j(o.firstAudioMs.p50)}  p95 ${j(o.firstAudioMs.p95)}  max ${j(o.firstAudioMs.max)}`);
