@@ -13,7 +13,7 @@
  * time and moves its end-of-speech anchor back by it, so the endpointing delay still runs from
  * when the caller stopped; what it delays is the VAD's events, by at most GATHER_MS (a barge-in is
  * noticed that much later, against MIN_INTERRUPTION_MS, 400 ms of speech by default). At 25 calls on two
- * cores it took the call processes from ~90% to ~83% of a core (bench/README.md).
+ * cores it took the call processes from ~100% to ~83% of a core (bench/README.md).
  */
 import { fileURLToPath } from 'node:url';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
