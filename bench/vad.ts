@@ -8,21 +8,15 @@
 //
 // The figure is main-thread CPU time per window (onnxruntime-node runs the model on the calling
 // thread), median of the rounds. Benchmarks are not tests: nothing here asserts a timing.
-import { InferenceSession, Tensor } from 'onnxruntime-node';
-import { fileURLToPath } from 'node:url';
-import { SileroBatchSession } from '../src/session/sileroBatch.js';
+import { Tensor } from 'onnxruntime-node';
+import { percentile } from '../src/call/latency.js';
+import { SileroBatchSession, loadSileroModel } from '../src/session/sileroBatch.js';
 import { synthesizeSpeech } from '../src/sandbox/speechSignal.js';
 
 const json = process.argv.includes('--json');
-const ROUNDS = 15;
+const ROUNDS = 15; // odd, so the nearest-rank median is the middle round
 const WINDOWS_PER_ROUND = 390; // a multiple of 13: 12.5 s of one call's audio
 const WIDTH = 32 + 256; // context + window at 8 kHz
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 const speech = synthesizeSpeech('Hi, I would like to book an appointment for Tuesday morning, please.', { sampleRate: 8000 });
 const windowAt = (k: number) => {
@@ -33,8 +27,7 @@ const windowAt = (k: number) => {
 };
 const SR = new Tensor('int64', BigInt64Array.of(8000n));
 
-const modelPath = fileURLToPath(new URL('silero_vad.onnx', import.meta.resolve('@livekit/agents-plugin-silero')));
-const plain = await InferenceSession.create(modelPath, { interOpNumThreads: 1, intraOpNumThreads: 1, executionMode: 'sequential', executionProviders: [{ name: 'cpu' }] });
+const plain = await loadSileroModel();
 const batched = await SileroBatchSession.create({ gatherMs: 0 });
 
 /** The plugin's way: every window its own run, one after another (each stream awaits its result). */
@@ -74,7 +67,7 @@ for (let r = 0; r < ROUNDS; r++) {
     times[name]!.push((c.user + c.system) / n);
   }
 }
-const usPerWindow = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, Math.round(median(v) * 10) / 10]));
+const usPerWindow = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, Math.round(percentile(v, 50)! * 10) / 10]));
 const base = usPerWindow['plugin session (1 window per run)']!;
 await plain.release();
 await batched.release();

@@ -23,7 +23,7 @@ export interface LlmConnectionOptions {
 
 export class LlmConnection {
   readonly client: OpenAI;
-  /** Warm-up requests sent (a test and the bench read it). */
+  /** Warm-up requests sent (the tests read it). */
   warmups = 0;
   private lastRequestAt = 0;
   private readonly idleMs: number;

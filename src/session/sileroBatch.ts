@@ -42,6 +42,17 @@ export interface BatchStats {
   largestBatch: number;
 }
 
+/** The model file the Silero plugin ships, in a session with the plugin's own options. */
+export function loadSileroModel(): Promise<InferenceSession> {
+  const model = new URL('silero_vad.onnx', import.meta.resolve('@livekit/agents-plugin-silero'));
+  return InferenceSession.create(fileURLToPath(model), {
+    interOpNumThreads: 1,
+    intraOpNumThreads: 1,
+    executionMode: 'sequential',
+    executionProviders: [{ name: 'cpu' }],
+  });
+}
+
 export class SileroBatchSession {
   readonly stats: BatchStats = { runs: 0, windows: 0, largestBatch: 0 };
   /** Pending windows by input width (context + window samples) and sample rate. */
@@ -54,16 +65,8 @@ export class SileroBatchSession {
     private readonly gatherMs = GATHER_MS,
   ) {}
 
-  /** Loads the model file the Silero plugin ships, with the plugin's own session options. */
   static async create(opts: { maxBatch?: number; gatherMs?: number } = {}): Promise<SileroBatchSession> {
-    const model = new URL('silero_vad.onnx', import.meta.resolve('@livekit/agents-plugin-silero'));
-    const session = await InferenceSession.create(fileURLToPath(model), {
-      interOpNumThreads: 1,
-      intraOpNumThreads: 1,
-      executionMode: 'sequential',
-      executionProviders: [{ name: 'cpu' }],
-    });
-    return new SileroBatchSession(session, opts.maxBatch, opts.gatherMs);
+    return new SileroBatchSession(await loadSileroModel(), opts.maxBatch, opts.gatherMs);
   }
 
   /** The Silero plugin's call: one stream's window `[1, width]`, its state `[2, 1, 128]` and the rate. */
@@ -81,8 +84,9 @@ export class SileroBatchSession {
       this.queues.set(key, queue);
     }
     // No copies yet: the plugin awaits each run before it touches these buffers again.
-    const item = { input: input.data as Float32Array, state: state.data as Float32Array };
-    const done = new Promise<SileroResult>((resolve, reject) => queue.items.push({ ...item, resolve, reject }));
+    const done = new Promise<SileroResult>((resolve, reject) =>
+      queue.items.push({ input: input.data as Float32Array, state: state.data as Float32Array, resolve, reject }),
+    );
     if (!this.scheduled) {
       this.scheduled = true;
       // 0: the check phase, where onnxruntime-node would have run a single window anyway.
