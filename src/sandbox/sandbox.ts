@@ -39,6 +39,8 @@ export interface SimLiveKit {
     setOutcome(number: string, outcome: 'answer' | 'busy' | 'no_answer' | 'rejected' | 'invalid' | 'voicemail' | 'error'): void;
     joinParticipant(room: string, init: { identity: string; kind?: 'sip' | 'standard'; attributes?: Record<string, string> }): unknown;
     onRoomDeleted(cb: (ev: { room: string }) => void): () => void;
+    /** Every sip.callStatus change of a SIP participant (dialing, ringing, active, hangup). */
+    onCallStatus(cb: (ev: { room: string; identity: string; status: string }) => void): () => void;
     count(method: string, body?: Record<string, unknown>): number;
   };
 }
@@ -61,6 +63,8 @@ export interface SimSandbox extends SimLiveKit {
   };
   readonly cartesia?: {
     failNext(key: string, o: { status?: number; message?: string; count?: number }): unknown;
+    /** What was synthesised for a key (the in-process sandbox has it): each line's text and length. */
+    generationsFor?(key: string): readonly { text: string; audioMs: number; outcome?: string }[];
   };
 }
 
