@@ -546,7 +546,14 @@ function wirePolicies(
   session.on(voice.AgentSessionEventTypes.UserStateChanged, (ev) => {
     if (ev.newState === 'speaking') cancelSilence();
     if (ev.newState !== 'away' || onHold()) return;
-    const reprompt = session.say(REPROMPT);
+    let reprompt: voice.SpeechHandle;
+    try {
+      reprompt = session.say(REPROMPT);
+    } catch {
+      // The session is closing (the call is ending): there is nobody left to ask. Thrown from an
+      // event handler, this would take down every call in the process.
+      return;
+    }
     reprompt.addDoneCallback(() => {
       if (session.userState === 'speaking') return;
       cancelSilence();
@@ -624,7 +631,7 @@ function wirePolicies(
     // the agent is idle, and apologise only if nothing was said in the meantime.
     const saidBefore = agentMessages;
     whenIdle(session, timers, () => {
-      if (agentMessages === saidBefore) session.say(LLM_RETRY_APOLOGY);
+      if (agentMessages === saidBefore) ignoreError(() => session.say(LLM_RETRY_APOLOGY));
     });
   });
   return { cancelSilence };
