@@ -58,6 +58,10 @@ const spec = {
     z.coerce.number().int().min(1).max(100).default(13),
     'calls one worker process hosts at once, sharing its runtimes and VAD (1: the framework\'s process per call)',
   ],
+  WORKER_MAX_CALLS: [
+    z.coerce.number().int().min(0).max(10_000).default(0),
+    'calls at once the worker reports as full load to LiveKit (0: machine CPU, the framework\'s measure)',
+  ],
   HEALTH_PORT: [
     z.coerce.number().int().min(1).max(65_535).default(8081),
     'port of the worker\'s HTTP health check',

@@ -98,6 +98,9 @@ async function entry(ctx: JobContext<ProcData>): Promise<void> {
     callDone = runCall(setup, { ...deps, sip }, {
       start: async (session, agent) => {
         await ctx.waitForParticipant(identity);
+        // A dialled leg joins the room before it rings and leaves at once when the line is busy;
+        // a session started on a leg that is already gone never closes.
+        if (setup.dial) await callReachesPhone(ctx, identity);
         await session.start({ agent, room: ctx.room, ...roomIoOptions(setup.profile, identity) });
       },
       hungUp: participantLeft(ctx, identity),
@@ -168,6 +171,30 @@ async function warmTransfer(config: Config, r: WarmTransferRequest, shutdown: Ab
     abortSignal: shutdown,
   });
   await task.run();
+}
+
+/** Resolves once a dialled leg rings or is answered (sip.callStatus); rejects if it leaves first. */
+function callReachesPhone(ctx: JobContext<ProcData>, identity: string): Promise<void> {
+  const reached = () => ['ringing', 'active'].includes(ctx.room.remoteParticipants.get(identity)?.attributes['sip.callStatus'] ?? '');
+  if (reached()) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const done = () => {
+      ctx.room.off(RoomEvent.ParticipantAttributesChanged, onChange);
+      ctx.room.off(RoomEvent.ParticipantDisconnected, onLeft);
+    };
+    const onChange = () => {
+      if (!reached()) return;
+      done();
+      resolve();
+    };
+    const onLeft = (p: RemoteParticipant) => {
+      if (p.identity !== identity) return;
+      done();
+      reject(new Error('the dialled leg left before it rang'));
+    };
+    ctx.room.on(RoomEvent.ParticipantAttributesChanged, onChange);
+    ctx.room.on(RoomEvent.ParticipantDisconnected, onLeft);
+  });
 }
 
 /** Resolves when the caller leaves or the room connection drops. */
@@ -246,6 +273,9 @@ async function main(): Promise<void> {
       apiKey: config.LIVEKIT_API_KEY,
       apiSecret: config.LIVEKIT_API_SECRET,
       port: config.HEALTH_PORT,
+      // LiveKit gives jobs only to workers reporting a load under 0.65; machine-wide CPU (the
+      // framework's measure) also counts whatever else runs there.
+      ...(config.WORKER_MAX_CALLS > 0 ? { loadFunc: async (w: { activeJobs: unknown[] }) => w.activeJobs.length / config.WORKER_MAX_CALLS } : {}),
       ...(config.CALLS_PER_PROCESS > 1 ? { jobExecutorFactory: sharedExecutorFactory(callHosts(config, agent)) } : {}),
     }),
   );

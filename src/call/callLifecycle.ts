@@ -117,6 +117,7 @@ export const MAX_STT_RESTARTS = 2;
 /** How long a goodbye may take to play before the line is closed anyway. */
 const GOODBYE_TIMEOUT_MS = 15_000;
 const CLOSE_TIMEOUT_MS = 10_000;
+const START_SETTLE_MS = 5_000;
 /** After the last key, what the STT hears is still taken for the tone (leaked DTMF audio), not words. */
 const KEYPAD_GUARD_MS = 1500;
 /** Between tones we send: long enough for each to be heard as its own key (as the framework's send_dtmf). */
@@ -171,6 +172,7 @@ export async function runCall(setup: CallSetup, deps: CallDeps, io: CallIo): Pro
   };
 
   let session: voice.AgentSession<CallUserdata> | undefined;
+  let starting: Promise<void> | undefined;
   /** Providers this call built (not handed in), so this call's to close. */
   let built: Providers | undefined;
   const timers: NodeJS.Timeout[] = [];
@@ -377,7 +379,8 @@ export async function runCall(setup: CallSetup, deps: CallDeps, io: CallIo): Pro
     if (!endRequest) {
       // The callee's leg joins the room while it rings; a dial that fails first must not leave
       // the call waiting for it.
-      await Promise.race([io.start(session, agent), endRequested]);
+      starting = io.start(session, agent);
+      await Promise.race([starting, endRequested]);
     }
     if (!endRequest) {
       const listeners: OutputListener[] = [latency.outputListener];
@@ -406,6 +409,9 @@ export async function runCall(setup: CallSetup, deps: CallDeps, io: CallIo): Pro
     keypad.close();
   }
 
+  // Closing a session that is still starting (a dial that failed while the callee's leg was
+  // joining) hangs the framework's close; let the start finish first.
+  if (starting) await withTimeout(starting, START_SETTLE_MS).catch(() => undefined);
   if (session && !sessionClosed) {
     await withTimeout(session.close(), CLOSE_TIMEOUT_MS).catch((err) =>
       log().warn({ callId: setup.callId, error: (err as Error).message }, 'session did not close cleanly'),
@@ -497,6 +503,11 @@ async function screenForMachine(
     if (!dialed || (await dialed).answered) openLine();
   };
   const amd = new voice.AMD(session as voice.AgentSession, { llm: null, suppressCompatibilityWarning: true });
+  // A dial that fails leaves AMD waiting for an answer that never comes, holding the session's
+  // replies paused; the session would then never close.
+  void dialed?.then((r) => {
+    if (!r.answered) void amd.aclose().catch(() => undefined);
+  });
   try {
     const verdict = await amd.execute();
     log().info({ category: verdict.category, reason: verdict.reason }, 'answering machine detection');

@@ -34,6 +34,8 @@ export interface BaresipOptions {
   autoAnswer?: boolean;
   /** Listen on this port (the outbound trunk's address); any free port otherwise. */
   port?: number;
+  /** What the phone says as soon as each call connects (a callee's "Hello?", a voicemail greeting). */
+  mic?: Int16Array;
 }
 
 /** A WAV baresip can play as its microphone: 8 kHz mono PCM, followed by a minute of silence. */
@@ -63,7 +65,7 @@ export class BaresipPhone {
     const port = opts.port ?? (await freePort());
     const ctrlPort = await freeTcpPort();
     const quiet = join(opts.dir, 'quiet.wav');
-    writeFileSync(quiet, phoneWav(new Int16Array(0)));
+    writeFileSync(quiet, phoneWav(opts.mic ?? new Int16Array(0)));
     writeFileSync(
       join(opts.dir, 'config'),
       [

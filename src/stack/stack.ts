@@ -124,6 +124,9 @@ export class LiveStack {
       CALLER_ID: INBOUND_NUMBER,
       LIVEKIT_SIP_URI: `sip:127.0.0.1:${this.ports.sip}`,
       HEALTH_PORT: String(this.ports.worker),
+      // The worker shares this machine with LiveKit, SIP, the phones and the tests: machine-wide
+      // CPU says nothing about its own room for calls, and LiveKit sends no job to a busy worker.
+      WORKER_MAX_CALLS: '40',
       ...(this.outboundTrunkId ? { SIP_OUTBOUND_TRUNK_ID: this.outboundTrunkId } : {}),
     };
   }

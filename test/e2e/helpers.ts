@@ -84,7 +84,7 @@ export function speechSegments(pcm: Int16Array, sampleRate: number): Segment[] {
   return out;
 }
 
-export async function startPhone(stack: LiveStack, number: string, opts: { autoAnswer?: boolean; port?: number } = {}): Promise<BaresipPhone> {
+export async function startPhone(stack: LiveStack, number: string, opts: { autoAnswer?: boolean; port?: number; mic?: Int16Array } = {}): Promise<BaresipPhone> {
   return BaresipPhone.start({ dir: join(stack.dir, 'phones', `${number.replace(/\W/g, '')}-${Date.now()}`), number, ...opts });
 }
 

@@ -1,0 +1,119 @@
+/**
+ * Outbound calls through the real stack, placed with our own `switchboard call`: the worker dials
+ * on the outbound trunk `setup sip` made, LiveKit SIP sends the INVITE to a callee on loopback
+ * (sipp for lines that never answer, baresip for the ones that do), and the outcome comes from the
+ * real server's errors.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { SippCallee, type SippOutcome } from '../../src/stack/sippCallee.js';
+import type { LiveStack } from '../../src/stack/stack.js';
+import { KEY, agentSaid, finishedCall, roomsGone, scriptCaller, scriptModel, speechSegments, startPhone, startStack, voice } from './helpers.js';
+
+let stack: LiveStack;
+const CALLEE = '+12025550123';
+
+before(async () => {
+  // A short ring so "no answer" is quick; the callee is on the outbound trunk's address.
+  stack = await startStack({ workerEnv: { RING_TIMEOUT_SECONDS: '6' } });
+});
+after(async () => {
+  await stack?.close();
+});
+
+interface CallResult {
+  ok: boolean;
+  outcome?: { kind: string; sipStatus?: number };
+}
+
+function call(name: string): Promise<CallResult> {
+  return stack.cli(['call', CALLEE, '--name', name, '--timeout', '90', '--json']) as Promise<CallResult>;
+}
+
+describe('outbound calls on the real stack', () => {
+  const lines: [SippOutcome, string, number | undefined][] = [
+    ['busy', 'busy', 486],
+    ['rejected', 'rejected', 603],
+    ['invalid', 'invalid_number', 404],
+    ['no_answer', 'no_answer', undefined],
+  ];
+  for (const [line, kind, sipStatus] of lines) {
+    it(`a line that answers ${line} ends as ${kind}, with no session left and the room deleted`, async () => {
+      const callee = await SippCallee.start(stack.dir, stack.ports.callee, line);
+      try {
+        const since = Date.now();
+        const result = await call('Lee Park');
+        assert.equal(result.outcome?.kind, kind, JSON.stringify(result));
+        if (sipStatus) assert.equal(result.outcome?.sipStatus, sipStatus);
+        assert.equal(await callee.done(15_000), 0, `sipp's scenario did not run as written:\n${callee.process.tail()}`);
+        const record = await finishedCall(stack);
+        assert.equal(record.direction, 'outbound');
+        assert.equal(record.outcome?.kind, kind);
+        // Nobody answered, so nobody was spoken to.
+        assert.equal(stack.providers.cartesia.generationsFor(KEY).filter((g) => g.requestedAt >= since).length, 0);
+        await roomsGone(stack);
+      } finally {
+        await callee.close();
+      }
+    });
+  }
+
+  it('hears the callee\'s first "Hello?", speaks only after they answered, and confirms who it is talking to', async () => {
+    const goodbye = 'Thanks Dana, we will see you soon. Goodbye!';
+    scriptCaller(stack, 'Hello?', 'Yes, this is Dana.');
+    scriptModel(stack, [{ toolCalls: [{ name: 'confirm_identity', arguments: {} }] }, { toolCalls: [{ name: 'end_call', arguments: { goodbye, summary: 'reached Dana' } }] }]);
+    // The callee says "Hello?" the moment the call connects, as people do.
+    const phone = await startPhone(stack, CALLEE, { autoAnswer: true, port: stack.ports.callee, mic: voice('Hello?') });
+    try {
+      const since = Date.now();
+      const pending = call('Dana Lee');
+      const answered = await phone.waitForEvent('CALL_ESTABLISHED', 30_000);
+      const greeting = await agentSaid(stack, 'Am I speaking with Dana Lee?', 20_000, since);
+      assert.ok(greeting.requestedAt >= answered.at, `the agent started speaking ${answered.at - greeting.requestedAt} ms before the callee answered`);
+      const hello = stack.providers.deepgram.segmentsFor(KEY).find((s) => (s.speechStartedAt ?? 0) >= since && s.transcript === 'Hello?');
+      assert.ok(hello, `the callee's first "Hello?" never reached the STT: ${JSON.stringify(stack.providers.deepgram.segmentsFor(KEY).map((s) => s.transcript))}`);
+      assert.ok(greeting.requestedAt >= (hello.lastSpeechAt ?? 0), 'the agent spoke over the callee\'s "Hello?"');
+      await new Promise((r) => setTimeout(r, greeting.audioMs + 800));
+      await phone.play(voice('Yes, this is Dana.'), 'confirm');
+      const bye = await agentSaid(stack, goodbye, 20_000, since);
+      const result = await pending;
+      assert.equal(result.outcome?.kind, 'completed', JSON.stringify(result));
+      await phone.waitForEvent('CALL_CLOSED', 20_000, answered.at);
+
+      const heard = speechSegments(phone.heard().pcm, 8000);
+      assert.ok(heard.length >= 2, `the callee heard ${JSON.stringify(heard)}`);
+      const last = heard.at(-1)!;
+      assert.ok(last.endMs - last.startMs >= bye.audioMs - 200, `goodbye ${Math.round(bye.audioMs)} ms, heard ${Math.round(last.endMs - last.startMs)} ms`);
+      const record = await finishedCall(stack);
+      assert.deepEqual(record.agents, ['intro', 'desk']);
+      assert.equal((record.userdata as { identityConfirmed?: boolean }).identityConfirmed, true);
+      await roomsGone(stack);
+    } finally {
+      await phone.close();
+    }
+  });
+
+  it('leaves a message on an answering machine after its greeting, then hangs up', async () => {
+    const greetingText = "Hi, you've reached Sam Ortiz. I can't take your call right now, please leave a message after the tone.";
+    scriptCaller(stack, greetingText);
+    scriptModel(stack, [], 'machine-vm');
+    const machine = await startPhone(stack, CALLEE, { autoAnswer: true, port: stack.ports.callee, mic: voice(greetingText) });
+    try {
+      const since = Date.now();
+      const result = await call('Sam Ortiz');
+      assert.deepEqual(result.outcome, { kind: 'voicemail', messageLeft: true }, JSON.stringify(result));
+      const message = await agentSaid(stack, 'with a message for Sam Ortiz', 5000, since);
+      await machine.waitForEvent('CALL_CLOSED', 20_000);
+      const heard = speechSegments(machine.heard().pcm, 8000);
+      assert.ok(heard.length >= 1, 'the machine recorded no message');
+      const last = heard.at(-1)!;
+      // The message starts after the greeting ended (nothing said over it) and is left in full.
+      assert.ok(last.startMs >= voice(greetingText).length / 8, `the message began ${Math.round(last.startMs)} ms into the call, during the greeting`);
+      assert.ok(last.endMs - last.startMs >= message.audioMs - 200, `message ${Math.round(message.audioMs)} ms, recorded ${Math.round(last.endMs - last.startMs)} ms`);
+      await roomsGone(stack);
+    } finally {
+      await machine.close();
+    }
+  });
+});
+
