@@ -7,7 +7,9 @@ import { dirname } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
 import type { AppointmentStore, CallRecordStore, Store } from './store.js';
-import { CAMPAIGN_MIGRATION, type CampaignStore, SqliteCampaignStore } from './campaignStore.js';
+import type { CampaignStore } from './campaignStore.js';
+import { SqliteCampaignStore } from './sqliteCampaignStore.js';
+import { MIGRATIONS, migrate } from './sqliteMigrations.js';
 import { StoreError } from './store.js';
 import type {
   Appointment,
@@ -20,48 +22,6 @@ import type {
 } from './types.js';
 
 type DB = Database.Database;
-
-/** Each entry moves the schema up one version; never edit an entry that has shipped. */
-export const MIGRATIONS: string[] = [
-  `CREATE TABLE call_records (
-     id TEXT PRIMARY KEY,
-     room TEXT NOT NULL,
-     direction TEXT NOT NULL,
-     caller_number TEXT,
-     campaign_id TEXT,
-     contact_id TEXT,
-     started_at TEXT NOT NULL,
-     ended_at TEXT,
-     outcome TEXT,
-     outcome_kind TEXT,
-     agents TEXT,
-     tool_calls TEXT,
-     userdata TEXT,
-     transcript TEXT,
-     result TEXT,
-     recording_path TEXT,
-     latency TEXT,
-     cost TEXT
-   );
-   CREATE INDEX call_records_campaign ON call_records(campaign_id);
-   CREATE TABLE appointments (
-     id TEXT PRIMARY KEY,
-     name TEXT NOT NULL,
-     phone TEXT,
-     start_utc TEXT NOT NULL,
-     duration_min INTEGER NOT NULL,
-     reason TEXT,
-     status TEXT NOT NULL CHECK (status IN ('booked','confirmed','cancelled')),
-     call_id TEXT,
-     created_at TEXT NOT NULL,
-     updated_at TEXT NOT NULL
-   );
-   -- One active appointment per start time: the database, not the tool, prevents double booking.
-   CREATE UNIQUE INDEX appointments_active_slot ON appointments(start_utc) WHERE status != 'cancelled';
-   CREATE INDEX appointments_phone ON appointments(phone);`,
-  // 2: outbound campaigns (contacts, attempts, bad rows) and call_records(room); see campaignStore.ts.
-  CAMPAIGN_MIGRATION,
-];
 
 export function openDatabase(path: string): DB {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -78,17 +38,6 @@ export function openDatabase(path: string): DB {
   db.pragma('foreign_keys = ON');
   migrate(db, MIGRATIONS);
   return db;
-}
-
-/** Applies the migrations a database has not seen yet, each in its own transaction. */
-export function migrate(db: DB, migrations: readonly string[], versionPragma = 'user_version'): void {
-  const current = db.pragma(versionPragma, { simple: true }) as number;
-  for (let v = current; v < migrations.length; v++) {
-    db.transaction(() => {
-      db.exec(migrations[v]!);
-      db.pragma(`${versionPragma} = ${v + 1}`);
-    }).immediate();
-  }
 }
 
 /**

@@ -1,0 +1,125 @@
+/**
+ * The SQLite schema, as numbered migrations tracked in `user_version`. Entry N (0-based) moves a
+ * database from version N to N+1; never edit an entry that has shipped, append a new one.
+ */
+import type Database from 'better-sqlite3';
+
+type DB = Database.Database;
+
+/** Version 2: outbound campaigns (contacts, attempts, bad rows) and call_records(room). */
+const CAMPAIGN_MIGRATION = `
+  CREATE TABLE campaigns (
+    id TEXT PRIMARY KEY,
+    source TEXT,
+    imported_key TEXT,
+    rows INTEGER NOT NULL DEFAULT 0,
+    import_pass INTEGER NOT NULL DEFAULT 0,
+    rate_tat_ms REAL NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL
+  );
+  CREATE TABLE campaign_contacts (
+    campaign_id TEXT NOT NULL REFERENCES campaigns(id),
+    contact_id TEXT NOT NULL,
+    line INTEGER NOT NULL,
+    seen_pass INTEGER NOT NULL,
+    phone TEXT NOT NULL,
+    name TEXT NOT NULL,
+    appointment_id TEXT,
+    zones TEXT NOT NULL,
+    zone_source TEXT NOT NULL,
+    fields TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending','dispatching','dispatched','done','excluded')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at INTEGER NOT NULL,
+    room TEXT,
+    owner TEXT,
+    lease_until INTEGER,
+    dispatched_at INTEGER,
+    last_outcome TEXT,
+    outcome TEXT,
+    result TEXT,
+    note TEXT,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (campaign_id, contact_id)
+  );
+  CREATE UNIQUE INDEX campaign_contacts_phone ON campaign_contacts(campaign_id, phone);
+  CREATE INDEX campaign_contacts_state ON campaign_contacts(campaign_id, state, next_at);
+  CREATE INDEX campaign_contacts_line ON campaign_contacts(campaign_id, line);
+  CREATE TABLE campaign_attempts (
+    campaign_id TEXT NOT NULL,
+    contact_id TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    room TEXT NOT NULL UNIQUE,
+    owner TEXT NOT NULL,
+    claimed_at INTEGER NOT NULL,
+    dispatched_at INTEGER,
+    redispatches INTEGER NOT NULL DEFAULT 0,
+    ended_at INTEGER,
+    outcome_kind TEXT,
+    outcome TEXT,
+    result TEXT,
+    call_id TEXT,
+    PRIMARY KEY (campaign_id, contact_id, attempt)
+  );
+  CREATE TABLE campaign_bad_rows (
+    campaign_id TEXT NOT NULL,
+    line INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    seen_pass INTEGER NOT NULL,
+    PRIMARY KEY (campaign_id, line)
+  );
+  CREATE INDEX call_records_room ON call_records(room);
+`;
+
+/** Each entry moves the schema up one version; never edit an entry that has shipped. */
+export const MIGRATIONS: string[] = [
+  `CREATE TABLE call_records (
+     id TEXT PRIMARY KEY,
+     room TEXT NOT NULL,
+     direction TEXT NOT NULL,
+     caller_number TEXT,
+     campaign_id TEXT,
+     contact_id TEXT,
+     started_at TEXT NOT NULL,
+     ended_at TEXT,
+     outcome TEXT,
+     outcome_kind TEXT,
+     agents TEXT,
+     tool_calls TEXT,
+     userdata TEXT,
+     transcript TEXT,
+     result TEXT,
+     recording_path TEXT,
+     latency TEXT,
+     cost TEXT
+   );
+   CREATE INDEX call_records_campaign ON call_records(campaign_id);
+   CREATE TABLE appointments (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL,
+     phone TEXT,
+     start_utc TEXT NOT NULL,
+     duration_min INTEGER NOT NULL,
+     reason TEXT,
+     status TEXT NOT NULL CHECK (status IN ('booked','confirmed','cancelled')),
+     call_id TEXT,
+     created_at TEXT NOT NULL,
+     updated_at TEXT NOT NULL
+   );
+   -- One active appointment per start time: the database, not the tool, prevents double booking.
+   CREATE UNIQUE INDEX appointments_active_slot ON appointments(start_utc) WHERE status != 'cancelled';
+   CREATE INDEX appointments_phone ON appointments(phone);`,
+  // 2: see CAMPAIGN_MIGRATION above.
+  CAMPAIGN_MIGRATION,
+];
+
+/** Applies the migrations a database has not seen yet, each in its own transaction. */
+export function migrate(db: DB, migrations: readonly string[], versionPragma = 'user_version'): void {
+  const current = db.pragma(versionPragma, { simple: true }) as number;
+  for (let v = current; v < migrations.length; v++) {
+    db.transaction(() => {
+      db.exec(migrations[v]!);
+      db.pragma(`${versionPragma} = ${v + 1}`);
+    }).immediate();
+  }
+}
