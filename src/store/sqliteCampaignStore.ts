@@ -25,10 +25,10 @@ import type {
 type DB = Database.Database;
 
 const IN_FLIGHT = `state IN ('dispatching','dispatched')`;
-const json = (v: unknown) => (v === undefined || v === null ? null : JSON.stringify(v));
-const parse = <T>(s: unknown): T | null => (typeof s === 'string' ? (JSON.parse(s) as T) : null);
+export const json = (v: unknown) => (v === undefined || v === null ? null : JSON.stringify(v));
+export const parse = <T>(s: unknown): T | null => (typeof s === 'string' ? (JSON.parse(s) as T) : null);
 
-function toContact(r: Record<string, unknown>): ContactRow {
+export function toContact(r: Record<string, unknown>): ContactRow {
   return {
     campaignId: r.campaign_id as string,
     contactId: r.contact_id as string,
@@ -53,7 +53,7 @@ function toContact(r: Record<string, unknown>): ContactRow {
   };
 }
 
-function toCampaign(r: Record<string, unknown>): CampaignInfo {
+export function toCampaign(r: Record<string, unknown>): CampaignInfo {
   return {
     id: r.id as string,
     source: (r.source as string | null) ?? null,
@@ -61,6 +61,66 @@ function toCampaign(r: Record<string, unknown>): CampaignInfo {
     rows: r.rows as number,
     createdAt: r.created_at as string,
   };
+}
+
+/** A contact as `campaign export` writes it. */
+export function toExportRow(c: ContactRow): ExportRow {
+  return {
+    contactId: c.contactId,
+    line: c.line,
+    name: c.name,
+    phone: c.phone,
+    state: c.state,
+    attempts: c.attempts,
+    finalOutcome: c.state === 'done' ? (c.lastOutcome ?? 'unknown') : c.state,
+    outcome: c.outcome,
+    result: c.result,
+    room: c.room,
+    note: c.note,
+  };
+}
+
+/** Stats from the counting queries' rows (both backends run the same ones). */
+export function statsFrom(
+  id: string,
+  p: CampaignProgress,
+  outcomes: { k: string; n: number }[],
+  attemptRows: { k: string; n: number }[],
+  badRows: number,
+): CampaignStats {
+  const byOutcome: Record<string, number> = {};
+  for (const r of outcomes) byOutcome[r.k] = r.n;
+  if (p.excluded > 0) byOutcome.excluded = p.excluded;
+  const attemptsByOutcome: Record<string, number> = {};
+  let attempts = 0;
+  for (const r of attemptRows) {
+    attemptsByOutcome[r.k] = r.n;
+    attempts += r.n;
+  }
+  return {
+    campaignId: id,
+    contacts: p.pending + p.dispatching + p.dispatched + p.done + p.excluded,
+    ...p,
+    byOutcome,
+    attempts,
+    attemptsByOutcome,
+    inFlight: p.dispatching + p.dispatched,
+    badRows,
+  };
+}
+
+/**
+ * Calls per second as a shared GCRA bucket: `tat` (the campaign's `rate_tat_ms`) is the theoretical
+ * time of the next call; a burst of at most max(1, cps/20) calls (50 ms worth) may go at once.
+ * Returns how many of `budget` may be claimed now, or when the next one may.
+ */
+export function cpsBudget(o: Pick<ClaimOptions, 'cps' | 'now'>, tat: number, budget: number): { start: number; interval: number; budget: number } | { waitUntil: number } {
+  if (o.cps <= 0) return { start: 0, interval: 0, budget };
+  const interval = 1000 / o.cps;
+  const burst = Math.max(1, Math.floor(o.cps / 20));
+  const start = Math.max(tat, o.now - interval * (burst - 1));
+  if (start > o.now) return { waitUntil: start };
+  return { start, interval, budget: Math.min(budget, Math.floor((o.now - start) / interval) + 1) };
 }
 
 function isUnique(err: unknown): boolean {
@@ -291,21 +351,12 @@ export class SqliteCampaignStore implements CampaignStore {
         let budget = Math.min(o.contactIds.length, o.maxInFlight - inFlight);
         if (budget <= 0) return { claimed: [], limitedBy: o.contactIds.length > 0 ? 'concurrency' : 'none' };
         let limitedBy: ClaimResult['limitedBy'] = budget < o.contactIds.length ? 'concurrency' : 'none';
-        // Calls per second as a shared GCRA bucket: `rate_tat_ms` is the theoretical time of the next
-        // call; a burst of at most max(1, cps/20) calls (50 ms worth) may go at once.
-        let start = 0;
-        let interval = 0;
-        if (o.cps > 0) {
-          interval = 1000 / o.cps;
-          const burst = Math.max(1, Math.floor(o.cps / 20));
-          const tat = (this.s.rate.get(id) as { tat: number } | undefined)?.tat ?? 0;
-          start = Math.max(tat, o.now - interval * (burst - 1));
-          if (start > o.now) return { claimed: [], limitedBy: 'cps', nextSlotAt: start };
-          const allowed = Math.floor((o.now - start) / interval) + 1;
-          if (allowed < budget) {
-            budget = allowed;
-            limitedBy = 'cps';
-          }
+        const rate = cpsBudget(o, (this.s.rate.get(id) as { tat: number } | undefined)?.tat ?? 0, budget);
+        if ('waitUntil' in rate) return { claimed: [], limitedBy: 'cps', nextSlotAt: rate.waitUntil };
+        const { start, interval } = rate;
+        if (rate.budget < budget) {
+          budget = rate.budget;
+          limitedBy = 'cps';
         }
         const claimed: ContactRow[] = [];
         const leaseUntil = o.now + o.leaseMs;
@@ -427,26 +478,13 @@ export class SqliteCampaignStore implements CampaignStore {
   }
 
   async stats(id: string): Promise<CampaignStats> {
-    const p = await this.progress(id);
-    const byOutcome: Record<string, number> = {};
-    for (const r of this.s.byOutcome.all(id) as { k: string; n: number }[]) byOutcome[r.k] = r.n;
-    if (p.excluded > 0) byOutcome.excluded = p.excluded;
-    const attemptsByOutcome: Record<string, number> = {};
-    let attempts = 0;
-    for (const r of this.s.attempts.all(id) as { k: string; n: number }[]) {
-      attemptsByOutcome[r.k] = r.n;
-      attempts += r.n;
-    }
-    return {
-      campaignId: id,
-      contacts: p.pending + p.dispatching + p.dispatched + p.done + p.excluded,
-      ...p,
-      byOutcome,
-      attempts,
-      attemptsByOutcome,
-      inFlight: p.dispatching + p.dispatched,
-      badRows: (this.s.badCount.get(id) as { n: number }).n,
-    };
+    return statsFrom(
+      id,
+      await this.progress(id),
+      this.s.byOutcome.all(id) as { k: string; n: number }[],
+      this.s.attempts.all(id) as { k: string; n: number }[],
+      (this.s.badCount.get(id) as { n: number }).n,
+    );
   }
 
   async badRows(id: string, limit = 1_000_000): Promise<BadRow[]> {
@@ -462,19 +500,7 @@ export class SqliteCampaignStore implements CampaignStore {
       for (const raw of page) {
         const c = toContact(raw);
         after = { line: c.line, cid: c.contactId };
-        yield {
-          contactId: c.contactId,
-          line: c.line,
-          name: c.name,
-          phone: c.phone,
-          state: c.state,
-          attempts: c.attempts,
-          finalOutcome: c.state === 'done' ? (c.lastOutcome ?? 'unknown') : c.state,
-          outcome: c.outcome,
-          result: c.result,
-          room: c.room,
-          note: c.note,
-        };
+        yield toExportRow(c);
       }
     }
   }

@@ -3,6 +3,7 @@
  * database from version N to N+1; never edit an entry that has shipped, append a new one.
  */
 import type Database from 'better-sqlite3';
+import { newerSchema } from './store.js';
 
 type DB = Database.Database;
 
@@ -111,15 +112,58 @@ export const MIGRATIONS: string[] = [
    CREATE INDEX appointments_phone ON appointments(phone);`,
   // 2: see CAMPAIGN_MIGRATION above.
   CAMPAIGN_MIGRATION,
+  // 3: slots are whole minutes (slot.ts). The old index compared text, so `…:00.001Z` got past it.
+  // Existing starts are normalised; of bookings that now share a slot, the earliest keeps it and
+  // the others are cancelled with a note saying why (the slot was only ever one person's).
+  `DROP INDEX appointments_active_slot;
+   UPDATE appointments SET start_utc = strftime('%Y-%m-%dT%H:%M:00Z', start_utc)
+     WHERE strftime('%Y-%m-%dT%H:%M:00Z', start_utc) IS NOT NULL;
+   UPDATE appointments SET status = 'cancelled', updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
+     reason = trim(coalesce(reason, '') || ' [cancelled by store migration 3: double-booked slot]')
+     WHERE status != 'cancelled' AND EXISTS (
+       SELECT 1 FROM appointments k WHERE k.start_utc = appointments.start_utc AND k.status != 'cancelled'
+         AND (k.created_at < appointments.created_at OR (k.created_at = appointments.created_at AND k.id < appointments.id)));
+   CREATE UNIQUE INDEX appointments_active_slot ON appointments(strftime('%Y-%m-%dT%H:%M', start_utc))
+     WHERE status != 'cancelled';`,
+  // 4: the end-of-call webhook outbox (outbox.ts).
+  `CREATE TABLE webhook_events (
+     id TEXT PRIMARY KEY,
+     call_id TEXT NOT NULL,
+     type TEXT NOT NULL,
+     replay_of TEXT,
+     created_at INTEGER NOT NULL
+   );
+   CREATE INDEX webhook_events_call ON webhook_events(call_id);
+   CREATE TABLE webhook_deliveries (
+     event_id TEXT NOT NULL REFERENCES webhook_events(id),
+     endpoint TEXT NOT NULL,
+     state TEXT NOT NULL CHECK (state IN ('pending','delivering','delivered','failed')),
+     attempts INTEGER NOT NULL DEFAULT 0,
+     next_at INTEGER NOT NULL,
+     give_up_at INTEGER NOT NULL,
+     owner TEXT,
+     lease_until INTEGER,
+     last_status INTEGER,
+     last_error TEXT,
+     delivered_at INTEGER,
+     PRIMARY KEY (event_id, endpoint)
+   );
+   CREATE INDEX webhook_deliveries_due ON webhook_deliveries(state, next_at);`,
 ];
 
-/** Applies the migrations a database has not seen yet, each in its own transaction. */
-export function migrate(db: DB, migrations: readonly string[], versionPragma = 'user_version'): void {
+/**
+ * Applies the migrations a database has not seen yet, each in its own transaction. A database
+ * from a newer build is refused, before anything is written to it: this code does not know its
+ * tables. `where` names the store in that error.
+ */
+export function migrate(db: DB, migrations: readonly string[], versionPragma = 'user_version', where = 'the store'): { from: number; version: number } {
   const current = db.pragma(versionPragma, { simple: true }) as number;
+  if (current > migrations.length) throw newerSchema(where, current, migrations.length);
   for (let v = current; v < migrations.length; v++) {
     db.transaction(() => {
       db.exec(migrations[v]!);
       db.pragma(`${versionPragma} = ${v + 1}`);
     }).immediate();
   }
+  return { from: current, version: migrations.length };
 }

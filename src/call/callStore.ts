@@ -1,0 +1,24 @@
+/**
+ * The store a worker's calls write to: the configured backend (STORE_URL), with an outbox row per
+ * WEBHOOK_URL in every finishing transaction, and call-record writes that retry and fall back to
+ * the local journal (RECORD_JOURNAL_PATH) when the store will not take them.
+ */
+import { log } from '@livekit/agents';
+import { type Config, storeTarget } from '../config.js';
+import { type Store, openStore, replayRecordJournal, withRecordJournal } from '../store/index.js';
+
+export async function openCallStore(config: Config): Promise<Store> {
+  const store = await openStore(storeTarget(config), { webhookEndpoints: config.WEBHOOK_URL });
+  return withRecordJournal(store, {
+    path: config.RECORD_JOURNAL_PATH,
+    onEvent: (e) => (e.kind === 'retry' ? log().warn(e, 'call record write retried') : log().error(e, 'call record write failed')),
+  });
+}
+
+/** On worker start: records journaled by an earlier run go into the store now. */
+export async function replayJournal(config: Config, store: Store): Promise<void> {
+  const r = await replayRecordJournal(store, config.RECORD_JOURNAL_PATH);
+  if (r.replayed + r.kept + r.rejected === 0) return;
+  const level = r.kept + r.rejected > 0 ? 'warn' : 'info';
+  log()[level]({ ...r, path: config.RECORD_JOURNAL_PATH }, 'replayed journaled call records');
+}
