@@ -12,7 +12,7 @@
 import { appendFile, mkdir, readFile, readdir, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { CallRecordStore, Store } from './store.js';
-import { StoreError } from './store.js';
+import { StoreError, notFinishable } from './store.js';
 import type { CallFinish, CallRecord, CallStart } from './types.js';
 
 type Entry = { op: 'start'; call: CallStart } | { op: 'finish'; id: string; finish: CallFinish };
@@ -64,6 +64,7 @@ class JournaledCalls implements CallRecordStore {
 
   async finish(id: string, finish: CallFinish): Promise<void> {
     const spooledStart = this.spooled.get(id);
+    if (spooledStart?.finished) throw notFinishable(id, true);
     try {
       // A start that only reached the journal: the finish goes there too, after it.
       if (spooledStart && !spooledStart.finished) throw new StoreError(`call record ${id} was journaled`, { code: 'not_found' });
@@ -161,6 +162,7 @@ export async function replayRecordJournal(store: Store, path: string): Promise<R
         entry = JSON.parse(line) as Entry;
       } catch {
         rejected.push(line);
+        result.rejected++;
         continue;
       }
       const outcome = await apply(store, entry, unstarted);
