@@ -7,12 +7,26 @@ import { log } from '@livekit/agents';
 import { type Config, storeTarget } from '../config.js';
 import { type Store, openStore, replayRecordJournal, withRecordJournal } from '../store/index.js';
 
-export async function openCallStore(config: Config): Promise<Store> {
-  const store = await openStore(storeTarget(config), { webhookEndpoints: config.WEBHOOK_URL });
-  return withRecordJournal(store, {
-    path: config.RECORD_JOURNAL_PATH,
-    onEvent: (e) => (e.kind === 'retry' ? log().warn(e, 'call record write retried') : log().error(e, 'call record write failed')),
-  });
+let shared: Promise<Store> | undefined;
+
+/**
+ * One store per process, shared by its calls: a Postgres pool (and the migration check) per call
+ * would cost connections and a lock at every call start. Its `close` is a no-op for the calls;
+ * the process's exit closes it.
+ */
+export function openCallStore(config: Config): Promise<Store> {
+  shared ??= openStore(storeTarget(config), { webhookEndpoints: config.WEBHOOK_URL }).then(
+    (store) =>
+      withRecordJournal(store, {
+        path: config.RECORD_JOURNAL_PATH,
+        onEvent: (e) => (e.kind === 'retry' ? log().warn(e, 'call record write retried') : log().error(e, 'call record write failed')),
+      }),
+    (err: unknown) => {
+      shared = undefined; // the next call tries again
+      throw err;
+    },
+  );
+  return shared.then((store) => new Proxy(store, { get: (t, k, r) => (k === 'close' ? async () => undefined : Reflect.get(t, k, r)) }));
 }
 
 /** On worker start: records journaled by an earlier run go into the store now. */
