@@ -255,6 +255,14 @@ describe('PostgreSQL store location', () => {
       return true;
     });
     await assert.rejects(openStore('mysql://x'), /STORE_URL: unsupported store "mysql"/);
+    const { parseStoreLocation } = await import('../src/store/location.js');
+    assert.deepEqual(['sqlite:./a.db', 'sqlite:///var/a.db', 'sqlite://./a.db', './a.db', ':memory:'].map((u) => parseStoreLocation(u)).map((l) => [l.backend, l.shown]), [
+      ['sqlite', './a.db'],
+      ['sqlite', '/var/a.db'],
+      ['sqlite', './a.db'],
+      ['sqlite', './a.db'],
+      ['sqlite', ':memory:'],
+    ]);
   });
 
   if (BACKENDS.some((b) => b.name === 'postgres')) {

@@ -28,6 +28,8 @@ export function parseStoreLocation(target: string | StoreTarget | StoreLocation)
     if (parsed.password) parsed.password = '***';
     return { backend: 'postgres', url, setting, shown: parsed.toString() };
   }
+  // sqlite:///abs/path.db and sqlite://./rel.db, the URL spellings people also use.
+  if (url.startsWith('sqlite://')) return parseStoreLocation({ url: `sqlite:${url.slice('sqlite://'.length)}`, setting });
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) {
     throw new StoreError(`${setting}: unsupported store ${JSON.stringify(url.split(':')[0])}; use sqlite:<file> or postgres://…`, {
       code: 'bad_location',
