@@ -321,7 +321,7 @@ export function storeTarget(config: Pick<Config, 'STORE_URL' | 'STORE_PATH'>): {
   if (config.STORE_PATH && config.STORE_URL === `sqlite:${config.STORE_PATH}`) {
     if (!warnedStorePath) {
       warnedStorePath = true;
-      process.emitWarning('STORE_PATH is deprecated: set STORE_URL=sqlite:<file> instead', { type: 'DeprecationWarning', code: 'SWITCHBOARD_STORE_PATH' });
+      process.stderr.write('warning: STORE_PATH is deprecated: set STORE_URL=sqlite:<file> instead\n');
     }
     return { url: config.STORE_URL, setting: 'STORE_PATH' };
   }
