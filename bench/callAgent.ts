@@ -13,7 +13,7 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { type JobContext, type JobProcess, defineAgent } from '@livekit/agents';
 import worker from '../src/worker.js';
 import type { TurnLatency } from '../src/call/latency.js';
-import { loadConfig } from '../src/config.js';
+import { loadConfig, storeTarget } from '../src/config.js';
 import { loadPriceTable } from '../src/cost/index.js';
 import type { SimSandbox } from '../src/sandbox/sandbox.js';
 import { EnergySegmenter, g711uRoundTrip, synthesizeSpeech } from '../src/sandbox/speechSignal.js';
@@ -120,7 +120,7 @@ function instrumentCaller(msPerChar: number): void {
 }
 
 /** Set up by the parent's init message, which arrives right after this host's prewarm. */
-let setup: Promise<{ init: ChildInit; sandbox: SimSandbox; store: ReturnType<typeof openStore>; prices: ReturnType<typeof loadPriceTable>; config: ReturnType<typeof loadConfig>; scenario: ReturnType<typeof loadScenario> }> | undefined;
+let setup: Promise<{ init: ChildInit; sandbox: SimSandbox; store: Awaited<ReturnType<typeof openStore>>; prices: ReturnType<typeof loadPriceTable>; config: ReturnType<typeof loadConfig>; scenario: ReturnType<typeof loadScenario> }> | undefined;
 
 const loopDelay = monitorEventLoopDelay({ resolution: 10 });
 let cpu0: NodeJS.CpuUsage | undefined;
@@ -143,7 +143,10 @@ function listen(): void {
         for (const st of scenario.steps) {
           if ('caller' in st) energyEnds.set(`8000/true/${st.caller}`, energyEndMs(st.caller, m.msPerChar, 8000, true));
         }
-        resolveSetup({ init: m, sandbox: proxy, store: openStore(config.STORE_PATH), prices: loadPriceTable(config.PRICES_FILE), config, scenario });
+        const sandbox = proxy;
+        void openStore(storeTarget(config)).then((store) =>
+          resolveSetup({ init: m, sandbox, store, prices: loadPriceTable(config.PRICES_FILE), config, scenario }),
+        );
         return;
       }
       case 'roomDeleted':

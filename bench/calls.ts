@@ -35,7 +35,7 @@ import { dispose } from '@livekit/rtc-node';
 import { Job, Room } from '@livekit/protocol';
 import { type Host, HostPool, type Slot } from '../src/host/hostPool.js';
 import { type TurnLatency, percentile } from '../src/call/latency.js';
-import { loadConfig, readEnv } from '../src/config.js';
+import { loadConfig, readEnv, storeTarget } from '../src/config.js';
 import type { Reply } from '../src/sandbox/openaiEmulator.js';
 import { DEFAULT_LATENCIES, Sandbox } from '../src/sandbox/sandbox.js';
 import { speechDurationMs } from '../src/sandbox/speechSignal.js';
@@ -220,10 +220,10 @@ async function main(): Promise<void> {
 
   const sandbox = await Sandbox.start({ latencies: DEFAULT_LATENCIES, msPerChar: MS_PER_CHAR });
   const dir = mkdtempSync(join(tmpdir(), 'sb-bench-calls-'));
-  // One SQLite store on disk for every call process, as the worker's job processes share STORE_PATH.
-  const env: Record<string, string | undefined> = { ...readEnv(), ...sandbox.env(), STORE_PATH: join(dir, 'calls.db'), RECORDING_DIR: '' };
+  // One SQLite store on disk for every call process, as the worker's job processes share STORE_URL.
+  const env: Record<string, string | undefined> = { ...readEnv(), ...sandbox.env(), STORE_URL: `sqlite:${join(dir, 'calls.db')}`, RECORDING_DIR: '' };
   const config = loadConfig(env);
-  await openStore(config.STORE_PATH).close(); // migrate once, before processes race to open it
+  await (await openStore(storeTarget(config))).close(); // migrate once, before processes race to open it
 
   const scripts = new Map<string, ModelScript>();
   const calls: Call[] = [];

@@ -75,7 +75,7 @@ async function main(): Promise<void> {
   try {
     const csv = join(dir, 'contacts.csv');
     await writeCsv(csv, ROWS);
-    const store = openStore(join(dir, 'store.db'));
+    const store = await openStore(join(dir, 'store.db'));
     const campaigns = store.campaigns as CampaignStore;
     // Monday 18:00 UTC: 09:00-20:00 is open in New York, Chicago and San Francisco.
     const clock = new FakeClock('2026-03-02T18:00:00Z', { auto: true });
@@ -198,7 +198,7 @@ async function main(): Promise<void> {
 /** Child mode: the LiveKit API emulator plus the simulated worker, writing into the shared store. */
 async function serveEmulator(storePath: string): Promise<void> {
   const { LiveKitApiEmulator } = await import('../src/sandbox/livekitApi.js');
-  const store = openStore(storePath);
+  const store = await openStore(storePath);
   const lk = new LiveKitApiEmulator();
   await lk.start();
   lk.onDispatch(simulatedWorker(store.calls));

@@ -21,6 +21,7 @@ export const SECRET_VARS = [
   'TELNYX_API_KEY',
   'SIP_OUTBOUND_PASSWORD',
   'SIP_INBOUND_PASSWORD',
+  'WEBHOOK_SECRET',
 ] as const;
 
 const SECRET_SET = new Set<string>(SECRET_VARS);
@@ -130,7 +131,15 @@ const spec = {
   SILENCE_TIMEOUT_SECONDS: [seconds(8), 'further silence after the reprompt before hanging up'],
 
   // Store and artefacts.
-  STORE_PATH: [z.string().min(1).default('./data/switchboard.db'), 'SQLite file for calls, bookings, campaigns'],
+  STORE_URL: [
+    z.string().regex(/^(sqlite:.+|postgres(ql)?:\/\/.+)$/, 'must be sqlite:<file> or postgres://user@host:port/db').default('sqlite:./data/switchboard.db'),
+    'where calls, bookings, campaigns and the webhook outbox live: sqlite:<file>, or postgres://… shared by a fleet (password in PGPASSWORD)',
+  ],
+  STORE_PATH: [z.string().min(1).optional(), 'deprecated alias of STORE_URL=sqlite:<this file>; used only when STORE_URL is unset'],
+  RECORD_JOURNAL_PATH: [
+    z.string().min(1).default('./data/record-journal.ndjson'),
+    'local file call records are spooled to when the store refuses them; replayed into the store on the next worker start',
+  ],
   RECORDING_DIR: [z.string().optional(), 'directory for stereo µ-law call recordings (unset: off)'],
   LATENCY_LOG_PATH: [z.string().optional(), 'NDJSON file for per-turn latency (unset: call record only)'],
   PRICES_FILE: [z.string().optional(), 'JSON price table overriding the built-in list prices'],
@@ -179,6 +188,17 @@ const spec = {
     seconds(1800),
     'how long a dispatched campaign call may go without a finished call record before it counts as an error',
   ],
+
+  // End-of-call webhooks (src/webhook), signed per Standard Webhooks and delivered from the outbox.
+  WEBHOOK_URL: [
+    csv.pipe(z.array(z.string().url('must be a URL').regex(/^https?:\/\//, 'must be an http:// or https:// URL'))).default(''),
+    'endpoints (comma-separated) that get a signed end-of-call report for every call (unset: no webhooks)',
+  ],
+  WEBHOOK_SECRET: [
+    z.string().regex(/^(whsec_)?[A-Za-z0-9+/]{32,}={0,2}$/, 'must be whsec_ followed by base64 (at least 24 random bytes)').optional(),
+    'signing secret for WEBHOOK_URL (whsec_<base64>), shared with the receivers',
+  ],
+  WEBHOOK_TIMEOUT_SECONDS: [seconds(10), 'how long a receiver may take to answer one delivery before it is retried'],
 
   // Call control.
   TRANSFER_ALLOWLIST: [
@@ -289,13 +309,31 @@ export function loadConfig(env: Record<string, string | undefined> = readEnv(), 
       out[key] = parsed.data;
     } else {
       const why = parsed.error.issues.map((i) => i.message).join('; ');
-      const shown = SECRET_SET.has(key) || value === undefined ? '' : ` (got ${JSON.stringify(value)})`;
+      const shown = SECRET_SET.has(key) || value === undefined ? '' : ` (got ${JSON.stringify(hidePassword(value))})`;
       problems.push(`${key}: ${why}${shown} — ${purpose}`);
     }
   }
   if (options.requireProviderKeys) problems.push(...missingProviderKeys(out as Partial<Config>));
+  if ((out.WEBHOOK_URL as string[] | undefined)?.length && !out.WEBHOOK_SECRET) {
+    problems.push(`WEBHOOK_SECRET: not set — ${describeVar('WEBHOOK_SECRET')} (needed because WEBHOOK_URL is set)`);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
+  // STORE_PATH still works for deployments that set it, as long as STORE_URL is not set as well.
+  if (out.STORE_PATH && !env.STORE_URL?.trim()) out.STORE_URL = `sqlite:${out.STORE_PATH as string}`;
   return out as Config;
+}
+
+let warnedStorePath = false;
+/** The store to open, and the setting it came from (for error messages); warns once about STORE_PATH. */
+export function storeTarget(config: Pick<Config, 'STORE_URL' | 'STORE_PATH'>): { url: string; setting: 'STORE_URL' | 'STORE_PATH' } {
+  if (config.STORE_PATH && config.STORE_URL === `sqlite:${config.STORE_PATH}`) {
+    if (!warnedStorePath) {
+      warnedStorePath = true;
+      process.stderr.write('warning: STORE_PATH is deprecated: set STORE_URL=sqlite:<file> instead\n');
+    }
+    return { url: config.STORE_URL, setting: 'STORE_PATH' };
+  }
+  return { url: config.STORE_URL, setting: 'STORE_URL' };
 }
 
 /** A key needed for something besides the selected providers, and why. */
@@ -336,11 +374,15 @@ function missingProviderKeys(config: Partial<Config>, also: ExtraKey[] = []): st
   });
 }
 
+/** A URL's password (postgres://user:pw@host) is a secret even where the rest of the value is not. */
+const hidePassword = (v: string) => v.replace(/(\/\/[^:/@\s]*:)[^@/\s]+@/g, '$1***@');
+
 /** The config as it may be shown to a person: every secret replaced by whether it is set. */
 export function redactedConfig(config: Config): Record<string, unknown> {
   const shown: Record<string, unknown> = {};
   for (const key of CONFIG_KEYS) {
-    shown[key] = SECRET_SET.has(key) ? (config[key] ? '[set]' : '[unset]') : config[key];
+    const v = config[key];
+    shown[key] = SECRET_SET.has(key) ? (v ? '[set]' : '[unset]') : typeof v === 'string' ? hidePassword(v) : v;
   }
   return shown;
 }

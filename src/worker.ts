@@ -27,7 +27,10 @@ import { type Config, ConfigError, loadConfig, readEnv } from './config.js';
 import { PriceTableError, loadPriceTable } from './cost/index.js';
 import { PROFILE_RATES } from './session/providers.js';
 import { loadVad, roomIoOptions } from './session/sessionFactory.js';
-import { openStore } from './store/index.js';
+import type { Store } from './store/index.js';
+import { openCallStore, replayJournal } from './call/callStore.js';
+import { RoomJanitor } from './call/roomJanitor.js';
+import { startWebhookDelivery } from './webhook/service.js';
 import { waitForLiveKit } from './livekit/waitForServer.js';
 import { endLostCall } from './call/lostCall.js';
 import { HostPool } from './host/hostPool.js';
@@ -39,10 +42,19 @@ interface ProcData extends Record<string, unknown> {
 
 async function entry(ctx: JobContext<ProcData>): Promise<void> {
   const config = loadConfig();
-  const store = openStore(config.STORE_PATH);
   const roomApi = livekitRoomApi(config);
   const callId = `call_${randomUUID()}`;
   const room = ctx.job.room?.name ?? ctx.room.name ?? '';
+  let store: Store;
+  try {
+    store = await openCallStore(config);
+  } catch (err) {
+    // No store, no call: hang up (delete the room) rather than leave the caller in silence.
+    log().error({ room, error: (err as Error).message }, 'the store cannot be opened; ending the call');
+    await new RoomJanitor(roomApi, room).deleteOnce();
+    ctx.shutdown('store unavailable');
+    return;
+  }
   const shutdown = new AbortController();
   let callDone: Promise<unknown> = Promise.resolve();
   // Worker shutdown (SIGTERM after the drain timeout, or a job kill): wrap up, then delete the room.
@@ -264,6 +276,15 @@ async function main(): Promise<void> {
   process.env.LIVEKIT_API_KEY ??= config.LIVEKIT_API_KEY;
   process.env.LIVEKIT_API_SECRET ??= config.LIVEKIT_API_SECRET;
   await waitForLiveKit(config.LIVEKIT_URL, (line) => process.stderr.write(`${line}\n`));
+  // Migrations, records journaled by an earlier run, and the webhook loop: once per worker.
+  if (['start', 'dev', 'connect'].includes(process.argv[2] ?? '')) {
+    const store = await openCallStore(config).catch((err: Error) => {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    });
+    await replayJournal(config, store);
+    startWebhookDelivery(config, store);
+  }
   const agent = fileURLToPath(import.meta.url);
   cli.runApp(
     new ServerOptions({
@@ -290,12 +311,21 @@ function callHosts(config: Config, agentModule: string): HostPool {
   // Unref'd: after a drain the worker exits, and idle hosts follow it (they watch the IPC channel).
   const pool = new HostPool({ agentModule, callsPerHost: config.CALLS_PER_PROCESS, memoryLimitMB: config.HOST_MEMORY_LIMIT_MB, unref: true });
   pool.on('job-lost', (info, reason) => {
-    const store = openStore(config.STORE_PATH);
-    void endLostCall(info.job.room?.name ?? '', reason, { store, roomApi: livekitRoomApi(config) })
-      .catch((error) => log().error({ error, room: info.job.room?.name }, 'could not clean up a lost call'))
-      .finally(() => store.close());
+    void cleanUpLostCall(config, info.job.room?.name ?? '', reason);
   });
   return pool;
+}
+
+async function cleanUpLostCall(config: Config, room: string, reason: string): Promise<void> {
+  const roomApi = livekitRoomApi(config);
+  try {
+    const store = await openCallStore(config);
+    await endLostCall(room, reason, { store, roomApi }).finally(() => store.close());
+  } catch (error) {
+    // Without the store the record waits for the journal, but the room must go now.
+    await new RoomJanitor(roomApi, room).deleteOnce();
+    log().error({ error, room }, 'could not clean up a lost call');
+  }
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

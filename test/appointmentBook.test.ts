@@ -9,7 +9,7 @@ const now = new Date('2026-11-23T13:00:00Z');
 
 describe('appointment book rules', () => {
   it('lists free half-hour slots in business hours, in the business time zone, minus booked ones', async () => {
-    const s = openStore(':memory:');
+    const s = await openStore(':memory:');
     await s.appointments.book({ name: 'A', phone: null, start: '2026-11-24T14:00:00Z', durationMin: 30, reason: null, callId: null });
     const slots = await freeSlots(s.appointments, '2026-11-24', rules, now);
     assert.equal(slots.length, 15); // 16 slots from 9:00 to 16:30, one taken
@@ -19,7 +19,7 @@ describe('appointment book rules', () => {
   });
 
   it('has no slots at weekends and none in the past', async () => {
-    const s = openStore(':memory:');
+    const s = await openStore(':memory:');
     assert.equal((await freeSlots(s.appointments, '2026-11-28', rules, now)).length, 0);
     const late = new Date('2026-11-24T21:45:00Z'); // 16:45 local
     assert.equal((await freeSlots(s.appointments, '2026-11-24', rules, late)).length, 0);

@@ -118,7 +118,7 @@ describe('call control against the LiveKit API emulator', () => {
 
   before(async () => {
     sandbox = await Sandbox.start({ msPerChar: 40 });
-    store = openStore(':memory:');
+    store = await openStore(':memory:');
     vad = await loadVad();
     const config = loadConfig(sandbox.env());
     // Capture warnings (a refused transfer must be logged), still passing them on.

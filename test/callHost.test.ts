@@ -159,7 +159,7 @@ describe('call hosts', () => {
     after(async () => lk.close());
 
     it('reports every lost job; the worker deletes each room once and closes each record as an error', async () => {
-      const store = openStore(':memory:');
+      const store = await openStore(':memory:');
       const pool = new HostPool({ agentModule, callsPerHost: 3, spreadAcross: 1, logger });
       const cleanups: Promise<unknown>[] = [];
       pool.on('job-lost', (info, reason) => cleanups.push(endLostCall(info.job.room!.name, reason, { store, roomApi: livekitRoomApi(lk.env() as never) })));

@@ -16,12 +16,13 @@ import { guessZones } from '../src/campaign/timezones.js';
 import { parseJobMetadata } from '../src/call/jobMetadata.js';
 import { openStore } from '../src/store/index.js';
 import type { BadRow, CampaignStore, ContactInput } from '../src/store/index.js';
+import { BACKENDS, type Backend } from './helpers/backends.js';
 
 const FIXTURES = join(import.meta.dirname, '..', '..', 'test', 'fixtures', 'campaign');
 const tmp = () => mkdtempSync(join(tmpdir(), 'sb-campaign-'));
 
-function store() {
-  const s = openStore(':memory:');
+async function store(backend?: Backend) {
+  const s = backend ? await backend.open() : await openStore(':memory:');
   return { s, c: s.campaigns as CampaignStore };
 }
 
@@ -31,9 +32,9 @@ async function records(text: string) {
   return out;
 }
 
-describe('campaign CSV import', () => {
+const importTests = (backend: Backend) => {
   it('reports every kind of bad row with its line and reason, and keeps the good ones', async () => {
-    const { c } = store();
+    const { c } = await store(backend);
     const dnc = await loadDnc([join(FIXTURES, 'dnc.txt')], 'US');
     const bad: BadRow[] = [];
     const summary = await importContacts(c, {
@@ -81,7 +82,7 @@ describe('campaign CSV import', () => {
     const dir = tmp();
     const file = join(dir, 'contacts.csv');
     writeFileSync(file, 'phone,name,contact_id\n+12125550101,Ana,\n+12125550102,Bo,bo-7\n');
-    const { c } = store();
+    const { c } = await store(backend);
     const opts = { campaignId: 'again', file, defaultRegion: 'US', dnc: { has: () => false, size: 0, unreadable: 0 }, now: () => 0 };
     const first = await importContacts(c, opts);
     assert.equal(first.added, 2);
@@ -102,7 +103,7 @@ describe('campaign CSV import', () => {
     const dir = tmp();
     const file = join(dir, 'x.csv');
     writeFileSync(file, 'number,full name\n+12125550101,Ana\n');
-    const { c } = store();
+    const { c } = await store(backend);
     await assert.rejects(
       importContacts(c, { campaignId: 'h', file, defaultRegion: 'US', dnc: { has: () => false, size: 0, unreadable: 0 }, now: () => 0 }),
       (err: Error & { exitCode?: number }) => /missing required columns phone, name/.test(err.message) && err.exitCode === 2,
@@ -118,7 +119,8 @@ describe('campaign CSV import', () => {
       { line: 5, fields: ['3', 'ok'] },
     ]);
   });
-});
+};
+for (const backend of BACKENDS) describe(`campaign CSV import (${backend.name})`, () => importTests(backend));
 
 describe('campaign ids, jobs and retry policy', () => {
   it('room names follow the contract and the store builds the same one when claiming', async () => {
@@ -128,7 +130,7 @@ describe('campaign ids, jobs and retry policy', () => {
     assert.equal(campaignIdFromFile('/data/a.csv'), campaignIdFromFile('/data/./a.csv'));
     assert.match(contactIdFor('+12125550101'), /^n[0-9a-f]{16}$/);
 
-    const { c } = store();
+    const { c } = await store();
     await c.ensure('cmp-1', null, 0);
     const contact: ContactInput = { contactId: 'n0123', line: 2, phone: '+12125550101', name: 'Ana', appointmentId: 'apt-9', zones: ['America/New_York'], zoneSource: 'column', fields: { notes: 'x' } };
     await c.importRows('cmp-1', await c.beginImport('cmp-1'), [contact], 0);
@@ -163,9 +165,9 @@ describe('campaign ids, jobs and retry policy', () => {
   });
 });
 
-describe('campaign claims', () => {
+const claimTests = (backend: Backend) => {
   async function seeded(n: number) {
-    const { s, c } = store();
+    const { s, c } = await store(backend);
     await c.ensure('k', null, 0);
     const rows: ContactInput[] = Array.from({ length: n }, (_, i) => ({
       contactId: `c${i}`,
@@ -209,7 +211,8 @@ describe('campaign claims', () => {
     assert.equal(await c.takeOver('k', row!, 'x', 100), true);
     assert.equal(await c.takeOver('k', row!, 'y', 100), false, 'the second taker loses');
   });
-});
+};
+for (const backend of BACKENDS) describe(`campaign claims (${backend.name})`, () => claimTests(backend));
 
 describe('time zones and the calling window', () => {
   it('guesses zones from the area code, the country, or every mainland zone when unsure', () => {

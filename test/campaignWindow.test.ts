@@ -38,7 +38,7 @@ describe('campaign calling window and retry backoff (fake clock)', () => {
     );
     const start = Date.parse('2026-03-02T12:00:00Z');
     const clock = new FakeClock(start, { auto: true });
-    const store = openStore(join(dir, 'store.db'));
+    const store = await openStore(join(dir, 'store.db'));
     const campaigns = store.campaigns as CampaignStore;
     await importContacts(campaigns, { campaignId: 'win', file: csv, defaultRegion: 'US', dnc: EMPTY_DNC, now: () => clock.now() });
 
@@ -111,7 +111,7 @@ describe('campaign calling window and retry backoff (fake clock)', () => {
     const csv = join(dir, 'later.csv');
     writeFileSync(csv, 'phone,name,timezone\n+12125550101,Ana,Asia/Tokyo\n');
     const clock = new FakeClock('2026-03-02T12:00:00Z', { auto: true });
-    const store = openStore(join(dir, 'store.db'));
+    const store = await openStore(join(dir, 'store.db'));
     const campaigns = store.campaigns as CampaignStore;
     await importContacts(campaigns, { campaignId: 'later', file: csv, defaultRegion: 'US', dnc: EMPTY_DNC, now: () => clock.now() });
     const result = await new Dispatcher({

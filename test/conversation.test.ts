@@ -26,8 +26,8 @@ after(async () => {
   await emu.close();
 });
 
-function harness(key: string, init: Partial<Parameters<typeof newUserdata>[0]> = {}) {
-  const store = openStore(':memory:');
+async function harness(key: string, init: Partial<Parameters<typeof newUserdata>[0]> = {}) {
+  const store = await openStore(':memory:');
   const ended: EndCallRequest[] = [];
   const userdata = newUserdata({
     callId: `call-${key}`,
@@ -65,7 +65,7 @@ describe('inbound conversation', () => {
       { text: "You're booked for Tuesday at 9:30." },
       { toolCalls: [{ name: 'end_call', arguments: { goodbye: 'Thanks Ana, see you Tuesday. Goodbye!', summary: 'booked checkup' } }] },
     ]);
-    const h = harness(key);
+    const h = await harness(key);
     await h.session.start({ agent: introAgent(h.deps, h.userdata) });
 
     const r1 = await h.session.run({ userInput: "Hi, I'm Ana Diaz and I need a checkup." }).wait();
@@ -119,7 +119,7 @@ describe('inbound conversation', () => {
       { toolCalls: [{ name: 'check_availability', arguments: { date: '2026-11-24' } }] },
       { text: "Sorry, I can't reach the calendar right now. Can I take a message?" },
     ]);
-    const h = harness(key);
+    const h = await harness(key);
     await h.session.start({ agent: introAgent(h.deps, h.userdata) });
     await h.session.run({ userInput: "I'm Bo, I want to book." }).wait();
     // Break the store under the tool: the database is closed mid-call.
@@ -146,7 +146,7 @@ describe('inbound conversation', () => {
       { toolCalls: [{ name: 'book_appointment', arguments: { when: 'tomorrow' } }] },
       { text: 'Sorry, which time exactly?' },
     ]);
-    const h = harness(key);
+    const h = await harness(key);
     await h.session.start({ agent: introAgent(h.deps, h.userdata) });
     await h.session.run({ userInput: "I'm Cy, I'd like to book." }).wait();
     const weekend = await h.session.run({ userInput: 'Saturday at ten.' }).wait();
@@ -167,7 +167,7 @@ describe('inbound conversation', () => {
 describe('outbound conversation', () => {
   it('shares nothing until the person confirms, then the desk confirms the appointment', async () => {
     const key = 'sandbox-conv-outbound';
-    const h = harness(key, {
+    const h = await harness(key, {
       direction: 'outbound',
       contact: { name: 'Dana Lee', appointmentId: 'PLACEHOLDER', fields: {} },
     });

@@ -34,9 +34,9 @@ describe('switchboard call and campaign run (CLI, LiveKit API emulator)', { time
   before(async () => {
     await lk.start();
     const dir = mkdtempSync(join(tmpdir(), 'sb-cli-'));
-    store = openStore(join(dir, 'store.db'));
+    store = await openStore(join(dir, 'store.db'));
     lk.onDispatch(simulatedWorker(store.calls, { callMs: 50, outcome: (job) => (job.phoneNumber.endsWith('9') ? { kind: 'voicemail', messageLeft: true } : { kind: 'completed' }) }));
-    env = { ...process.env, ...lk.env(), STORE_PATH: join(dir, 'store.db'), CALLING_WINDOW: '00:00-24:00', CAMPAIGN_CPS: '0', LOG_LEVEL: 'error' };
+    env = { ...process.env, ...lk.env(), STORE_URL: `sqlite:${join(dir, 'store.db')}`, CALLING_WINDOW: '00:00-24:00', CAMPAIGN_CPS: '0', LOG_LEVEL: 'error' };
   });
   after(async () => {
     await store.close();

@@ -2,7 +2,8 @@
  * The real CLI (`node dist/src/cli/main.js campaign run …`) against the LiveKit API emulator,
  * killed with SIGKILL mid-campaign several times and run again; and two dispatchers on one
  * campaign at once. The test process plays the worker: every dispatch the emulator receives gets
- * a call record (start, then finish) in the shared SQLite store after a short delay.
+ * a call record (start, then finish) in the shared store (SQLite, and PostgreSQL when
+ * TEST_POSTGRES_URL is set) after a short delay.
  *
  * What must hold: every contact attempt is dispatched exactly once (the emulator's request log),
  * every contact ends with its outcome, and no call record is written twice for a room.
@@ -19,6 +20,7 @@ import { simulatedWorker } from '../src/campaign/simulatedWorker.js';
 import { LiveKitApiEmulator } from '../src/sandbox/livekitApi.js';
 import { openStore } from '../src/store/index.js';
 import type { CallOutcome, CampaignStore, Store } from '../src/store/index.js';
+import { BACKENDS, type Backend, rows } from './helpers/backends.js';
 
 const CLI = join(import.meta.dirname, '..', 'src', 'cli', 'main.js');
 
@@ -28,6 +30,8 @@ interface Harness {
   env: NodeJS.ProcessEnv;
   store: Store;
   phones: string[];
+  /** Stops this harness's simulated worker and closes its store. */
+  close(): Promise<void>;
 }
 
 /** Contacts: every 5th is busy on its first attempt, every 7th never answers, the rest complete. */
@@ -42,15 +46,15 @@ function outcomeFor(i: number, attempt: number): CallOutcome {
   return { kind: 'completed' };
 }
 
-function setup(lk: LiveKitApiEmulator, n: number, extraEnv: Record<string, string> = {}): Harness {
+async function setup(backend: Backend, lk: LiveKitApiEmulator, n: number, extraEnv: Record<string, string> = {}): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'sb-dispatch-'));
   const csv = join(dir, 'contacts.csv');
   const phones = Array.from({ length: n }, (_, i) => `+1212555${String(1000 + i)}`);
   writeFileSync(csv, ['phone,name,appointment_id,notes', ...phones.map((p, i) => `${p},Contact ${i},apt-${i},"note, ${i}"`)].join('\n') + '\n');
-  const storePath = join(dir, 'store.db');
-  const store = openStore(storePath);
+  const storeUrl = await backend.location();
+  const store = await openStore(storeUrl);
   const index = new Map(phones.map((p, i) => [p, i]));
-  lk.onDispatch(
+  const unhook = lk.onDispatch(
     simulatedWorker(store.calls, {
       startDelayMs: () => 20 + Math.random() * 40,
       callMs: () => 30 + Math.random() * 120,
@@ -60,7 +64,7 @@ function setup(lk: LiveKitApiEmulator, n: number, extraEnv: Record<string, strin
   const env = {
     ...process.env,
     ...lk.env(),
-    STORE_PATH: storePath,
+    STORE_URL: storeUrl,
     AGENT_NAME: 'switchboard',
     CAMPAIGN_MAX_CONCURRENT: '4',
     CAMPAIGN_CPS: '40',
@@ -70,7 +74,7 @@ function setup(lk: LiveKitApiEmulator, n: number, extraEnv: Record<string, strin
     LOG_LEVEL: 'error',
     ...extraEnv,
   };
-  return { dir, csv, env, store, phones };
+  return { dir, csv, env, store, phones, close: () => (unhook(), store.close()) };
 }
 
 function run(h: Harness, args: string[] = []): { child: ChildProcess; done: Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }> } {
@@ -101,8 +105,7 @@ async function waitFor(cond: () => boolean, timeoutMs: number): Promise<boolean>
 
 /** Every attempt the store knows was CreateDispatch'ed exactly once, and no other room was. */
 async function assertExactlyOnce(lk: LiveKitApiEmulator, h: Harness, campaignId: string) {
-  const db = (h.store as unknown as { db: import('better-sqlite3').Database }).db;
-  const attempts = db.prepare('SELECT room FROM campaign_attempts WHERE campaign_id = ?').all(campaignId) as { room: string }[];
+  const attempts = (await rows(h.store, 'SELECT room FROM campaign_attempts WHERE campaign_id = $1', [campaignId])) as { room: string }[];
   const ok = new Map<string, number>();
   for (const r of lk.requests({ method: 'CreateDispatch', ok: true })) {
     const room = (r.body as { room: string }).room;
@@ -111,7 +114,7 @@ async function assertExactlyOnce(lk: LiveKitApiEmulator, h: Harness, campaignId:
   const twice = [...ok].filter(([, n]) => n > 1);
   assert.deepEqual(twice, [], 'rooms dispatched more than once');
   assert.deepEqual([...ok.keys()].sort(), attempts.map((a) => a.room).sort(), 'dispatched rooms = recorded attempts');
-  const records = db.prepare('SELECT room, count(*) AS n FROM call_records GROUP BY room HAVING n > 1').all();
+  const records = await rows(h.store, 'SELECT room, count(*) AS n FROM call_records GROUP BY room HAVING count(*) > 1');
   assert.deepEqual(records, [], 'no room has two call records');
   return attempts.length;
 }
@@ -129,7 +132,7 @@ async function assertOutcomes(h: Harness, campaignId: string) {
   });
 }
 
-describe('campaign dispatcher: kill and resume, two dispatchers (real CLI, LiveKit API emulator)', { timeout: 180_000 }, () => {
+for (const backend of BACKENDS) describe(`campaign dispatcher (${backend.name}): kill and resume, two dispatchers (real CLI, LiveKit API emulator)`, { timeout: 180_000 }, () => {
   const lk = new LiveKitApiEmulator();
   before(async () => {
     await lk.start();
@@ -140,7 +143,7 @@ describe('campaign dispatcher: kill and resume, two dispatchers (real CLI, LiveK
 
   it('SIGKILLed several times mid-campaign, then run again: every attempt dispatched once, every outcome kept', async () => {
     lk.reset();
-    const h = setup(lk, 40);
+    const h = await setup(backend, lk, 40);
     let kills = 0;
     let logs = '';
     const closedPort = await new Promise<number>((resolve) => {
@@ -211,12 +214,12 @@ describe('campaign dispatcher: kill and resume, two dispatchers (real CLI, LiveK
     await new Promise((res) => status.on('exit', res));
     const s = JSON.parse(out.trim().split('\n').at(-1)!) as Record<string, unknown>;
     assert.deepEqual([s.byOutcome, s.attempts, s.inFlight, s.badRows], [{ completed: 34, no_answer: 6 }, attempts, 0, 0]);
-    await h.store.close();
+    await h.close();
   });
 
   it('two dispatchers on the same campaign at once never dispatch a contact twice', async () => {
     lk.reset();
-    const h = setup(lk, 30, { CAMPAIGN_MAX_CONCURRENT: '6', CAMPAIGN_CPS: '0' });
+    const h = await setup(backend, lk, 30, { CAMPAIGN_MAX_CONCURRENT: '6', CAMPAIGN_CPS: '0' });
     const a = run(h, ['--json']);
     const b = run(h, ['--json']);
     const [ra, rb] = await Promise.all([a.done, b.done]);
@@ -228,6 +231,6 @@ describe('campaign dispatcher: kill and resume, two dispatchers (real CLI, LiveK
     const attempts = await assertExactlyOnce(lk, h, 'resume-test');
     assert.equal(ja.thisRun.dispatched + jb.thisRun.dispatched, attempts, 'each attempt dispatched by exactly one of them');
     await assertOutcomes(h, 'resume-test');
-    await h.store.close();
+    await h.close();
   });
 });

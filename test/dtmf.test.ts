@@ -175,7 +175,7 @@ describe('keypad on a simulated call', () => {
 
   before(async () => {
     sandbox = await Sandbox.start({ msPerChar: 40 });
-    store = openStore(':memory:');
+    store = await openStore(':memory:');
     vad = await loadVad();
     const config = loadConfig(sandbox.env());
     await Promise.all(

@@ -57,7 +57,7 @@ describe('LLM connection', { timeout: 90_000 }, () => {
   it('in a real-time call, every turn after the first reaches the LLM on an open connection', async () => {
     // Turns here are 4–6 s apart, longer than fetch keeps an idle connection (~4 s).
     const sandbox = await Sandbox.start({ msPerChar: 65 });
-    const store = openStore(':memory:');
+    const store = await openStore(':memory:');
     try {
       const config = loadConfig(sandbox.env());
       const scenario = loadScenario(join(import.meta.dirname, '..', '..', 'scenarios', 'bench', 'plain-3-turns.yaml'));

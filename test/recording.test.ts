@@ -45,7 +45,7 @@ describe('call recording', () => {
   it('writes caller left, agent right, µ-law 8 kHz, each line where and as long as it was spoken', async () => {
     const sandbox = await Sandbox.start({ msPerChar: MS_PER_CHAR });
     const dir = mkdtempSync(join(tmpdir(), 'sb-rec-'));
-    const store = openStore(':memory:');
+    const store = await openStore(':memory:');
     try {
       const config = loadConfig({ ...sandbox.env(), RECORDING_DIR: dir });
       const scenario = loadScenario(join(import.meta.dirname, '..', '..', 'scenarios', 'inbound-booking.yaml'));

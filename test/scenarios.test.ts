@@ -29,7 +29,7 @@ let vad: VAD;
 
 before(async () => {
   sandbox = await Sandbox.start({ msPerChar: 40 });
-  store = openStore(join(mkdtempSync(join(tmpdir(), 'sb-scen-')), 'calls.db'));
+  store = await openStore(join(mkdtempSync(join(tmpdir(), 'sb-scen-')), 'calls.db'));
   vad = await loadVad();
   const config = loadConfig(sandbox.env());
   // A few calls at a time: enough to exercise concurrency, few enough that a 2-core CI machine

@@ -68,7 +68,7 @@ describe('a job that cannot become a call', () => {
   });
 
   it('malformed metadata: the error is recorded with the bad field, and the room is deleted once', async () => {
-    const store = openStore(':memory:');
+    const store = await openStore(':memory:');
     lk.joinParticipant('job-room-1', { identity: 'agent', kind: 'agent' });
     let err: MetadataError | undefined;
     try {

@@ -142,7 +142,9 @@ export async function runCall(setup: CallSetup, deps: CallDeps, io: CallIo): Pro
   const usage = new UsageMeter(config.OPENAI_MODEL);
   const startedAtMs = Date.now();
 
-  await startRecord(store, setup, now);
+  // A first write the store refused (recordJournal.ts keeps it): end the call on the path that deletes the room.
+  const unrecorded = await startRecord(store, setup, now).then(() => undefined, (err: Error) => err.message);
+  if (unrecorded) return finishWithoutSession(setup, deps, janitor, { kind: 'error', error: `call record: ${unrecorded}` }, now);
 
   if (setup.dial && !deps.sip) throw new Error('an outbound call needs the SIP API (CallDeps.sip)');
 
@@ -676,7 +678,7 @@ export async function abortCall(
   error: string,
 ): Promise<CallResult> {
   const now = deps.now ?? (() => new Date());
-  await startRecord(deps.store, setup, now);
+  await startRecord(deps.store, setup, now).catch(() => undefined); // journaled; the room goes regardless
   return finishWithoutSession(setup, deps, new RoomJanitor(deps.roomApi, setup.room), { kind: 'error', error }, now);
 }
 

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import { OutboundJob } from '../call/jobMetadata.js';
-import { loadConfig } from '../config.js';
+import { loadConfig, storeTarget } from '../config.js';
 import { contactIdFor, roomName } from '../campaign/ids.js';
 import { livekitDispatchSink } from '../campaign/livekitSink.js';
 import { normalisePhone } from '../campaign/phone.js';
@@ -82,7 +82,7 @@ export function register(program: Command): void {
           return;
         }
         process.stderr.write(`dispatched; waiting for the call in room ${room}…\n`);
-        const store = openStore(config.STORE_PATH);
+        const store = await openStore(storeTarget(config));
         const deadline = Date.now() + timeoutSec * 1000;
         let record: CallRecord | undefined;
         let announced = false;

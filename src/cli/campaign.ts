@@ -7,7 +7,7 @@ import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import type { Command } from 'commander';
 import { DateTime } from 'luxon';
-import { loadConfig } from '../config.js';
+import { loadConfig, storeTarget } from '../config.js';
 import { Dispatcher, type DispatcherEvent, type RunResult } from '../campaign/dispatcher.js';
 import { EMPTY_DNC, loadDnc } from '../campaign/dnc.js';
 import { EXPORT_COLUMNS, exportLine } from '../campaign/exportCsv.js';
@@ -46,7 +46,7 @@ function campaignsOf(store: Store): CampaignStore {
 
 async function requireCampaign(campaigns: CampaignStore, id: string): Promise<void> {
   if (!(await campaigns.get(id))) {
-    throw new UsageError(`no campaign ${JSON.stringify(id)} in this store (STORE_PATH); campaign run prints the id it uses`);
+    throw new UsageError(`no campaign ${JSON.stringify(id)} in this store (STORE_URL); campaign run prints the id it uses`);
   }
 }
 
@@ -86,7 +86,7 @@ export function register(program: Command): void {
     .action(async (id: string, opts: { json?: boolean; badRows?: boolean }) => {
       try {
         const config = loadConfig();
-        const store = openStore(config.STORE_PATH);
+        const store = await openStore(storeTarget(config));
         const campaigns = campaignsOf(store);
         await requireCampaign(campaigns, id);
         const stats = await campaigns.stats(id);
@@ -106,7 +106,7 @@ export function register(program: Command): void {
     .action(async (id: string, opts: { out?: string }) => {
       try {
         const config = loadConfig();
-        const store = openStore(config.STORE_PATH);
+        const store = await openStore(storeTarget(config));
         const campaigns = campaignsOf(store);
         await requireCampaign(campaigns, id);
         const out = opts.out ? createWriteStream(opts.out) : process.stdout;
@@ -163,7 +163,7 @@ async function runCampaign(file: string, opts: RunFlags): Promise<void> {
   const campaignId = opts.campaign ?? campaignIdFromFile(file);
   const dncFiles = [config.DNC_FILE, opts.dnc].filter((f): f is string => !!f);
   const dnc = dncFiles.length > 0 ? await loadDnc(dncFiles, config.DEFAULT_REGION) : EMPTY_DNC;
-  const store = openStore(config.STORE_PATH);
+  const store = await openStore(storeTarget(config));
   const campaigns = campaignsOf(store);
   const log = (line: string) => process.stderr.write(`${line}\n`);
 

@@ -102,7 +102,7 @@ async function run(files: string[], opts: Options): Promise<void> {
   const sandbox = opts.live ? await LiveKitSandbox.start() : await Sandbox.start();
   const config = loadConfig({ ...env, ...sandbox.env() });
   const callerVoice = opts.live ? CallerVoice.fromConfig(config, opts.callerVoice) : undefined;
-  const store = openStore(opts.store ?? join(mkdtempSync(join(tmpdir(), 'switchboard-sim-')), 'calls.db'));
+  const store = await openStore(opts.store ?? join(mkdtempSync(join(tmpdir(), 'switchboard-sim-')), 'calls.db'));
   const vad = await loadVad();
   const prices = loadPriceTable(config.PRICES_FILE);
   const reports: SimulationReport[] = [];

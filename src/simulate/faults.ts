@@ -19,8 +19,13 @@ export function faultableStore(inner: Store): { store: Store; fail: () => void }
       };
     },
   }) as AppointmentStore;
-  const store: Store = { calls: inner.calls, appointments, close: () => inner.close() };
+  const store: Store = { ...pick(inner), appointments };
   return { store, fail: () => (failing = true) };
+}
+
+/** The store's parts as plain properties (a spread of a class instance would drop its getters' owner). */
+function pick(s: Store): Store {
+  return { calls: s.calls, appointments: s.appointments, campaigns: s.campaigns, webhooks: s.webhooks, schema: s.schema, close: () => s.close() };
 }
 
 /** What each fault is, in a simulated call's narration. */

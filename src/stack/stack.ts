@@ -115,7 +115,7 @@ export class LiveStack {
       LIVEKIT_API_SECRET: this.keys.apiSecret,
       AGENT_NAME: 'switchboard',
       ...this.providers.env('stack'),
-      STORE_PATH: join(this.dir, 'switchboard.db'),
+      STORE_URL: `sqlite:${join(this.dir, 'switchboard.db')}`,
       RECORDING_DIR: join(this.dir, 'recordings'),
       SIP_INBOUND_NUMBERS: INBOUND_NUMBER,
       SIP_INBOUND_ALLOWED_ADDRESSES: '127.0.0.1',

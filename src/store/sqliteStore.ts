@@ -1,93 +1,46 @@
 /**
  * SQLite backend of the store (the default). One file, WAL mode so the CLI can read while a worker
- * writes, schema created on open and migrated by `user_version`.
+ * writes, schema created on open and migrated by `user_version` (sqliteMigrations.ts).
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
-import type { AppointmentStore, CallRecordStore, Store } from './store.js';
-import { CAMPAIGN_MIGRATION, type CampaignStore, SqliteCampaignStore } from './campaignStore.js';
-import { StoreError } from './store.js';
-import type {
-  Appointment,
-  AppointmentStatus,
-  BookResult,
-  CallFinish,
-  CallRecord,
-  CallStart,
-  NewAppointment,
-} from './types.js';
+import type { AppointmentStore, CallRecordStore, OpenOptions, SchemaInfo, Store } from './store.js';
+import type { CampaignStore } from './campaignStore.js';
+import { named, parseStoreLocation, type StoreLocation, type StoreTarget } from './location.js';
+import { CALL_ENDED, DELIVERY_BUDGET_MS, type DeliveryFailure, type DeliveryState, type WebhookDelivery, type WebhookOutbox } from './outbox.js';
+import { finishParams, newEventId, toAppointment, toCallRecord, toDelivery } from './rows.js';
+import { normaliseStart } from './slot.js';
+import { SqliteCampaignStore } from './sqliteCampaignStore.js';
+import { MIGRATIONS, migrate } from './sqliteMigrations.js';
+import { StoreError, notFinishable } from './store.js';
+import type { Appointment, BookResult, CallFinish, CallRecord, CallStart, NewAppointment } from './types.js';
 
 type DB = Database.Database;
 
-/** Each entry moves the schema up one version; never edit an entry that has shipped. */
-export const MIGRATIONS: string[] = [
-  `CREATE TABLE call_records (
-     id TEXT PRIMARY KEY,
-     room TEXT NOT NULL,
-     direction TEXT NOT NULL,
-     caller_number TEXT,
-     campaign_id TEXT,
-     contact_id TEXT,
-     started_at TEXT NOT NULL,
-     ended_at TEXT,
-     outcome TEXT,
-     outcome_kind TEXT,
-     agents TEXT,
-     tool_calls TEXT,
-     userdata TEXT,
-     transcript TEXT,
-     result TEXT,
-     recording_path TEXT,
-     latency TEXT,
-     cost TEXT
-   );
-   CREATE INDEX call_records_campaign ON call_records(campaign_id);
-   CREATE TABLE appointments (
-     id TEXT PRIMARY KEY,
-     name TEXT NOT NULL,
-     phone TEXT,
-     start_utc TEXT NOT NULL,
-     duration_min INTEGER NOT NULL,
-     reason TEXT,
-     status TEXT NOT NULL CHECK (status IN ('booked','confirmed','cancelled')),
-     call_id TEXT,
-     created_at TEXT NOT NULL,
-     updated_at TEXT NOT NULL
-   );
-   -- One active appointment per start time: the database, not the tool, prevents double booking.
-   CREATE UNIQUE INDEX appointments_active_slot ON appointments(start_utc) WHERE status != 'cancelled';
-   CREATE INDEX appointments_phone ON appointments(phone);`,
-  // 2: outbound campaigns (contacts, attempts, bad rows) and call_records(room); see campaignStore.ts.
-  CAMPAIGN_MIGRATION,
-];
-
-export function openDatabase(path: string): DB {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  let db: DB;
+/** Opens (creating it if need be) and migrates a SQLite store; every failure names the store. */
+export function openDatabase(target: string | StoreTarget | StoreLocation): { db: DB; schema: SchemaInfo } {
+  const loc = parseStoreLocation(target);
+  if (loc.backend !== 'sqlite') throw new StoreError(`${loc.setting}: not a SQLite location`, { code: 'bad_location' });
+  const { path } = loc;
+  const where = named(loc);
+  let db: DB | undefined;
   try {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     db = new Database(path);
+    // The first statement is where SQLite reads the file: "file is not a database" shows up here.
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    // Several processes (workers, a dispatcher, the CLI) share the file; wait rather than fail.
+    db.pragma('busy_timeout = 5000');
+    db.pragma('foreign_keys = ON');
+    const { from, version } = migrate(db, MIGRATIONS, 'user_version', where);
+    return { db, schema: { backend: 'sqlite', location: loc.shown, from, version } };
   } catch (err) {
-    throw new StoreError(`cannot open the store at ${path} (STORE_PATH): ${(err as Error).message}`, { cause: err });
-  }
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  // Several processes (workers, a dispatcher, the CLI) share the file; wait rather than fail.
-  db.pragma('busy_timeout = 5000');
-  db.pragma('foreign_keys = ON');
-  migrate(db, MIGRATIONS);
-  return db;
-}
-
-/** Applies the migrations a database has not seen yet, each in its own transaction. */
-export function migrate(db: DB, migrations: readonly string[], versionPragma = 'user_version'): void {
-  const current = db.pragma(versionPragma, { simple: true }) as number;
-  for (let v = current; v < migrations.length; v++) {
-    db.transaction(() => {
-      db.exec(migrations[v]!);
-      db.pragma(`${versionPragma} = ${v + 1}`);
-    }).immediate();
+    db?.close();
+    if (err instanceof StoreError) throw err;
+    throw new StoreError(`cannot open ${where}: ${(err as Error).message}`, { cause: err, code: 'cannot_open' });
   }
 }
 
@@ -104,12 +57,12 @@ function cachedPrepare(db: DB): (sql: string) => Database.Statement {
   };
 }
 
-const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
-const parse = <T>(s: unknown): T | undefined => (typeof s === 'string' ? (JSON.parse(s) as T) : undefined);
-
 class SqliteCallRecords implements CallRecordStore {
   private readonly prepare: (sql: string) => Database.Statement;
-  constructor(db: DB) {
+  constructor(
+    private readonly db: DB,
+    private readonly webhookEndpoints: readonly string[],
+  ) {
     this.prepare = cachedPrepare(db);
   }
 
@@ -126,29 +79,19 @@ class SqliteCallRecords implements CallRecordStore {
   }
 
   async finish(id: string, r: CallFinish): Promise<void> {
-    const info = this.prepare(
-        `UPDATE call_records SET ended_at=@endedAt, outcome=@outcome, outcome_kind=@kind, agents=@agents,
-           tool_calls=@toolCalls, userdata=@userdata, transcript=@transcript, result=@result,
-           recording_path=@recordingPath, latency=@latency, cost=@cost
-         WHERE id=@id AND ended_at IS NULL`,
-      )
-      .run({
-        id,
-        endedAt: r.endedAt,
-        outcome: json(r.outcome),
-        kind: r.outcome.kind,
-        agents: json(r.agents),
-        toolCalls: json(r.toolCalls),
-        userdata: json(r.userdata),
-        transcript: json(r.transcript),
-        result: json(r.result ?? null),
-        recordingPath: r.recordingPath ?? null,
-        latency: json(r.latency ?? null),
-        cost: json(r.cost ?? null),
-      });
-    if (info.changes !== 1) {
-      throw new StoreError(`call record ${id} is missing or already finished; the outcome was not overwritten`);
-    }
+    this.db
+      .transaction(() => {
+        const info = this.prepare(
+            `UPDATE call_records SET ended_at=@endedAt, outcome=@outcome, outcome_kind=@kind, agents=@agents,
+               tool_calls=@toolCalls, userdata=@userdata, transcript=@transcript, result=@result,
+               recording_path=@recordingPath, latency=@latency, cost=@cost
+             WHERE id=@id AND ended_at IS NULL`,
+          )
+          .run(finishParams(id, r));
+        if (info.changes !== 1) throw notFinishable(id, this.prepare('SELECT 1 FROM call_records WHERE id = ?').get(id) !== undefined);
+        if (this.webhookEndpoints.length > 0) insertEvent(this.prepare, id, this.webhookEndpoints, Date.now(), null);
+      })
+      .immediate();
   }
 
   async get(id: string): Promise<CallRecord | undefined> {
@@ -170,29 +113,6 @@ class SqliteCallRecords implements CallRecordStore {
       : this.prepare('SELECT * FROM call_records ORDER BY started_at DESC LIMIT ?').all(limit);
     return (rows as Record<string, unknown>[]).map(toCallRecord);
   }
-}
-
-function toCallRecord(r: Record<string, unknown>): CallRecord {
-  return {
-    id: r.id as string,
-    room: r.room as string,
-    direction: r.direction as CallRecord['direction'],
-    callerNumber: (r.caller_number as string | null) ?? null,
-    campaignId: (r.campaign_id as string | null) ?? null,
-    contactId: (r.contact_id as string | null) ?? null,
-    startedAt: r.started_at as string,
-    finished: r.ended_at !== null,
-    endedAt: (r.ended_at as string | null) ?? undefined,
-    outcome: parse(r.outcome),
-    agents: parse(r.agents),
-    toolCalls: parse(r.tool_calls),
-    userdata: parse(r.userdata),
-    transcript: parse(r.transcript),
-    result: parse(r.result) ?? null,
-    recordingPath: (r.recording_path as string | null) ?? null,
-    latency: parse(r.latency),
-    cost: parse(r.cost),
-  };
 }
 
 class SqliteAppointments implements AppointmentStore {
@@ -217,7 +137,7 @@ class SqliteAppointments implements AppointmentStore {
           `INSERT INTO appointments (id, name, phone, start_utc, duration_min, reason, status, call_id, created_at, updated_at)
            VALUES (?, ?, ?, ?, ?, ?, 'booked', ?, ?, ?)`,
         )
-        .run(id, a.name, a.phone, a.start, a.durationMin, a.reason, a.callId, now, now);
+        .run(id, a.name, a.phone, normaliseStart(a.start), a.durationMin, a.reason, a.callId, now, now);
     } catch (err) {
       if (isUniqueViolation(err)) return { ok: false, reason: 'slot_taken' };
       throw err;
@@ -241,7 +161,7 @@ class SqliteAppointments implements AppointmentStore {
       const info = this.prepare(
           `UPDATE appointments SET start_utc = ?, status = 'booked', updated_at = ? WHERE id = ? AND status != 'cancelled'`,
         )
-        .run(newStartIso, new Date().toISOString(), id);
+        .run(normaliseStart(newStartIso), new Date().toISOString(), id);
       if (info.changes !== 1) throw new StoreError(`appointment ${id} does not exist or was cancelled`);
     } catch (err) {
       if (isUniqueViolation(err)) return { ok: false, reason: 'slot_taken' };
@@ -261,32 +181,123 @@ function isUniqueViolation(err: unknown): boolean {
   return (err as { code?: string })?.code === 'SQLITE_CONSTRAINT_UNIQUE';
 }
 
-function toAppointment(r: Record<string, unknown>): Appointment {
-  return {
-    id: r.id as string,
-    name: r.name as string,
-    phone: (r.phone as string | null) ?? null,
-    start: r.start_utc as string,
-    durationMin: r.duration_min as number,
-    reason: (r.reason as string | null) ?? null,
-    status: r.status as AppointmentStatus,
-    callId: (r.call_id as string | null) ?? null,
-  };
+/** One event and a pending delivery per endpoint, inside the caller's transaction. */
+function insertEvent(prepare: (sql: string) => Database.Statement, callId: string, endpoints: readonly string[], now: number, replayOf: string | null): string {
+  const id = newEventId();
+  prepare('INSERT INTO webhook_events (id, call_id, type, replay_of, created_at) VALUES (?, ?, ?, ?, ?)').run(id, callId, CALL_ENDED, replayOf, now);
+  const add = prepare(
+    `INSERT INTO webhook_deliveries (event_id, endpoint, state, next_at, give_up_at) VALUES (?, ?, 'pending', ?, ?)
+     ON CONFLICT DO NOTHING`,
+  );
+  for (const e of endpoints) add.run(id, e, now, now + DELIVERY_BUDGET_MS);
+  return id;
+}
+
+const DELIVERY_ROW = `SELECT d.*, e.call_id, e.type, e.replay_of, e.created_at FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id`;
+
+class SqliteOutbox implements WebhookOutbox {
+  private readonly prepare: (sql: string) => Database.Statement;
+  constructor(private readonly db: DB) {
+    this.prepare = cachedPrepare(db);
+  }
+
+  async claim(owner: string, now: number, leaseMs: number, limit: number): Promise<WebhookDelivery[]> {
+    // IMMEDIATE: the write lock is held from the read to the update, so two workers never claim one row.
+    return this.db
+      .transaction(() => {
+        const due = this.prepare(
+            `SELECT event_id, endpoint FROM webhook_deliveries
+             WHERE (state = 'pending' AND next_at <= @now) OR (state = 'delivering' AND lease_until < @now)
+             ORDER BY next_at LIMIT @limit`,
+          )
+          .all({ now, limit }) as { event_id: string; endpoint: string }[];
+        const take = this.prepare(
+          `UPDATE webhook_deliveries SET state = 'delivering', owner = ?, lease_until = ?, attempts = attempts + 1
+           WHERE event_id = ? AND endpoint = ?`,
+        );
+        for (const d of due) take.run(owner, now + leaseMs, d.event_id, d.endpoint);
+        const get = this.prepare(`${DELIVERY_ROW} WHERE d.event_id = ? AND d.endpoint = ?`);
+        return due.map((d) => toDelivery(get.get(d.event_id, d.endpoint) as Record<string, unknown>));
+      })
+      .immediate();
+  }
+
+  async delivered(d: Pick<WebhookDelivery, 'eventId' | 'endpoint' | 'attempts'>, owner: string, status: number, now: number): Promise<boolean> {
+    return (
+      this.prepare(
+          `UPDATE webhook_deliveries SET state = 'delivered', delivered_at = ?, last_status = ?, last_error = NULL,
+             owner = NULL, lease_until = NULL
+           WHERE event_id = ? AND endpoint = ? AND owner = ? AND attempts = ? AND state = 'delivering'`,
+        )
+        .run(now, status, d.eventId, d.endpoint, owner, d.attempts).changes === 1
+    );
+  }
+
+  async failed(d: Pick<WebhookDelivery, 'eventId' | 'endpoint' | 'attempts'>, owner: string, f: DeliveryFailure): Promise<boolean> {
+    return (
+      this.prepare(
+          `UPDATE webhook_deliveries SET state = ?, next_at = coalesce(?, next_at), last_status = ?, last_error = ?,
+             owner = NULL, lease_until = NULL
+           WHERE event_id = ? AND endpoint = ? AND owner = ? AND attempts = ? AND state = 'delivering'`,
+        )
+        .run(f.retryAt === null ? 'failed' : 'pending', f.retryAt, f.status, f.error, d.eventId, d.endpoint, owner, d.attempts)
+        .changes === 1
+    );
+  }
+
+  async list(o: { callId?: string; state?: DeliveryState; limit?: number } = {}): Promise<WebhookDelivery[]> {
+    const rows = this.prepare(
+        `${DELIVERY_ROW} WHERE (@callId IS NULL OR e.call_id = @callId) AND (@state IS NULL OR d.state = @state)
+         ORDER BY e.created_at DESC, d.event_id, d.endpoint LIMIT @limit`,
+      )
+      .all({ callId: o.callId ?? null, state: o.state ?? null, limit: o.limit ?? 100 }) as Record<string, unknown>[];
+    return rows.map(toDelivery);
+  }
+
+  async retry(o: { callId?: string; now: number }): Promise<number> {
+    return this.prepare(
+        `UPDATE webhook_deliveries SET state = 'pending', next_at = @now, give_up_at = @now + ${DELIVERY_BUDGET_MS}
+         WHERE state = 'failed' AND (@callId IS NULL OR event_id IN (SELECT id FROM webhook_events WHERE call_id = @callId))`,
+      )
+      .run({ now: o.now, callId: o.callId ?? null }).changes;
+  }
+
+  async replay(callId: string, endpoints: readonly string[], now: number): Promise<string | null> {
+    return this.db
+      .transaction(() => {
+        const rec = this.prepare('SELECT ended_at FROM call_records WHERE id = ?').get(callId) as { ended_at: string | null } | undefined;
+        if (!rec?.ended_at) return null;
+        const last = this.prepare('SELECT id FROM webhook_events WHERE call_id = ? ORDER BY created_at LIMIT 1').get(callId) as { id: string } | undefined;
+        return insertEvent(this.prepare, callId, endpoints, now, last?.id ?? null);
+      })
+      .immediate();
+  }
+
+  async nextDue(): Promise<number | null> {
+    return (this.prepare(`SELECT min(next_at) AS t FROM webhook_deliveries WHERE state = 'pending'`).get() as { t: number | null }).t;
+  }
 }
 
 export class SqliteStore implements Store {
   readonly calls: CallRecordStore;
   readonly appointments: AppointmentStore;
   readonly campaigns: CampaignStore;
+  readonly webhooks: WebhookOutbox;
 
-  constructor(readonly db: DB) {
-    this.calls = new SqliteCallRecords(db);
+  constructor(
+    readonly db: DB,
+    readonly schema: SchemaInfo,
+    options: OpenOptions = {},
+  ) {
+    this.calls = new SqliteCallRecords(db, options.webhookEndpoints ?? []);
     this.appointments = new SqliteAppointments(db);
     this.campaigns = new SqliteCampaignStore(db);
+    this.webhooks = new SqliteOutbox(db);
   }
 
-  static open(path: string): SqliteStore {
-    return new SqliteStore(openDatabase(path));
+  static open(target: string | StoreTarget | StoreLocation, options: OpenOptions = {}): SqliteStore {
+    const { db, schema } = openDatabase(target);
+    return new SqliteStore(db, schema, options);
   }
 
   async close(): Promise<void> {

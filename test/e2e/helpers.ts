@@ -20,8 +20,8 @@ export async function startStack(opts: StackOptions = {}): Promise<LiveStack> {
   return LiveStack.start({ ports: 'random', ...opts, log: (l) => process.stderr.write(`[stack] ${l}\n`) });
 }
 
-export function store(stack: LiveStack): Store {
-  return openStore(stack.env.STORE_PATH!);
+export function store(stack: LiveStack): Promise<Store> {
+  return openStore(stack.env.STORE_URL!);
 }
 
 /** The caller's line as speech, at the phone's 8 kHz. */
@@ -101,7 +101,7 @@ export async function roomsGone(stack: LiveStack, timeoutMs = 10_000): Promise<v
 
 /** The call record of the call in a room once the worker has finished it. */
 export async function finishedCall(stack: LiveStack, timeoutMs = 20_000): Promise<Awaited<ReturnType<Store['calls']['list']>>[number]> {
-  const s = store(stack);
+  const s = await store(stack);
   try {
     const deadline = Date.now() + timeoutMs;
     for (;;) {

@@ -87,7 +87,7 @@ describe('inbound call on the real stack', () => {
       assert.equal(record.callerNumber, '+14155550123');
       assert.deepEqual(record.outcome, { kind: 'completed', summary: 'booked a checkup' });
       assert.deepEqual(record.agents, ['intro', 'desk']);
-      const s = store(stack);
+      const s = await store(stack);
       try {
         const booked = await s.appointments.findByPhone('+14155550123');
         assert.equal(booked.length, 1);
