@@ -83,6 +83,9 @@ export function sipYaml(ports: StackPorts, keys: StackKeys): string {
     use_external_ip: false,
     // Loopback only: what LiveKit SIP announces in SDP is where the phone sends its RTP.
     nat_1_to_1_ip: '127.0.0.1',
+    // LiveKit SIP refuses calls ("cpu exhausted", 503) while the machine's CPU is over 90 % busy;
+    // a shared test machine often is, so only a full machine refuses here (1 = never).
+    max_cpu_utilization: 1,
     logging: { level: 'debug' },
   });
 }

@@ -7,9 +7,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { canMoveParticipants } from '../../src/livekit/serverFeatures.js';
 import { freePort } from '../../src/stack/processes.js';
 import type { LiveStack } from '../../src/stack/stack.js';
-import { KEY, agentSaid, finishedCall, heardOut, roomsGone, scriptCaller, scriptModel, speechSegments, startPhone, startStack, voice } from './helpers.js';
+import { KEY, agentSaid, finishedCall, heardOut, roomsGone, scriptCaller, scriptModel, sleep, speechSegments, startPhone, startStack, voice } from './helpers.js';
 
 let stack: LiveStack;
 /** Where the front desk's phone listens: an allow-listed SIP URI the caller's phone is referred to. */
@@ -28,6 +29,11 @@ after(async () => {
 /** LiveKit SIP's log (it logs each transfer request with its target). */
 function sipLog(): string {
   return readFileSync(join(stack.dir, 'logs', 'livekit-sip.log'), 'utf8');
+}
+
+/** The LiveKit server's log (one line per API request). */
+function serverLog(): string {
+  return readFileSync(join(stack.dir, 'logs', 'livekit-server.log'), 'utf8');
 }
 
 describe('transfers on the real stack', () => {
@@ -77,6 +83,59 @@ describe('transfers on the real stack', () => {
     } finally {
       await phone.close();
       await desk.close();
+    }
+  });
+  it('warm, on a server that cannot merge calls (no MoveParticipant): the nurse is never rung, the caller is transferred cold', async () => {
+    const NURSE = '+15557770003';
+    assert.equal(await canMoveParticipants(stack.env as Parameters<typeof canMoveParticipants>[0]), false, 'livekit-server 1.8.4 has no MoveParticipant');
+    // One worker at a time: the new one takes the calls.
+    await stack.worker?.stop(15_000);
+    await stack.startWorker({ TRANSFER_MODE: 'warm', TRANSFER_ALLOWLIST: NURSE, TRANSFER_FALLBACK: 'callback' });
+    scriptCaller(stack, 'Can I talk to a nurse?', 'Okay, thanks. Bye.');
+    const sorry = "Sorry, I couldn't put you through. A nurse will call you back at this number.";
+    scriptModel(stack, [
+      { toolCalls: [{ name: 'transfer_to_person', arguments: { handoff: 'Let me put you through to a nurse.', reason: 'wants a nurse' } }] },
+      { text: sorry },
+      { toolCalls: [{ name: 'end_call', arguments: { goodbye: 'Goodbye!', summary: 'callback promised' } }] },
+    ]);
+    const nurse = await startPhone(stack, NURSE, { autoAnswer: true, port: stack.ports.callee });
+    const phone = await startPhone(stack, '+14155550126');
+    try {
+      const since = Date.now();
+      await phone.dial(stack.sipUri);
+      const established = await phone.waitForEvent('CALL_ESTABLISHED', 20_000);
+      await heardOut(await agentSaid(stack, 'Thanks for calling', 20_000, since));
+      await phone.play(voice('Can I talk to a nurse?'), 'line1');
+      await agentSaid(stack, 'put you through to a nurse', 20_000, since);
+
+      // Straight to the cold transfer: the REFER reaches the phone with the nurse's number.
+      const referred = await phone.waitForEvent('TRANSFER', 20_000, established.at);
+      assert.equal(referred.param, `tel:${NURSE}`, 'the REFER names the nurse');
+      process.stderr.write(`e2e figure: warm transfer on livekit-server 1.8.4 went cold: REFER ${referred.at - established.at} ms into the call\n`);
+      // This phone cannot call a tel: URI, so it fails the REFER (NOTIFY 500): the caller is still
+      // with the agent, who says so, and the call goes on.
+      await heardOut(await agentSaid(stack, sorry, 20_000, referred.at));
+      await phone.play(voice('Okay, thanks. Bye.'), 'line2');
+      await agentSaid(stack, 'Goodbye!', 20_000, referred.at);
+      await phone.waitForEvent('CALL_CLOSED', 20_000, established.at);
+
+      const record = await finishedCall(stack);
+      assert.deepEqual(record.outcome, { kind: 'completed', summary: 'callback promised' });
+      const lines = (record.transcript ?? []).filter((l) => l.role === 'system').map((l) => l.text);
+      assert.deepEqual(lines, [
+        'warm transfer to +15557770003 not possible (the LiveKit server has no MoveParticipant (livekit-server 1.9 or later has), so a warm transfer could not join the person to the caller); transferring cold',
+        'cold transfer to tel:+15557770003: failed (the destination did not take the call)',
+      ]);
+      const transferTool = record.toolCalls?.find((t) => t.name === 'transfer_to_person');
+      assert.match(String(transferTool?.output), /did not go through \(the destination did not take the call\)/);
+      // Nobody was dialled on the outbound trunk: the nurse's phone never rang.
+      assert.deepEqual(nurse.events.filter((e) => e.type === 'CALL_INCOMING'), []);
+      assert.ok(!serverLog().includes('API SIP.CreateSIPParticipant'), 'nobody asked LiveKit to dial');
+      assert.ok(!/sip\/outbound\.go/.test(sipLog()), 'LiveKit SIP placed no outbound call');
+      await roomsGone(stack);
+    } finally {
+      await phone.close();
+      await nurse.close();
     }
   });
 });
