@@ -90,4 +90,47 @@ describe('keypad tones on the real stack', () => {
       await phone.close();
     }
   });
+  it('outbound: the agent presses 2 on a phone menu it called, and the menu hears it as a telephone-event', async () => {
+    const MENU = '+12025550177';
+    const goodbye = "Hi Gus, this is Riverside Clinic. We'll fax the prescription over instead. Goodbye!";
+    scriptCaller(stack, 'Thanks for calling Acme Pharmacy.', 'For prescriptions, press 2.', 'Pharmacy desk, this is Gus.');
+    scriptModel(stack, [
+      { toolCalls: [{ name: 'send_dtmf', arguments: { keys: '2' } }] },
+      { toolCalls: [{ name: 'end_call', arguments: { goodbye, summary: 'reached the pharmacy' } }] },
+    ]);
+    // The outbound trunk points at this phone: it answers, and plays the menu.
+    const menu = await startPhone(stack, MENU, { autoAnswer: true, port: stack.ports.callee });
+    try {
+      const since = Date.now();
+      const outcome = stack.cli(['call', MENU, '--name', 'Acme Pharmacy', '--json']).then(
+        (r) => ({ r }),
+        (error: Error) => ({ error }),
+      );
+      const answered = await menu.waitForEvent('CALL_ESTABLISHED', 30_000, since);
+      const say = async (text: string, name: string) => {
+        const pcm = voice(text);
+        await menu.play(pcm, name);
+        await sleep((pcm.length / 8000) * 1000 + 1500);
+      };
+      await say('Thanks for calling Acme Pharmacy.', 'menu1');
+      await say('For prescriptions, press 2.', 'menu2');
+      const key = await menu.waitForEvent('CALL_DTMF_START', 20_000, answered.at);
+      assert.equal(key.param, '2');
+      process.stderr.write(`e2e figure: the agent's key reached the menu ${key.at - answered.at} ms after it answered\n`);
+      await say('Pharmacy desk, this is Gus.', 'menu3');
+      await agentSaid(stack, 'Hi Gus', 20_000, key.at);
+      await menu.waitForEvent('CALL_CLOSED', 30_000, answered.at);
+
+      const done = await outcome;
+      if ('error' in done) throw done.error;
+      assert.deepEqual((done.r as { outcome?: unknown }).outcome, { kind: 'completed', summary: 'reached the pharmacy' });
+      assert.deepEqual(menu.events.filter((e) => e.type === 'CALL_DTMF_START').map((e) => e.param), ['2'], 'exactly one key, after the menu asked');
+      const record = await finishedCall(stack);
+      const transcript = (record.transcript ?? []).map((l) => `${l.role}: ${l.text}`);
+      assert.ok(transcript.includes('system: keypad tones sent: 2'), `transcript: ${JSON.stringify(transcript)}`);
+      await roomsGone(stack);
+    } finally {
+      await menu.close();
+    }
+  });
 });
