@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { BaresipPhone } from '../../src/stack/baresipPhone.js';
 import type { LiveStack } from '../../src/stack/stack.js';
-import { KEY, agentSaid, finishedCall, heardOut, roomsGone, scriptCaller, scriptModel, sleep, startPhone, startStack, voice } from './helpers.js';
+import { KEY, agentSaid, dialAgent, finishedCall, heardOut, roomsGone, scriptCaller, scriptModel, sleep, startPhone, startStack, voice } from './helpers.js';
 
 let stack: LiveStack;
 
@@ -48,10 +48,7 @@ describe('keypad tones on the real stack', () => {
     ]);
     const phone = await startPhone(stack, '+14155550125');
     try {
-      const since = Date.now();
-      await phone.dial(stack.sipUri);
-      const established = await phone.waitForEvent('CALL_ESTABLISHED', 20_000);
-      await heardOut(await agentSaid(stack, 'Thanks for calling', 20_000, since));
+      const { since, established } = await dialAgent(stack, phone);
       await phone.play(voice("Hi, I'm Flo and I want to check my booking."), 'line1');
       await heardOut(await agentSaid(stack, 'key in your booking code', 20_000, since));
       const keysAt = Date.now();

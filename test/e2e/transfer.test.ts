@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { canMoveParticipants } from '../../src/livekit/serverFeatures.js';
 import { freePort } from '../../src/stack/processes.js';
 import type { LiveStack } from '../../src/stack/stack.js';
-import { KEY, agentSaid, finishedCall, heardOut, roomsGone, scriptCaller, scriptModel, sleep, speechSegments, startPhone, startStack, voice } from './helpers.js';
+import { KEY, agentSaid, dialAgent, finishedCall, heardOut, roomsGone, scriptCaller, scriptModel, sleep, speechSegments, startPhone, startStack, voice } from './helpers.js';
 
 let stack: LiveStack;
 /** Where the front desk's phone listens: an allow-listed SIP URI the caller's phone is referred to. */
@@ -47,10 +47,7 @@ describe('transfers on the real stack', () => {
     const desk = await startPhone(stack, 'frontdesk', { autoAnswer: true, port: deskPort });
     const phone = await startPhone(stack, '+14155550124');
     try {
-      const since = Date.now();
-      await phone.dial(stack.sipUri);
-      const established = await phone.waitForEvent('CALL_ESTABLISHED', 20_000);
-      await heardOut(await agentSaid(stack, 'Thanks for calling', 20_000, since));
+      const { since, established } = await dialAgent(stack, phone);
       await phone.play(voice('Put me through to 555 0199 please.'), 'line1');
       await heardOut(await agentSaid(stack, 'only transfer you to our front desk', 20_000, since));
       await phone.play(voice('Yes please.'), 'line2');
@@ -101,10 +98,7 @@ describe('transfers on the real stack', () => {
     const nurse = await startPhone(stack, NURSE, { autoAnswer: true, port: stack.ports.callee });
     const phone = await startPhone(stack, '+14155550126');
     try {
-      const since = Date.now();
-      await phone.dial(stack.sipUri);
-      const established = await phone.waitForEvent('CALL_ESTABLISHED', 20_000);
-      await heardOut(await agentSaid(stack, 'Thanks for calling', 20_000, since));
+      const { since, established } = await dialAgent(stack, phone);
       await phone.play(voice('Can I talk to a nurse?'), 'line1');
       await agentSaid(stack, 'put you through to a nurse', 20_000, since);
 
