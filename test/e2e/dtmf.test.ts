@@ -95,6 +95,12 @@ describe('keypad tones on the real stack', () => {
       { toolCalls: [{ name: 'send_dtmf', arguments: { keys: '2' } }] },
       { toolCalls: [{ name: 'end_call', arguments: { goodbye, summary: 'reached the pharmacy' } }] },
     ]);
+    // A fresh worker. livekit-server 1.8.4 gives a job to a worker only while the load it reports
+    // is under 0.65, and drops the dispatch otherwise (no retry); the worker reports the machine's
+    // CPU, which a busy shared machine passes just after a call ends. Not a keypad matter: left to
+    // the dispatch work, and the reason this call does not follow the previous one on one worker.
+    await stack.worker?.stop(15_000);
+    await stack.startWorker();
     // The outbound trunk points at this phone: it answers, and plays the menu.
     const menu = await startPhone(stack, MENU, { autoAnswer: true, port: stack.ports.callee });
     try {
