@@ -32,6 +32,7 @@ import { openCallStore, replayJournal } from './call/callStore.js';
 import { RoomJanitor } from './call/roomJanitor.js';
 import { startWebhookDelivery } from './webhook/service.js';
 import { waitForLiveKit } from './livekit/waitForServer.js';
+import { warmTransferUnavailable } from './livekit/serverFeatures.js';
 import { endLostCall } from './call/lostCall.js';
 import { HostPool } from './host/hostPool.js';
 import { sharedExecutorFactory } from './host/sharedJobExecutor.js';
@@ -141,13 +142,13 @@ export function phoneControls(
   room: string,
   identity: string,
   shutdown: AbortSignal,
-): Pick<CallIo, 'transfer' | 'warmTransfer' | 'onDtmf' | 'publishDtmf'> {
+): Pick<CallIo, 'transfer' | 'warmTransfer' | 'warmUnavailable' | 'onDtmf' | 'publishDtmf'> {
   return {
     // playDialtone: the caller hears ringing while the destination rings, not dead air.
     transfer: (to, { ringSeconds }) => sip.transferSipParticipant(room, identity, to, { playDialtone: true, ringingTimeout: ringSeconds }),
     // The framework's warm transfer dials on the outbound trunk; without one there is nothing to dial.
     ...(config.TRANSFER_MODE === 'warm' && config.SIP_OUTBOUND_TRUNK_ID
-      ? { warmTransfer: (r: WarmTransferRequest) => warmTransfer(config, r, shutdown) }
+      ? { warmTransfer: (r: WarmTransferRequest) => warmTransfer(config, r, shutdown), warmUnavailable: () => warmTransferUnavailable(config) }
       : {}),
     onDtmf: (listener) => {
       ctx.room.on(RoomEvent.DtmfReceived, (code, digit, participant) => {
@@ -172,6 +173,9 @@ export function phoneControls(
  * caller's room once they agree. Rejects (a ToolError) when nobody answers, they decline, or the
  * caller hangs up. Must run inside the transfer tool, which is where the lifecycle calls it from.
  */
+/** How long a warm transfer may take once the person has answered (briefing them and merging). */
+const WARM_CONSULT_SECONDS = 120;
+
 async function warmTransfer(config: Config, r: WarmTransferRequest, shutdown: AbortSignal): Promise<void> {
   const task = workflows.createWarmTransferTask({
     sipCallTo: r.number,
@@ -180,7 +184,9 @@ async function warmTransfer(config: Config, r: WarmTransferRequest, shutdown: Ab
     ringingTimeout: r.ringSeconds * 1000,
     chatCtx: r.history,
     ...(r.reason ? { instructions: { extra: `The assistant noted why the caller needs a person: ${r.reason}` } } : {}),
-    abortSignal: shutdown,
+    // A consultation that never merges (the person keeps talking, the merge keeps failing) must
+    // not keep the caller on hold for good: past the deadline the task ends, and the desk falls back.
+    abortSignal: AbortSignal.any([shutdown, AbortSignal.timeout((r.ringSeconds + WARM_CONSULT_SECONDS) * 1000)]),
   });
   await task.run();
 }

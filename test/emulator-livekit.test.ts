@@ -251,6 +251,15 @@ describe('LiveKit API emulator', () => {
     res = await post('/twirp/livekit.RoomService/MutePublishedTrack', '{}');
     assert.equal(res.status, 501);
     assert.equal(((await res.json()) as { code: string }).code, 'unimplemented');
+
+    // What livekit-server 1.8.4 says for a method it does not have (the warm transfer's merge).
+    res = await post('/twirp/livekit.RoomService/MoveParticipant', '{}');
+    assert.equal(res.status, 404);
+    assert.deepEqual(await res.json(), {
+      code: 'bad_route',
+      msg: 'no handler for path "/twirp/livekit.RoomService/MoveParticipant"',
+      meta: { twirp_invalid_route: 'POST /twirp/livekit.RoomService/MoveParticipant' },
+    });
   });
 
   test('CreateSIPParticipant waitUntilAnswered: each failing outcome surfaces its SIP status through SipCallError', async () => {
@@ -543,13 +552,16 @@ describe('LiveKit API emulator', () => {
     assert.deepEqual(deleted, ['outbound-42']);
   });
 
-  test('TransferSIPParticipant: succeeds by default, plays configured failures as SIP errors', async () => {
+  test('TransferSIPParticipant: succeeds by default; a configured failure comes back as the real server says it, without a SIP status', async () => {
     const trunkId = await outboundTrunk();
     await sip.createSipParticipant(trunkId, '+15552220000', 'xfer', { waitUntilAnswered: true, participantIdentity: 'caller' });
     lk.setTransferOutcome('tel:+15552229999', 'busy');
+    // LiveKit SIP 1.0 turns a failing NOTIFY into psrpc Canceled: HTTP 408, no sip_status_code.
     await assert.rejects(sip.transferSipParticipant('xfer', 'caller', 'tel:+15552229999'), (err: unknown) => {
-      assert.ok(err instanceof SipCallError);
-      assert.equal(err.sipStatusCode, 486);
+      assert.ok(err instanceof ServerError && !(err instanceof SipCallError), 'no SIP status, so not a SipCallError');
+      assert.equal(err.status, 408);
+      assert.equal(err.code, 'canceled');
+      assert.match(err.message, /call transfer failed/);
       return true;
     });
     assert.equal((await rooms.getParticipant('xfer', 'caller')).attributes['sip.callStatus'], 'active', 'a failed transfer keeps the call');

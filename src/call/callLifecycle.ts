@@ -87,6 +87,8 @@ export interface CallIo {
    * Resolves once the person is connected to the caller; rejects when they were not.
    */
   warmTransfer?(req: WarmTransferRequest): Promise<void>;
+  /** Why the warm transfer cannot work on this server (then the transfer is cold), or undefined. */
+  warmUnavailable?(): Promise<string | undefined>;
   /** Delivers the keys the caller presses (DTMF events: they never pass through the STT). */
   onDtmf?(listener: (key: string) => void): void;
   /** Sends one keypad tone to the far end (RFC 4733 event code and its key). */
@@ -206,6 +208,7 @@ export async function runCall(setup: CallSetup, deps: CallDeps, io: CallIo): Pro
     ringSeconds: config.TRANSFER_RING_SECONDS,
     coldTransfer: (uri, ringSeconds) => io.transfer!(uri, { ringSeconds }),
     warmTransfer: io.warmTransfer ? (r) => io.warmTransfer!(r) : undefined,
+    warmUnavailable: io.warmUnavailable ? () => io.warmUnavailable!() : undefined,
     say: async (text) => {
       if (!session || sessionClosed) return;
       const handle = session.say(text, { allowInterruptions: false });

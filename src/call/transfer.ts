@@ -50,6 +50,8 @@ export interface TransferLine {
   coldTransfer(uri: string, ringSeconds: number): Promise<void>;
   /** The framework's warm transfer, when this call can run it; rejects when it did not connect. */
   warmTransfer?(req: WarmTransferRequest): Promise<void>;
+  /** Why a warm transfer cannot work here (the server cannot merge the calls), or undefined. */
+  warmUnavailable?(): Promise<string | undefined>;
   /** Says a line to the caller and resolves once it has played. */
   say(text: string): Promise<void>;
   /** Writes a line in the call's transcript (role 'system'). */
@@ -95,7 +97,13 @@ export class TransferDesk {
       if (this.line.callerGone()) return this.callerLeft(requested, to, 'cold');
 
       const number = transferNumber(to);
-      if (this.line.mode === 'warm' && this.line.warmTransfer && number) {
+      // Warm where it can work; where it cannot, the person is not rung and briefed for nothing
+      // (and the caller not left on hold): they get the cold transfer warm would fall back to.
+      const unavailable = this.line.mode === 'warm' && this.line.warmTransfer && number ? await this.line.warmUnavailable?.() : undefined;
+      if (unavailable) {
+        log().warn({ callId: this.line.callId, to, reason: unavailable }, 'warm transfer not possible; transferring cold');
+        this.line.note(`warm transfer to ${to} not possible (${unavailable}); transferring cold`);
+      } else if (this.line.mode === 'warm' && this.line.warmTransfer && number) {
         const warm = await this.warm(requested, to, number, req);
         if (warm.status !== 'failed') return warm;
         if (this.line.fallback === 'callback') {
@@ -136,7 +144,7 @@ export class TransferDesk {
       this.line.note(`cold transfer to ${uri}: transferred`);
       return { status: 'transferred', to, mode: 'cold' };
     } catch (err) {
-      const e = err as Error & { sipStatusCode?: number; sipStatus?: string };
+      const e = err as Error & { sipStatusCode?: number; sipStatus?: string; code?: string };
       const ownTimeout = e instanceof IdleTimeoutError;
       const sipStatus = e.sipStatusCode;
       // A caller who hangs up mid-transfer fails the REFER too; that is their hang-up, not a failure to report.
@@ -145,7 +153,11 @@ export class TransferDesk {
         ? `no answer from LiveKit within ${Math.round(deadline / 1000)} s`
         : sipStatus
           ? `SIP ${sipStatus}${e.sipStatus ? ` ${e.sipStatus}` : ''}`
-          : e.message;
+          : e.code === 'canceled'
+            ? // LiveKit SIP reports a REFER the destination declined or never answered (its NOTIFY
+              // carried a failure) as Canceled with no SIP status: "twirp error unknown: call transfer failed".
+              'the destination did not take the call'
+            : e.message;
       const timedOut = ownTimeout || sipStatus === 408;
       log().warn({ callId: this.line.callId, to: uri, error }, 'cold transfer failed');
       this.record({ requested, to, mode: 'cold', result: 'failed', error, ...(sipStatus ? { sipStatus } : {}) });

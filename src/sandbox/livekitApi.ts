@@ -8,7 +8,11 @@
 // trunks, dispatch rules and agent dispatches, and plays a configurable outcome
 // for every number CreateSIPParticipant dials. Failed dials come back exactly as
 // livekit-server sends them, so the SDK throws a SipCallError whose
-// `sipStatusCode` / `sipStatus` are set.
+// `sipStatusCode` / `sipStatus` are set. Checked against the real stack
+// (test/e2e, livekit-server 1.8.4 + LiveKit SIP 1.0): a transfer whose REFER
+// fails comes back without a SIP status (408 `canceled`, "call transfer
+// failed"), and methods 1.8.4 lacks (MoveParticipant, ForwardParticipant,
+// PerformRpc) are `bad_route`, as there.
 //
 //   const lk = new LiveKitApiEmulator();
 //   await lk.start();

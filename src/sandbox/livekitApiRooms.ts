@@ -233,9 +233,10 @@ export function roomService(core: EmulatorCore): Record<string, RpcHandler> {
 
     MutePublishedTrack: notEmulated('RoomService', 'MutePublishedTrack'),
     UpdateSubscriptions: notEmulated('RoomService', 'UpdateSubscriptions'),
-    ForwardParticipant: notEmulated('RoomService', 'ForwardParticipant'),
-    MoveParticipant: notEmulated('RoomService', 'MoveParticipant'),
-    PerformRpc: notEmulated('RoomService', 'PerformRpc'),
+    // ForwardParticipant, MoveParticipant and PerformRpc are absent on purpose: livekit-server
+    // 1.8.4 (the real-stack suite's server) has no handler for them and answers `bad_route`
+    // (404, `no handler for path ...`), and so does the emulator. MoveParticipant is what the
+    // framework's warm transfer merges with (src/livekit/serverFeatures.ts probes for it).
   };
 }
 

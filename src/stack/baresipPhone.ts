@@ -199,12 +199,16 @@ export class BaresipPhone {
     });
   }
 
-  /** What the phone heard on its most recent call: 8 kHz mono PCM, from the first packet received. */
-  heard(): { pcm: Int16Array; sampleRate: number } {
+  /**
+   * What the phone heard on one of its calls (default the most recent; 0 is the first, as after a
+   * transfer, when the phone's first leg and its call to the transfer target are two recordings):
+   * 8 kHz mono PCM, from the first packet received.
+   */
+  heard(call = -1): { pcm: Int16Array; sampleRate: number } {
     const files = readdirSync(this.recordDir).filter((f) => f.endsWith('-dec.wav')).sort();
-    const last = files.at(-1);
-    if (!last) throw new StackProcessError(`baresip ${this.opts.number} recorded nothing in ${this.recordDir}`);
-    const wav = readWav(readFileSync(join(this.recordDir, last)));
+    const file = files.at(call);
+    if (!file) throw new StackProcessError(`baresip ${this.opts.number} has no recording ${call} in ${this.recordDir} (${files.length} recorded)`);
+    const wav = readWav(readFileSync(join(this.recordDir, file)));
     return { pcm: wav.channels[0]!, sampleRate: wav.sampleRate };
   }
 

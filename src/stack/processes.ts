@@ -51,9 +51,10 @@ export class ManagedProcess {
         for (const l of [...this.listeners]) l();
         resolve(this.exitInfo);
       });
+      // 'close', not 'exit': output still buffered in the pipes arrives after 'exit'.
+      this.child.once('close', () => log.end());
       this.child.once('exit', (code, signal) => {
         this.exitInfo = { code, signal };
-        log.end();
         for (const l of [...this.listeners]) l();
         resolve(this.exitInfo);
       });

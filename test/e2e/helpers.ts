@@ -8,7 +8,7 @@ import { CartesiaEmulator } from '../../src/sandbox/cartesiaEmulator.js';
 import { type Reply } from '../../src/sandbox/openaiEmulator.js';
 import { EnergySegmenter, synthesizeSpeech } from '../../src/sandbox/speechSignal.js';
 import { modelScript } from '../../src/simulate/modelScript.js';
-import { BaresipPhone } from '../../src/stack/baresipPhone.js';
+import { BaresipPhone, type PhoneEvent } from '../../src/stack/baresipPhone.js';
 import { LiveStack, type StackOptions } from '../../src/stack/stack.js';
 import { type Store, openStore } from '../../src/store/index.js';
 
@@ -86,6 +86,15 @@ export function speechSegments(pcm: Int16Array, sampleRate: number): Segment[] {
 
 export async function startPhone(stack: LiveStack, number: string, opts: { autoAnswer?: boolean; port?: number; mic?: Int16Array } = {}): Promise<BaresipPhone> {
   return BaresipPhone.start({ dir: join(stack.dir, 'phones', `${number.replace(/\W/g, '')}-${Date.now()}`), number, ...opts });
+}
+
+/** The phone calls the agent; resolves once the call is up and the greeting has been heard out. */
+export async function dialAgent(stack: LiveStack, phone: BaresipPhone): Promise<{ since: number; established: PhoneEvent }> {
+  const since = Date.now();
+  await phone.dial(stack.sipUri);
+  const established = await phone.waitForEvent('CALL_ESTABLISHED', 20_000);
+  await heardOut(await agentSaid(stack, 'Thanks for calling', 20_000, since));
+  return { since, established };
 }
 
 /** Waits until LiveKit has no rooms left, or fails listing the ones still there. */

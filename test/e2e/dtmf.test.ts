@@ -1,0 +1,139 @@
+/**
+ * Keypad tones through the real stack: the phone's RFC 4733 telephone-events become LiveKit's
+ * DtmfReceived in the worker (a code for collect_digits, and a key pressed unprompted as the
+ * caller's input), and the tones the agent sends with send_dtmf reach the phone as telephone-events.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { BaresipPhone } from '../../src/stack/baresipPhone.js';
+import type { LiveStack } from '../../src/stack/stack.js';
+import { KEY, agentSaid, dialAgent, finishedCall, heardOut, roomsGone, scriptCaller, scriptModel, sleep, startPhone, startStack, voice } from './helpers.js';
+
+let stack: LiveStack;
+
+before(async () => {
+  stack = await startStack();
+});
+after(async () => {
+  await stack?.close();
+});
+
+/** Presses keys one at a time, as a person does (each a telephone-event of its own). */
+async function press(phone: BaresipPhone, keys: string): Promise<void> {
+  for (const k of keys) {
+    await phone.sendDigit(k);
+    await sleep(250);
+  }
+}
+
+/** The user messages the model was sent (what reached the agent as the caller's input). */
+function userInputs(): string[] {
+  return stack.providers.openai
+    .requestsFor(KEY)
+    .flatMap((r) => r.messages)
+    .filter((m) => m.role === 'user')
+    .map((m) => (typeof m.content === 'string' ? m.content : JSON.stringify(m.content)));
+}
+
+describe('keypad tones on the real stack', () => {
+  it('routes the keys the phone presses to collect_digits and to the agent, and sends tones back', async () => {
+    const goodbye = 'Thanks Flo, see you soon. Goodbye!';
+    scriptCaller(stack, "Hi, I'm Flo and I want to check my booking.", 'Great, thanks.');
+    scriptModel(stack, [
+      { toolCalls: [{ name: 'transfer_to_desk', arguments: { name: 'Flo', reason: 'check a booking' } }] },
+      { toolCalls: [{ name: 'collect_digits', arguments: { prompt: 'Sure Flo. Please key in your booking code, then press pound.' } }] },
+      { text: 'Thanks, I have code 4821. Press 1 to hear it again, or 2 if that is all.' },
+      { toolCalls: [{ name: 'send_dtmf', arguments: { keys: '3w7#' } }] },
+      { toolCalls: [{ name: 'end_call', arguments: { goodbye, summary: 'checked a booking by keypad' } }] },
+    ]);
+    const phone = await startPhone(stack, '+14155550125');
+    try {
+      const { since, established } = await dialAgent(stack, phone);
+      await phone.play(voice("Hi, I'm Flo and I want to check my booking."), 'line1');
+      await heardOut(await agentSaid(stack, 'key in your booking code', 20_000, since));
+      const keysAt = Date.now();
+      await press(phone, '4821#');
+      await heardOut(await agentSaid(stack, 'Press 1 to hear it again', 20_000, keysAt));
+      // Unprompted: the key reaches the agent as the caller's input once the burst ends.
+      const menuKeyAt = Date.now();
+      await press(phone, '2');
+
+      // The agent presses 3, pauses, 7 and #: each reaches the phone as a telephone-event.
+      const tonesAfter = (t: number) => phone.events.filter((e) => e.type === 'CALL_DTMF_START' && e.at >= t);
+      for (const deadline = Date.now() + 20_000; tonesAfter(menuKeyAt).length < 3 && Date.now() < deadline; ) await sleep(100);
+      // send_dtmf says nothing after the keys (a menu would answer them): the caller speaks next.
+      await sleep(1000);
+      await phone.play(voice('Great, thanks.'), 'line2');
+      await agentSaid(stack, goodbye, 20_000, menuKeyAt);
+      await phone.waitForEvent('CALL_CLOSED', 20_000, established.at);
+
+      const tonesIn = tonesAfter(menuKeyAt);
+      process.stderr.write(`e2e figure: the agent's tones reached the phone ${tonesIn.map((e) => e.at - menuKeyAt).join(', ')} ms after the caller's menu key; events ${JSON.stringify(phone.events.filter((e) => /DTMF/.test(e.type)).map((e) => [e.type, e.param, e.at - menuKeyAt]))}\n`);
+      assert.deepEqual(tonesIn.map((e) => e.param), ['3', '7', '#'], 'the phone received exactly the tones the agent sent, in order');
+
+      const record = await finishedCall(stack);
+      assert.deepEqual(record.outcome, { kind: 'completed', summary: 'checked a booking by keypad' });
+      const collect = record.toolCalls?.find((t) => t.name === 'collect_digits');
+      assert.equal(collect?.output, JSON.stringify('The caller keyed in 4821.'), 'the code reached collect_digits, without the pound key');
+      const transcript = (record.transcript ?? []).map((l) => `${l.role}: ${l.text}`);
+      assert.ok(transcript.includes('caller: [keypad] 4821#'), `transcript: ${JSON.stringify(transcript)}`);
+      assert.ok(transcript.includes('system: keypad tones sent: 37#'), `transcript: ${JSON.stringify(transcript)}`);
+      assert.ok(userInputs().includes('[keypad] 2'), `the menu key reached the agent as input: ${JSON.stringify(userInputs())}`);
+      // Keys never went through the STT: its only transcripts are the caller's spoken lines.
+      const heardBySTT = stack.providers.deepgram.segmentsFor(KEY).filter((s) => (s.speechStartedAt ?? 0) >= since && s.transcript);
+      assert.deepEqual(heardBySTT.map((s) => s.transcript), ["Hi, I'm Flo and I want to check my booking.", 'Great, thanks.']);
+      await roomsGone(stack);
+    } finally {
+      await phone.close();
+    }
+  });
+  it('outbound: the agent presses 2 on a phone menu it called, and the menu hears it as a telephone-event', async () => {
+    const MENU = '+12025550177';
+    const goodbye = "Hi Gus, this is Riverside Clinic. We'll fax the prescription over instead. Goodbye!";
+    scriptCaller(stack, 'Thanks for calling Acme Pharmacy.', 'For prescriptions, press 2.', 'Pharmacy desk, this is Gus.');
+    scriptModel(stack, [
+      { toolCalls: [{ name: 'send_dtmf', arguments: { keys: '2' } }] },
+      { toolCalls: [{ name: 'end_call', arguments: { goodbye, summary: 'reached the pharmacy' } }] },
+    ]);
+    // A fresh worker. livekit-server 1.8.4 gives a job to a worker only while the load it reports
+    // is under 0.65, and drops the dispatch otherwise (no retry); the worker reports the machine's
+    // CPU, which a busy shared machine passes just after a call ends. Not a keypad matter: left to
+    // the dispatch work, and the reason this call does not follow the previous one on one worker.
+    await stack.worker?.stop(15_000);
+    await stack.startWorker();
+    // The outbound trunk points at this phone: it answers, and plays the menu.
+    const menu = await startPhone(stack, MENU, { autoAnswer: true, port: stack.ports.callee });
+    try {
+      const since = Date.now();
+      const outcome = stack.cli(['call', MENU, '--name', 'Acme Pharmacy', '--json']).then(
+        (r) => ({ r }),
+        (error: Error) => ({ error }),
+      );
+      const answered = await menu.waitForEvent('CALL_ESTABLISHED', 30_000, since);
+      const say = async (text: string, name: string) => {
+        const pcm = voice(text);
+        await menu.play(pcm, name);
+        await sleep((pcm.length / 8000) * 1000 + 1500);
+      };
+      await say('Thanks for calling Acme Pharmacy.', 'menu1');
+      await say('For prescriptions, press 2.', 'menu2');
+      const key = await menu.waitForEvent('CALL_DTMF_START', 20_000, answered.at);
+      assert.equal(key.param, '2');
+      process.stderr.write(`e2e figure: the agent's key reached the menu ${key.at - answered.at} ms after it answered\n`);
+      await say('Pharmacy desk, this is Gus.', 'menu3');
+      await agentSaid(stack, 'Hi Gus', 20_000, key.at);
+      await menu.waitForEvent('CALL_CLOSED', 30_000, answered.at);
+
+      const done = await outcome;
+      if ('error' in done) throw done.error;
+      assert.deepEqual((done.r as { outcome?: unknown }).outcome, { kind: 'completed', summary: 'reached the pharmacy' });
+      assert.deepEqual(menu.events.filter((e) => e.type === 'CALL_DTMF_START').map((e) => e.param), ['2'], 'exactly one key, after the menu asked');
+      const record = await finishedCall(stack);
+      const transcript = (record.transcript ?? []).map((l) => `${l.role}: ${l.text}`);
+      assert.ok(transcript.includes('system: keypad tones sent: 2'), `transcript: ${JSON.stringify(transcript)}`);
+      await roomsGone(stack);
+    } finally {
+      await menu.close();
+    }
+  });
+});
