@@ -236,6 +236,8 @@ async function main(): Promise<void> {
   // from .env must be there too (jobs inherit this process's environment). Never printed.
   process.env.LIVEKIT_API_KEY ??= config.LIVEKIT_API_KEY;
   process.env.LIVEKIT_API_SECRET ??= config.LIVEKIT_API_SECRET;
+  // The framework reads its log level from LOG_LEVEL (checked above, also when it came from .env).
+  if (config.LOG_LEVEL) process.env.LOG_LEVEL ??= config.LOG_LEVEL;
   await waitForLiveKit(config.LIVEKIT_URL, (line) => process.stderr.write(`${line}\n`));
   const agent = fileURLToPath(import.meta.url);
   cli.runApp(
