@@ -1,16 +1,13 @@
 // `switchboard setup telnyx` through the real `telnyx` SDK, against the local emulator of the
 // Telnyx API v2 endpoints it uses (src/sandbox/telnyxApi.ts; no internet).
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { ProvisionError } from '../src/provision/plan.js';
+import { runCli } from './helpers/cli.js';
 import { setupTelnyx } from '../src/provision/telnyx.js';
 import { TelnyxApiEmulator } from '../src/sandbox/telnyxApi.js';
 
-const CLI = join(import.meta.dirname, '..', 'src', 'cli', 'main.js');
 // Fixture credentials: shaped like Telnyx's, valid nowhere.
 const KEY = 'KEYfixture0000notreal0000';
 const PASSWORD = 'fixture-connection-pw-1';
@@ -36,19 +33,7 @@ function writeCalls(): string[] {
   return emu.writes().map((r) => `${r.method} ${r.path.replace(/\/\d+$/, '/:id')}`);
 }
 
-function cli(args: string[], extra: Record<string, string> = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(
-      process.execPath,
-      [CLI, ...args],
-      { env: { PATH: process.env.PATH, HOME: tmpdir(), ...env(extra) }, cwd: tmpdir(), encoding: 'utf8', timeout: 30_000 },
-      (err, stdout, stderr) => {
-        if (err && typeof err.code !== 'number') reject(err);
-        else resolve({ status: child.exitCode, stdout, stderr });
-      },
-    );
-  });
-}
+const cli = (args: string[], extra: Record<string, string> = {}) => runCli(args, env(extra));
 
 describe('setup telnyx (FQDN connection to LiveKit)', () => {
   beforeEach(async () => {

@@ -1,16 +1,13 @@
 // `switchboard setup twilio` through the real `twilio` SDK, against a local fake of the Twilio
 // trunking and SIP credential endpoints (src/sandbox/twilioApi.ts; no internet).
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { ProvisionError } from '../src/provision/plan.js';
+import { runCli } from './helpers/cli.js';
 import { defaultTrunkDomain, setupTwilio } from '../src/provision/twilio.js';
 import { TwilioApiEmulator } from '../src/sandbox/twilioApi.js';
 
-const CLI = join(import.meta.dirname, '..', 'src', 'cli', 'main.js');
 // Fixture credentials: shaped like Twilio's, valid nowhere.
 const ACCOUNT = 'ACfeedfacefeedfacefeedface0000beef';
 const TOKEN = 'fixture-auth-token-not-real';
@@ -39,19 +36,7 @@ function writeCalls(): string[] {
   return fake.calls((r) => r.method !== 'GET').map((c) => c.replace(/\b(TK|CL|CR|PN|OU)[0-9a-f]{32}\b/g, '$1…'));
 }
 
-function cli(args: string[], extra: Record<string, string> = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(
-      process.execPath,
-      [CLI, ...args],
-      { env: { PATH: process.env.PATH, HOME: tmpdir(), ...env(extra) }, cwd: tmpdir(), encoding: 'utf8', timeout: 30_000 },
-      (err, stdout, stderr) => {
-        if (err && typeof err.code !== 'number') reject(err);
-        else resolve({ status: child.exitCode, stdout, stderr });
-      },
-    );
-  });
-}
+const cli = (args: string[], extra: Record<string, string> = {}) => runCli(args, env(extra));
 
 describe('setup twilio (Elastic SIP trunk)', () => {
   beforeEach(async () => {

@@ -21,8 +21,8 @@
  * assume of Telnyx. Every request is recorded, without the Authorization header.
  */
 import { randomInt } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { EmulatorServer } from './emulatorServer.js';
 
 export interface TelnyxRequest {
   method: string;
@@ -56,17 +56,16 @@ const invalid = (pointer: string, detail: string) => new TelnyxError(422, '10015
 /** Telnyx ids are long decimal strings. */
 const newId = () => `${randomInt(1, 2 ** 47)}${randomInt(10 ** 5, 10 ** 6)}`;
 
-export class TelnyxApiEmulator {
+export class TelnyxApiEmulator extends EmulatorServer {
   readonly apiKey: string;
   readonly log: TelnyxRequest[] = [];
   readonly outboundVoiceProfiles: Json[] = [];
   readonly connections: (Json & { password?: string })[] = [];
   readonly fqdns: Json[] = [];
   readonly phoneNumbers: Json[] = [];
-  private server: http.Server | undefined;
-  private base = '';
 
-  constructor(opts: { apiKey: string; numbers?: string[] }) {
+  constructor(opts: { apiKey: string; numbers?: string[]; port?: number }) {
+    super({ port: opts.port ?? 0 });
     this.apiKey = opts.apiKey;
     for (const n of opts.numbers ?? []) this.addPhoneNumber(n);
   }
@@ -80,30 +79,15 @@ export class TelnyxApiEmulator {
 
   /** The SDK's baseURL: <url>/v2. */
   get url(): string {
-    return `${this.base}/v2`;
+    return `${this.httpUrl}/v2`;
   }
 
-  async start(): Promise<this> {
-    this.server = http.createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.base = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-    return this;
-  }
-
-  async close(): Promise<void> {
-    const s = this.server;
-    this.server = undefined;
-    if (!s) return;
-    s.closeAllConnections();
-    await new Promise<void>((resolve) => s.close(() => resolve()));
-  }
-
-  /** "POST /fqdn_connections" lines of the changing requests, in order. */
+  /** The changing requests, in order. */
   writes(): TelnyxRequest[] {
     return this.log.filter((r) => r.method !== 'GET');
   }
 
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  protected async handleRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const url = new URL(req.url ?? '/', 'http://emulator.invalid');

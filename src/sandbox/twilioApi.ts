@@ -11,8 +11,8 @@
  * Every request is recorded (never the auth header).
  */
 import { randomBytes } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { EmulatorServer } from './emulatorServer.js';
 
 export interface TwilioRequest {
   method: string;
@@ -46,7 +46,7 @@ function applyTransfer(trunk: Json, form: Record<string, string>): void {
   }
 }
 
-export class TwilioApiEmulator {
+export class TwilioApiEmulator extends EmulatorServer {
   readonly accountSid: string;
   readonly authToken: string;
   readonly log: TwilioRequest[] = [];
@@ -57,10 +57,9 @@ export class TwilioApiEmulator {
   readonly credentialLists: Json[] = [];
   readonly credentials: (Json & { password: string })[] = [];
   readonly incomingNumbers: Json[] = [];
-  private server: http.Server | undefined;
-  private base = '';
 
-  constructor(opts: { accountSid: string; authToken: string; numbers?: string[] }) {
+  constructor(opts: { accountSid: string; authToken: string; numbers?: string[]; port?: number }) {
+    super({ port: opts.port ?? 0 });
     this.accountSid = opts.accountSid;
     this.authToken = opts.authToken;
     for (const n of opts.numbers ?? []) this.addIncomingNumber(n);
@@ -72,25 +71,9 @@ export class TwilioApiEmulator {
     return pn;
   }
 
+  /** TWILIO_API_BASE_URL for the emulator. */
   get url(): string {
-    return this.base;
-  }
-
-  async start(): Promise<string> {
-    this.server = http.createServer((req, res) => {
-      void this.handle(req, res);
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.base = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-    return this.base;
-  }
-
-  async close(): Promise<void> {
-    const s = this.server;
-    this.server = undefined;
-    if (!s) return;
-    s.closeAllConnections();
-    await new Promise<void>((resolve) => s.close(() => resolve()));
+    return this.httpUrl;
   }
 
   /** "POST trunking /v1/Trunks" lines, for asserting the sequence. */
@@ -102,7 +85,7 @@ export class TwilioApiEmulator {
     return this.log.filter((r) => r.method !== 'GET');
   }
 
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  protected async handleRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const url = new URL(req.url ?? '/', 'http://fake.invalid');
