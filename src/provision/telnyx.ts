@@ -24,7 +24,7 @@ import { isIP } from 'node:net';
 import Telnyx from 'telnyx';
 import { type Config, ConfigError } from '../config.js';
 import { type Explained, type ProvisionResult, type Step, StepInputError, runSteps } from './plan.js';
-import { checkE164, checkPair, normaliseSipUri } from './validate.js';
+import { carrierNumbers, checkPair, normaliseSipUri } from './validate.js';
 
 export type TelnyxConfig = Pick<
   Config,
@@ -85,13 +85,7 @@ export function desiredTelnyx(config: TelnyxConfig): DesiredTelnyx {
       `LIVEKIT_SIP_URI: ${JSON.stringify(config.LIVEKIT_SIP_URI)} is an IP address — a Telnyx FQDN connection sends calls to a domain name: give the SIP host a DNS name (an A record) and use that`,
     );
   }
-  checkE164('SIP_INBOUND_NUMBERS', config.SIP_INBOUND_NUMBERS, config.DEFAULT_REGION, problems);
-  checkE164('SIP_OUTBOUND_NUMBERS', config.SIP_OUTBOUND_NUMBERS, config.DEFAULT_REGION, problems);
-  const outbound = config.SIP_OUTBOUND_NUMBERS.length > 0 ? config.SIP_OUTBOUND_NUMBERS : config.CALLER_ID ? [config.CALLER_ID] : [];
-  const numbers = [...new Set([...config.SIP_INBOUND_NUMBERS, ...outbound])];
-  if (numbers.length === 0) {
-    problems.push('SIP_INBOUND_NUMBERS: not set — the Telnyx numbers (E.164, e.g. +15105550100) to assign to the connection; SIP_OUTBOUND_NUMBERS and CALLER_ID are assigned too');
-  }
+  const numbers = carrierNumbers(config, 'Telnyx', 'assign to the connection', problems);
   let auth: Auth = { kind: 'ip' };
   if (config.TELNYX_AUTH === 'credentials') {
     checkPair(config.SIP_OUTBOUND_USERNAME, config.SIP_OUTBOUND_PASSWORD, 'SIP_OUTBOUND_USERNAME', 'SIP_OUTBOUND_PASSWORD', problems);

@@ -22,7 +22,7 @@
 import twilio from 'twilio';
 import { type Config, ConfigError } from '../config.js';
 import { type Explained, type ProvisionResult, type Step, StepInputError, runSteps } from './plan.js';
-import { checkE164, checkPair, normaliseSipUri } from './validate.js';
+import { carrierNumbers, checkPair, normaliseSipUri } from './validate.js';
 
 type RequestClient = InstanceType<typeof twilio.RequestClient>;
 type RequestOptions = Parameters<RequestClient['request']>[0];
@@ -112,13 +112,7 @@ export function desiredTwilio(config: TwilioConfig): DesiredTwilio {
   if (!config.TWILIO_ACCOUNT_SID) problems.push('TWILIO_ACCOUNT_SID: not set — your Twilio account SID (AC…, Twilio console → Account info)');
   if (!config.TWILIO_AUTH_TOKEN) problems.push('TWILIO_AUTH_TOKEN: not set — the auth token next to the account SID in the Twilio console');
   const sipUri = normaliseSipUri(config.LIVEKIT_SIP_URI, 'LIVEKIT_SIP_URI', problems);
-  checkE164('SIP_INBOUND_NUMBERS', config.SIP_INBOUND_NUMBERS, config.DEFAULT_REGION, problems);
-  checkE164('SIP_OUTBOUND_NUMBERS', config.SIP_OUTBOUND_NUMBERS, config.DEFAULT_REGION, problems);
-  const outbound = config.SIP_OUTBOUND_NUMBERS.length > 0 ? config.SIP_OUTBOUND_NUMBERS : config.CALLER_ID ? [config.CALLER_ID] : [];
-  const numbers = [...new Set([...config.SIP_INBOUND_NUMBERS, ...outbound])];
-  if (numbers.length === 0) {
-    problems.push('SIP_INBOUND_NUMBERS: not set — the Twilio numbers (E.164, e.g. +15105550100) to attach to the trunk; SIP_OUTBOUND_NUMBERS and CALLER_ID are attached too');
-  }
+  const numbers = carrierNumbers(config, 'Twilio', 'attach to the trunk', problems);
   checkPair(config.SIP_OUTBOUND_USERNAME, config.SIP_OUTBOUND_PASSWORD, 'SIP_OUTBOUND_USERNAME', 'SIP_OUTBOUND_PASSWORD', problems);
   if (config.SIP_OUTBOUND_PASSWORD) {
     const p = twilioPasswordProblem(config.SIP_OUTBOUND_PASSWORD);
