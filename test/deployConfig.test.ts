@@ -1,6 +1,8 @@
 // The deployment files agree with each other and with the config: docker-compose.yml,
 // livekit.yaml, docker/sip.yaml and the Dockerfile are parsed (no Docker needed) and checked for
 // the same key pair, Redis, ports and agent name. Each check is shown to fail on a broken copy.
+// scripts/check-stack-config.sh (needs Go) parses livekit.yaml and docker/sip.yaml with the real
+// config code of the pinned livekit-server and livekit-sip versions.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
