@@ -54,6 +54,9 @@ class SandboxProxy {
         this.roomListeners.add(cb);
         return () => void this.roomListeners.delete(cb);
       },
+      onCallStatus: (): (() => void) => {
+        throw new Error('the sandbox proxy runs inbound calls only: it does not forward sip.callStatus changes');
+      },
       count: (method: string, body?: Record<string, unknown>): number => {
         if (method === 'DeleteRoom' && typeof body?.room === 'string' && Object.keys(body).length === 1) {
           return this.deleteRoomCalls.get(body.room) ?? 0;

@@ -247,6 +247,7 @@ async function main(): Promise<void> {
       wsURL: config.LIVEKIT_URL,
       apiKey: config.LIVEKIT_API_KEY,
       apiSecret: config.LIVEKIT_API_SECRET,
+      port: config.HEALTH_PORT,
       ...(config.CALLS_PER_PROCESS > 1 ? { jobExecutorFactory: sharedExecutorFactory(callHosts(config, agent)) } : {}),
     }),
   );

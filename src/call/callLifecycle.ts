@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { CallLog } from './callLog.js';
-import { type DialRequest, type SipDialer, dial } from './outboundDial.js';
+import { type DialRequest, type DialResult, type SipDialer, dial } from './outboundDial.js';
 import { DEFAULT_PRICES, type PriceTable, callCost } from '../cost/index.js';
 import { LatencyTracker, type TurnLatency } from './latency.js';
 import { UsageMeter } from './usageMeter.js';
@@ -143,11 +143,7 @@ export async function runCall(setup: CallSetup, deps: CallDeps, io: CallIo): Pro
 
   await startRecord(store, setup, now);
 
-  if (setup.dial) {
-    if (!deps.sip) throw new Error('an outbound call needs the SIP API (CallDeps.sip)');
-    const dialed = await dial(deps.sip, setup.dial);
-    if (!dialed.answered) return finishWithoutSession(setup, deps, janitor, dialed.outcome, now);
-  }
+  if (setup.dial && !deps.sip) throw new Error('an outbound call needs the SIP API (CallDeps.sip)');
 
   const userdata = newUserdata({
     callId: setup.callId,
@@ -371,14 +367,25 @@ export async function runCall(setup: CallSetup, deps: CallDeps, io: CallIo): Pro
         if (!recordingClosed) tap.writeCaller(pcm, rate, at);
       });
     }
+    // Outbound: the session is ready before the callee answers, and listens from the moment they
+    // do, so their first "Hello?" is heard (the framework's AMD starts listening at
+    // sip.callStatus=active). A failed dial ends the call with its SIP outcome and no goodbye.
+    const dialed = setup.dial ? dial(deps.sip!, setup.dial) : undefined;
+    void dialed?.then((r) => {
+      if (!r.answered) requestEnd({ outcome: r.outcome });
+    });
     if (!endRequest) {
-      await io.start(session, agent);
+      // The callee's leg joins the room while it rings; a dial that fails first must not leave
+      // the call waiting for it.
+      await Promise.race([io.start(session, agent), endRequested]);
+    }
+    if (!endRequest) {
       const listeners: OutputListener[] = [latency.outputListener];
       if (recording) listeners.push(recording.agentListener);
       tapOutput(session as voice.AgentSession<unknown>, listeners);
       // Only now may the agent speak: everything it says is heard and recorded. On an outbound
-      // call, only once we know a person answered.
-      if (setup.detectMachine) void screenForMachine(session, config, userdata, openLine, requestEnd);
+      // call, only once the callee answered and we know a person did.
+      if (setup.detectMachine) void screenForMachine(session, config, userdata, openLine, requestEnd, dialed);
       else openLine();
     }
     await endRequested;
@@ -483,13 +490,18 @@ async function screenForMachine(
   userdata: CallUserdata,
   openLine: () => void,
   requestEnd: (r: EndRequest) => void,
+  dialed?: Promise<DialResult>,
 ): Promise<void> {
+  // Whatever AMD concludes, nobody is spoken to before the callee has answered.
+  const openWhenAnswered = async () => {
+    if (!dialed || (await dialed).answered) openLine();
+  };
   const amd = new voice.AMD(session as voice.AgentSession, { llm: null, suppressCompatibilityWarning: true });
   try {
     const verdict = await amd.execute();
     log().info({ category: verdict.category, reason: verdict.reason }, 'answering machine detection');
     if (!verdict.isMachine) {
-      openLine();
+      await openWhenAnswered();
     } else if (config.VOICEMAIL_ACTION === 'leave_message') {
       requestEnd({ outcome: { kind: 'voicemail', messageLeft: true }, goodbye: voicemailMessage(userdata) });
     } else {
@@ -498,7 +510,7 @@ async function screenForMachine(
   } catch (err) {
     // Unsure is not a machine: a person who hears nothing hangs up, so speak.
     log().warn({ error: (err as Error).message }, 'answering machine detection failed; treating the callee as a person');
-    openLine();
+    await openWhenAnswered();
   } finally {
     await amd.aclose().catch(() => undefined);
   }
@@ -534,7 +546,14 @@ function wirePolicies(
   session.on(voice.AgentSessionEventTypes.UserStateChanged, (ev) => {
     if (ev.newState === 'speaking') cancelSilence();
     if (ev.newState !== 'away' || onHold()) return;
-    const reprompt = session.say(REPROMPT);
+    let reprompt: voice.SpeechHandle;
+    try {
+      reprompt = session.say(REPROMPT);
+    } catch {
+      // The session is closing (the call is ending): there is nobody left to ask. Thrown from an
+      // event handler, this would take down every call in the process.
+      return;
+    }
     reprompt.addDoneCallback(() => {
       if (session.userState === 'speaking') return;
       cancelSilence();
@@ -612,7 +631,7 @@ function wirePolicies(
     // the agent is idle, and apologise only if nothing was said in the meantime.
     const saidBefore = agentMessages;
     whenIdle(session, timers, () => {
-      if (agentMessages === saidBefore) session.say(LLM_RETRY_APOLOGY);
+      if (agentMessages === saidBefore) ignoreError(() => session.say(LLM_RETRY_APOLOGY));
     });
   });
   return { cancelSilence };

@@ -36,6 +36,9 @@ export interface SipDialer {
   ): Promise<unknown>;
 }
 
+/** Time our time-limit goodbye gets before LiveKit's own max call duration ends the call. */
+export const GOODBYE_ALLOWANCE_SECONDS = 30;
+
 export type DialResult = { answered: true } | { answered: false; outcome: CallOutcome };
 
 export function outcomeForSipStatus(status: number | undefined, message: string): CallOutcome {
@@ -67,7 +70,9 @@ export function dialRequest(job: OutboundJob, room: string, config: { SIP_OUTBOU
     participantIdentity: `sip_${job.phoneNumber}`,
     callerId: config.CALLER_ID,
     ringTimeoutSeconds: config.RING_TIMEOUT_SECONDS,
-    maxCallSeconds: config.MAX_CALL_SECONDS,
+    // LiveKit's limit is only the backstop: our own time limit (MAX_CALL_SECONDS) says a goodbye
+    // first, and LiveKit hanging up in the middle of it would cut it off.
+    maxCallSeconds: config.MAX_CALL_SECONDS + GOODBYE_ALLOWANCE_SECONDS,
   };
 }
 

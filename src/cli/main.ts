@@ -30,6 +30,8 @@ const COMMANDS: Record<string, CommandModule[]> = {
   call: [{ module: 'call' }],
   calls: [{ module: 'calls' }],
   campaign: [{ module: 'campaign' }],
+  // The real stack on loopback runs the production worker and the provider emulators.
+  stack: [{ module: 'stack', framework: true }],
 };
 
 function version(): string {

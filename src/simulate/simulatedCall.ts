@@ -97,6 +97,11 @@ export interface SimulationReport {
   userdata: unknown;
   record: CallRecord;
   heardAgentMs: number;
+  /**
+   * The agent's last line (the goodbye, when it says one): how long its synthesis was and how much
+   * of it the caller heard before the line closed. Null live, or when the TTS never finished it.
+   */
+  lastLine: { text: string; synthesized: boolean; synthesizedMs: number; heardMs: number } | null;
   /** Agent audio frames that reached the output after their playout slot (audible gaps). */
   underruns: number;
   /** The stereo µ-law recording (caller left, agent right), when RECORDING_DIR is set. */
@@ -228,11 +233,17 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
   });
   const speed = options.speed ?? 1;
   let agentAudioEndedAt: number | null = null;
+  // How much of each line the agent spoke reached the caller: the last one is the goodbye.
+  const heardRuns: { startAt: number; ms: number }[] = [];
   const output = new PacedAudioOutput(rate, {
     speed,
+    onSegmentStart: (at) => heardRuns.push({ startAt: at, ms: 0 }),
     onFrame: (f) => {
       caller.hear(f);
-      agentAudioEndedAt = f.at + ((f.pcm.length / f.sampleRate) * 1000) / speed;
+      const ms = (f.pcm.length / f.sampleRate) * 1000;
+      const run = heardRuns.at(-1);
+      if (run) run.ms += ms;
+      agentAudioEndedAt = f.at + ms / speed;
     },
   });
   let roomDeletedAt: number | null = null;
@@ -240,6 +251,17 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
     if (ev.room === room) roomDeletedAt ??= Date.now();
   });
   const shutdown = new AbortController();
+  // The callee speaks only once their phone has answered (sip.callStatus=active), as on a real line.
+  const answered = outbound
+    ? new Promise<void>((resolve) => {
+        const off = sandbox.livekit.onCallStatus((ev) => {
+          if (ev.room === room && ev.identity === callerIdentity && ev.status === 'active') {
+            off();
+            resolve();
+          }
+        });
+      })
+    : Promise.resolve();
 
   let session: voice.AgentSession<CallUserdata> | undefined;
   let sessionReady!: () => void;
@@ -278,7 +300,9 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
         s.input.audio = input;
         s.output.audio = output;
         await s.start({ agent });
+        await answered;
         caller.start();
+        if (outbound) sessionReady();
       },
       hungUp: caller.hungUp,
       shutdown: shutdown.signal,
@@ -287,7 +311,7 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
         session = s;
         narrate(s, emit);
         running.watch(s);
-        sessionReady();
+        if (!outbound) sessionReady();
       },
       ...(profile === 'phone'
         ? {
@@ -424,6 +448,7 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
 
   const deleteRoomCalls = sandbox.livekit.count('DeleteRoom', { room });
   const record = result.record;
+  const lastLine = [...(record.transcript ?? [])].reverse().find((l) => l.role === 'agent');
   const report: SimulationReport = {
     scenario: scenario.name,
     callId,
@@ -438,6 +463,7 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
     userdata: record.userdata,
     record,
     heardAgentMs: Math.round(caller.heardMs),
+    lastLine: lastLine && emulators ? lastLineHeard(lastLine.text, emulators.cartesia?.generationsFor?.(key) ?? [], heardRuns) : null,
     underruns: output.underruns,
     recordingPath: record.recordingPath ?? null,
     transfers: result.transfers,
@@ -485,6 +511,17 @@ async function checkExpectations(
       'the room was deleted only after the agent finished speaking',
       r.roomDeletedAt >= r.agentAudioEndedAt,
       `deleted ${Math.round(r.agentAudioEndedAt - r.roomDeletedAt)} ms before the audio ended`,
+    );
+  }
+  if (r.lastLine && r.outcome && !['hung_up', 'transferred'].includes(r.outcome.kind)) {
+    // A goodbye cut short by the hang-up (the room deleted, the session closed while audio was
+    // still on its way) would still pass the check above: the audio that never played never ended.
+    check(
+      'the caller heard the agent\'s last line in full',
+      r.lastLine.synthesized && r.lastLine.heardMs >= r.lastLine.synthesizedMs - LAST_LINE_TOLERANCE_MS,
+      r.lastLine.synthesized
+        ? `"${r.lastLine.text}" is ${Math.round(r.lastLine.synthesizedMs)} ms long; the caller heard ${Math.round(r.lastLine.heardMs)} ms of it`
+        : `"${r.lastLine.text}" was cut off while it was being spoken (the caller heard ${Math.round(r.lastLine.heardMs)} ms)`,
     );
   }
   if (e.agents) check(`agents ${e.agents.join(' → ')}`, JSON.stringify(r.agents) === JSON.stringify(e.agents), `got ${r.agents.join(' → ')}`);
@@ -757,4 +794,19 @@ class RunningTools {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
+}
+
+/** Frames are cut at 10–20 ms and the phone leg works on whole frames: a little of a line's tail may not count. */
+const LAST_LINE_TOLERANCE_MS = 60;
+
+/** The last line's synthesis (the emulator's record of it) against the last stretch of audio the caller heard. */
+function lastLineHeard(
+  text: string,
+  generations: readonly { text: string; audioMs: number; outcome?: string }[],
+  heardRuns: readonly { ms: number }[],
+): SimulationReport['lastLine'] {
+  const norm = (t: string) => t.replace(/\s+/g, ' ').trim();
+  const gen = [...generations].reverse().find((g) => norm(g.text) === norm(text));
+  if (!gen) return null;
+  return { text, synthesized: gen.outcome === 'done', synthesizedMs: gen.audioMs, heardMs: heardRuns.at(-1)?.ms ?? 0 };
 }
