@@ -4,14 +4,17 @@
 #   build    — every dependency + tsc (tsconfig.build.json: src, agents, tools)
 #   deps     — `npm ci --omit=dev`: production dependencies only (native modules such as
 #              better-sqlite3 are fetched prebuilt or compiled here, so the runtime needs no toolchain)
-#   runtime  — node + production node_modules + dist, run as the unprivileged `node` user
+#   runtime  — node + production node_modules + dist + the CA bundle, run as the unprivileged
+#              `node` user
 #
 # The Silero VAD model ships inside @livekit/agents-plugin-silero and is checked for below, so
 # the image never downloads a model at run time. SIGTERM reaches node directly (exec-form CMD,
 # no npm wrapper): the agents framework then drains — no new calls, calls in progress finish —
 # before exiting. Give it time: docker-compose.yml sets stop_grace_period.
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Node 26: the Active LTS line (since 2026-10-28; Node 20 reached end of life in April 2026).
+# package.json "engines" lists the lines the suite is run on (scripts/test-on-node.sh).
+ARG NODE_IMAGE=node:26-trixie-slim
 
 FROM ${NODE_IMAGE} AS toolchain
 RUN apt-get update \
@@ -37,6 +40,12 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production
+# The slim image has no CA bundle. rtc-node's native core verifies TLS against the system trust
+# store, so without it the worker registers over wss:// (Node's own bundled roots) but every
+# room connection fails TLS, while the health check stays green.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 # package.json says "type": "module" for dist/; node_modules and dist stay root-owned (read-only to the worker).
 COPY package.json ./

@@ -260,6 +260,20 @@ const spec = {
     httpUrl.optional(),
     'Twilio API override (sandbox or proxy): https://<product>.twilio.com/<path> goes to <this>/<product>/<path>',
   ],
+  TELNYX_API_KEY: [z.string().optional(), 'Telnyx API v2 key (setup telnyx)'],
+  TELNYX_AUTH: [
+    z.enum(['credentials', 'ip']).default('credentials'),
+    'how Telnyx accepts LiveKit\'s outbound calls: credentials (SIP_OUTBOUND_USERNAME/PASSWORD) or ip (the addresses of LIVEKIT_SIP_URI\'s host; self-hosted SIP only)',
+  ],
+  TELNYX_API_BASE_URL: [httpUrl.optional(), 'Telnyx API v2 override (sandbox or proxy), e.g. http://127.0.0.1:4010/v2'],
+  SIP_WIDEBAND: [
+    z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+    'the carrier trunk offers G.722 wideband (setup telnyx asks for it): phone calls then run at 16 kHz end to end instead of 8 kHz',
+  ],
+  LOG_LEVEL: [
+    z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).optional(),
+    'log level (trace, debug, info, warn, error, fatal); unset: info for `start`, debug for `dev`, warn for the CLI',
+  ],
 } as const;
 
 type Spec = typeof spec;
@@ -282,11 +296,22 @@ export function describeVar(key: ConfigKey): string {
 
 export const CONFIG_KEYS = Object.keys(spec) as ConfigKey[];
 
+let defaultEnvFile = '.env';
+
+/**
+ * Makes `readEnv()` read `file` instead of `./.env` (the CLI's `--env-file`). Unlike `.env`, a
+ * file asked for by name must exist.
+ */
+export function useEnvFile(file: string): void {
+  if (!existsSync(file)) throw new ConfigError([`--env-file: ${file} does not exist — give the path of a file of NAME=value lines (see .env.example)`]);
+  defaultEnvFile = file;
+}
+
 /**
  * Reads `.env` (if present) under the real environment: real variables win, so a deployment can
  * override a checked-out `.env` without editing it.
  */
-export function readEnv(envFile = '.env', env: NodeJS.ProcessEnv = process.env): Record<string, string | undefined> {
+export function readEnv(envFile = defaultEnvFile, env: NodeJS.ProcessEnv = process.env): Record<string, string | undefined> {
   const fromFile = existsSync(envFile) ? parseDotenv(readFileSync(envFile)) : {};
   return { ...fromFile, ...env };
 }

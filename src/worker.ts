@@ -25,7 +25,7 @@ import { MetadataError, parseJobMetadata } from './call/jobMetadata.js';
 import { apiUrl, livekitRoomApi } from './livekit/roomApi.js';
 import { type Config, ConfigError, loadConfig, readEnv } from './config.js';
 import { PriceTableError, loadPriceTable } from './cost/index.js';
-import { PROFILE_RATES } from './session/providers.js';
+import { PROFILE_RATES, isPhoneProfile, phoneProfile } from './session/providers.js';
 import { loadVad, roomIoOptions } from './session/sessionFactory.js';
 import type { Store } from './store/index.js';
 import { openCallStore, replayJournal } from './call/callStore.js';
@@ -91,7 +91,7 @@ async function entry(ctx: JobContext<ProcData>): Promise<void> {
         return;
       }
       setup = {
-        callId, room, direction: 'outbound', profile: 'phone', callerNumber: meta.phoneNumber,
+        callId, room, direction: 'outbound', profile: phoneProfile(config), callerNumber: meta.phoneNumber,
         contact: meta.contact, campaignId: meta.campaignId, contactId: meta.contactId, detectMachine: true, dial,
       };
       identity = dial.participantIdentity;
@@ -102,7 +102,7 @@ async function entry(ctx: JobContext<ProcData>): Promise<void> {
       const isPhone = participant.kind === ParticipantKind.SIP;
       identity = participant.identity;
       setup = {
-        callId, room, direction: isPhone ? 'inbound' : 'browser', profile: isPhone ? 'phone' : 'browser',
+        callId, room, direction: isPhone ? 'inbound' : 'browser', profile: isPhone ? phoneProfile(config) : 'browser',
         callerNumber: isPhone ? normaliseNumber(participant.attributes['sip.phoneNumber']) : null,
       };
     }
@@ -120,7 +120,7 @@ async function entry(ctx: JobContext<ProcData>): Promise<void> {
       shutdown: shutdown.signal,
       onCallerAudio: (listener) => streamCallerAudio(ctx, identity, PROFILE_RATES[setup.profile].room, listener),
       // A browser participant has no SIP leg: no transfers, no keypad.
-      ...(setup.profile === 'phone' ? phoneControls(ctx, config, sip, room, identity, shutdown.signal) : {}),
+      ...(isPhoneProfile(setup.profile) ? phoneControls(ctx, config, sip, room, identity, shutdown.signal) : {}),
     });
     const result = (await callDone) as Awaited<ReturnType<typeof runCall>>;
     log().info({ callId, outcome: result.record.outcome?.kind, roomDeleted: result.roomDeleted }, 'call ended');
@@ -281,6 +281,8 @@ async function main(): Promise<void> {
   // from .env must be there too (jobs inherit this process's environment). Never printed.
   process.env.LIVEKIT_API_KEY ??= config.LIVEKIT_API_KEY;
   process.env.LIVEKIT_API_SECRET ??= config.LIVEKIT_API_SECRET;
+  // The framework reads its log level from LOG_LEVEL (checked above, also when it came from .env).
+  if (config.LOG_LEVEL) process.env.LOG_LEVEL ??= config.LOG_LEVEL;
   await waitForLiveKit(config.LIVEKIT_URL, (line) => process.stderr.write(`${line}\n`));
   // Migrations, records journaled by an earlier run, and the webhook loop: once per worker.
   if (['start', 'dev', 'connect'].includes(process.argv[2] ?? '')) {

@@ -9,7 +9,8 @@ import { llm, stt, tts, voice } from '@livekit/agents';
 import * as deepgram from '@livekit/agents-plugin-deepgram';
 import { loadConfig } from '../src/config.js';
 import { OpenAIEmulator } from '../src/sandbox/openaiEmulator.js';
-import { buildProviders } from '../src/session/providers.js';
+import { PROFILE_RATES, buildProviders, isPhoneProfile, phoneProfile } from '../src/session/providers.js';
+import { roomIoOptions } from '../src/session/sessionFactory.js';
 import { RestartableSTT } from '../src/session/restartableStt.js';
 
 let emu: OpenAIEmulator;
@@ -31,6 +32,20 @@ describe('providers', () => {
     assert.equal(p.tts.sampleRate, 8000);
     assert.ok(!(p.llm instanceof llm.FallbackAdapter));
     assert.equal(buildProviders(loadConfig(keys), 'browser').tts.sampleRate, 24000);
+  });
+
+  it('a wideband trunk (SIP_WIDEBAND) runs phone calls at 16 kHz end to end; a G.711 trunk stays at 8 kHz', () => {
+    assert.equal(phoneProfile(loadConfig(keys)), 'phone');
+    const profile = phoneProfile(loadConfig({ ...keys, SIP_WIDEBAND: 'true' }));
+    assert.equal(profile, 'phone-wideband');
+    assert.ok(isPhoneProfile(profile), 'still a phone call: transfers and keypad stay on');
+    assert.ok(!isPhoneProfile('browser'));
+    const p = buildProviders(loadConfig({ ...keys, SIP_WIDEBAND: 'true' }), profile);
+    assert.equal(p.tts.sampleRate, 16000);
+    assert.equal((p.stt as RestartableSTT).inner instanceof deepgram.STT, true);
+    assert.equal(PROFILE_RATES[profile].stt, 16000);
+    assert.deepEqual([roomIoOptions(profile, 'sip_x').inputOptions.audioSampleRate, roomIoOptions(profile, 'sip_x').outputOptions.audioSampleRate], [16000, 16000]);
+    assert.equal(roomIoOptions('phone', 'sip_x').inputOptions.audioSampleRate, 8000);
   });
 
   it('a second provider of a kind is wrapped in the framework FallbackAdapter, in config order', () => {

@@ -1,23 +1,20 @@
 // `switchboard setup twilio` through the real `twilio` SDK, against a local fake of the Twilio
-// trunking and SIP credential endpoints (no internet).
+// trunking and SIP credential endpoints (src/sandbox/twilioApi.ts; no internet).
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { ProvisionError } from '../src/provision/plan.js';
+import { runCli } from './helpers/cli.js';
 import { defaultTrunkDomain, setupTwilio } from '../src/provision/twilio.js';
-import { TwilioFake } from './helpers/twilioFake.js';
+import { TwilioApiEmulator } from '../src/sandbox/twilioApi.js';
 
-const CLI = join(import.meta.dirname, '..', 'src', 'cli', 'main.js');
 // Fixture credentials: shaped like Twilio's, valid nowhere.
 const ACCOUNT = 'ACfeedfacefeedfacefeedface0000beef';
 const TOKEN = 'fixture-auth-token-not-real';
 const PASSWORD = 'Fixture-Termination-Pw1';
 const DOMAIN = 'switchboard-0000beef.pstn.twilio.com';
 
-let fake: TwilioFake;
+let fake: TwilioApiEmulator;
 
 function env(extra: Record<string, string> = {}): Record<string, string> {
   return {
@@ -39,23 +36,11 @@ function writeCalls(): string[] {
   return fake.calls((r) => r.method !== 'GET').map((c) => c.replace(/\b(TK|CL|CR|PN|OU)[0-9a-f]{32}\b/g, '$1…'));
 }
 
-function cli(args: string[], extra: Record<string, string> = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(
-      process.execPath,
-      [CLI, ...args],
-      { env: { PATH: process.env.PATH, HOME: tmpdir(), ...env(extra) }, cwd: tmpdir(), encoding: 'utf8', timeout: 30_000 },
-      (err, stdout, stderr) => {
-        if (err && typeof err.code !== 'number') reject(err);
-        else resolve({ status: child.exitCode, stdout, stderr });
-      },
-    );
-  });
-}
+const cli = (args: string[], extra: Record<string, string> = {}) => runCli(args, env(extra));
 
 describe('setup twilio (Elastic SIP trunk)', () => {
   beforeEach(async () => {
-    fake = new TwilioFake({ accountSid: ACCOUNT, authToken: TOKEN, numbers: ['+15105550100', '+15105550199'] });
+    fake = new TwilioApiEmulator({ accountSid: ACCOUNT, authToken: TOKEN, numbers: ['+15105550100', '+15105550199'] });
     await fake.start();
   });
   afterEach(async () => {
@@ -74,7 +59,8 @@ describe('setup twilio (Elastic SIP trunk)', () => {
       'POST trunking /v1/Trunks/TK…/PhoneNumbers',
     ]);
     const forms = fake.writes().map((r) => r.form);
-    assert.deepEqual(forms[0], { FriendlyName: 'switchboard', DomainName: DOMAIN });
+    assert.deepEqual(forms[0], { FriendlyName: 'switchboard', DomainName: DOMAIN, TransferMode: 'sip-only' });
+    assert.equal(fake.trunks[0]!.transfer_mode, 'sip-only', 'the trunk accepts SIP REFER');
     assert.deepEqual(forms[1], { FriendlyName: 'switchboard to LiveKit', SipUrl: 'sip:abcd1234.sip.livekit.cloud', Priority: '10', Weight: '10', Enabled: 'true' });
     assert.deepEqual(forms[2], { FriendlyName: 'switchboard-livekit' });
     assert.deepEqual(forms[3], { Username: 'switchboard', Password: PASSWORD });
@@ -97,6 +83,38 @@ describe('setup twilio (Elastic SIP trunk)', () => {
     assert.match(second.steps.find((s) => s.step === 'credential')!.note!, /never returns passwords/);
     assert.equal(fake.trunks.length, 1);
     assert.equal(fake.originationUrls.length, 1);
+  });
+
+  test('call transfer: enable-all when TRANSFER_ALLOWLIST has a phone number, sip-only for sip: URIs only', async () => {
+    await run({ TRANSFER_ALLOWLIST: 'sip:desk@pbx.example.com,+15105550123' });
+    assert.equal(fake.writes()[0]!.form.TransferMode, 'enable-all');
+    assert.equal(fake.trunks[0]!.transfer_mode, 'enable-all');
+    assert.match(String((await run({ TRANSFER_ALLOWLIST: 'sip:desk@pbx.example.com,+15105550123' })).steps[0]!.note), /call transfer enable-all \(SIP REFER\)/);
+  });
+
+  test('a trunk made before (transfers off) gets TransferMode set and nothing else; the run after that changes nothing', async () => {
+    const trunkSid = `TK${'3'.repeat(32)}`;
+    fake.trunks.push({ sid: trunkSid, friendly_name: 'switchboard', domain_name: DOMAIN, transfer_mode: 'disable-all', transfer_caller_id: 'from-transferee' });
+    const extra = { TRANSFER_ALLOWLIST: '+15105550123' };
+    const first = await run(extra);
+    const trunkWrites = fake.writes().filter((r) => r.path === `/v1/Trunks/${trunkSid}`);
+    assert.deepEqual(trunkWrites.map((r) => r.form), [{ TransferMode: 'enable-all' }]);
+    assert.deepEqual(first.steps[0], { step: 'trunk', name: 'switchboard', status: 'updated', id: trunkSid, changes: ['transferMode'], note: `termination domain ${DOMAIN}; call transfer enable-all (SIP REFER)` });
+    assert.equal(fake.trunks[0]!.transfer_mode, 'enable-all');
+    assert.equal(fake.trunks[0]!.transfer_caller_id, 'from-transferee', 'the transfer target still sees the caller');
+    const before = fake.log.length;
+    const second = await run(extra);
+    assert.deepEqual(fake.log.slice(before).filter((r) => r.method !== 'GET'), []);
+    assert.equal(second.steps[0]!.status, 'unchanged');
+  });
+
+  test('a wider transfer setting chosen on the trunk (enable-all) is not narrowed to sip-only', async () => {
+    fake.trunks.push({ sid: `TK${'4'.repeat(32)}`, friendly_name: 'switchboard', domain_name: DOMAIN, transfer_mode: 'enable-all' });
+    const dry = await run({}, { dryRun: true });
+    assert.equal(dry.steps[0]!.status, 'unchanged');
+    assert.deepEqual(dry.requests.filter((r) => r.step === 'trunk'), []);
+    await run();
+    assert.equal(fake.trunks[0]!.transfer_mode, 'enable-all');
   });
 
   test('--update-password sets the existing credential\'s password, and nothing else', async () => {
@@ -137,7 +155,9 @@ describe('setup twilio (Elastic SIP trunk)', () => {
     fake.originationUrls.push({ sid: `OU${'2'.repeat(32)}`, trunk_sid: `TK${'1'.repeat(32)}`, sip_url: 'sip:old-pbx.example.com', enabled: true, priority: 10, weight: 10, friendly_name: 'old' });
     const result = await run();
     const trunk = result.steps.find((s) => s.step === 'trunk')!;
-    assert.equal(trunk.status, 'unchanged', 'an existing domain is kept when TWILIO_TRUNK_DOMAIN is unset');
+    // Transfers were off on that trunk (Twilio's default); its domain is kept when TWILIO_TRUNK_DOMAIN is unset.
+    assert.deepEqual([trunk.status, trunk.changes], ['updated', ['transferMode']]);
+    assert.equal(fake.trunks[0]!.domain_name, 'kept-domain.pstn.twilio.com');
     assert.equal(result.outputs.SIP_OUTBOUND_ADDRESS, 'kept-domain.pstn.twilio.com');
     const ou = result.steps.find((s) => s.step === 'origination URL')!;
     assert.equal(ou.status, 'created');

@@ -15,7 +15,7 @@ import type { CallControl, CollectDigitsRequest, EndCallRequest, KeypadControl, 
 import { dtmfCode, keypadLine, parseDtmfSequence } from '../../tools/dtmf.js';
 import { TransferAllowList } from '../../tools/transfer.js';
 import type { Config } from '../config.js';
-import { type ChannelProfile, type ProviderKeys, type Providers, buildProviders, closeProviders } from '../session/providers.js';
+import { type ChannelProfile, type ProviderKeys, type Providers, buildProviders, closeProviders, isPhoneProfile } from '../session/providers.js';
 import { RestartableSTT } from '../session/restartableStt.js';
 import { createSession } from '../session/sessionFactory.js';
 import type { CallOutcome, CallRecord, Direction, Store } from '../store/index.js';
@@ -198,7 +198,7 @@ export async function runCall(setup: CallSetup, deps: CallDeps, io: CallIo): Pro
     };
   };
 
-  const phone = setup.profile === 'phone';
+  const phone = isPhoneProfile(setup.profile);
   const allow = new TransferAllowList(phone && io.transfer ? config.TRANSFER_ALLOWLIST : []);
   const desk = new TransferDesk({
     callId: setup.callId,

@@ -1,9 +1,8 @@
 /**
  * `switchboard setup sip [--dry-run] [--json]`: the LiveKit inbound trunk, outbound trunk and
- * dispatch rule, created or updated by name. Logic in provision/livekitSip.ts.
+ * dispatch rule, created or updated by name. Logic in provision/livekitSip.ts, loaded when it runs.
  */
 import type { Command } from 'commander';
-import { setupLiveKitSip } from '../provision/livekitSip.js';
 import { runProvision, setupCommand } from './setupCommon.js';
 
 export function register(program: Command): void {
@@ -16,6 +15,9 @@ export function register(program: Command): void {
     .option('--dry-run', 'read the current state and print the changing requests as JSON, without sending them')
     .option('--json', 'print one JSON object as the last line')
     .action(async (opts: { dryRun?: boolean; json?: boolean }) => {
-      await runProvision(opts, 'LiveKit SIP setup', (config) => setupLiveKitSip(config, { dryRun: opts.dryRun ?? false }));
+      await runProvision(opts, 'LiveKit SIP setup', async (config) => {
+        const { setupLiveKitSip } = await import('../provision/livekitSip.js');
+        return setupLiveKitSip(config, { dryRun: opts.dryRun ?? false });
+      });
     });
 }

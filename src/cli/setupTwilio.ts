@@ -1,10 +1,9 @@
 /**
  * `switchboard setup twilio [--dry-run] [--update-password] [--json]`: the Twilio Elastic SIP
  * trunk (origination to LiveKit, termination credentials, phone numbers), created where missing,
- * found by name. Logic in provision/twilio.ts.
+ * found by name. Logic in provision/twilio.ts, loaded only when the command runs (the SDK is large).
  */
 import type { Command } from 'commander';
-import { setupTwilio } from '../provision/twilio.js';
 import { runProvision, setupCommand } from './setupCommon.js';
 
 export function register(program: Command): void {
@@ -18,8 +17,9 @@ export function register(program: Command): void {
     .option('--update-password', 'also set an existing credential\'s password from SIP_OUTBOUND_PASSWORD (Twilio never returns it to compare)')
     .option('--json', 'print one JSON object as the last line')
     .action(async (opts: { dryRun?: boolean; updatePassword?: boolean; json?: boolean }) => {
-      await runProvision(opts, 'Twilio Elastic SIP trunk setup', (config) =>
-        setupTwilio(config, { dryRun: opts.dryRun ?? false, updatePassword: opts.updatePassword ?? false }),
-      );
+      await runProvision(opts, 'Twilio Elastic SIP trunk setup', async (config) => {
+        const { setupTwilio } = await import('../provision/twilio.js');
+        return setupTwilio(config, { dryRun: opts.dryRun ?? false, updatePassword: opts.updatePassword ?? false });
+      });
     });
 }

@@ -4,7 +4,9 @@
  * An Elastic SIP trunk found BY FRIENDLY NAME (SIP_TRUNK_NAME), made to match the configuration:
  *   - trunk            — created with a termination domain (TWILIO_TRUNK_DOMAIN, or
  *                        "<name>-<last 8 of the account SID>.pstn.twilio.com"): that domain is
- *                        the host LiveKit dials out through (SIP_OUTBOUND_ADDRESS);
+ *                        the host LiveKit dials out through (SIP_OUTBOUND_ADDRESS); and with
+ *                        call transfer on (TransferMode), without which Twilio refuses the
+ *                        SIP REFER of every cold transfer;
  *   - origination URL  — LIVEKIT_SIP_URI, where Twilio sends calls to our numbers;
  *   - credential list  — "<name>-livekit" with SIP_OUTBOUND_USERNAME/PASSWORD, attached to the
  *                        trunk for termination (LiveKit authenticates with them when dialling);
@@ -20,7 +22,7 @@
 import twilio from 'twilio';
 import { type Config, ConfigError } from '../config.js';
 import { type Explained, type ProvisionResult, type Step, StepInputError, runSteps } from './plan.js';
-import { checkE164, checkPair, normaliseSipUri } from './validate.js';
+import { carrierNumbers, checkPair, normaliseSipUri } from './validate.js';
 
 type RequestClient = InstanceType<typeof twilio.RequestClient>;
 type RequestOptions = Parameters<RequestClient['request']>[0];
@@ -40,6 +42,7 @@ export type TwilioConfig = Pick<
   | 'TWILIO_AUTH_TOKEN'
   | 'TWILIO_TRUNK_DOMAIN'
   | 'TWILIO_API_BASE_URL'
+  | 'TRANSFER_ALLOWLIST'
 >;
 
 export interface SetupTwilioOptions {
@@ -75,12 +78,31 @@ export function defaultTrunkDomain(trunkName: string, accountSid: string): strin
   return `${slug}-${accountSid.slice(-8).toLowerCase()}.pstn.twilio.com`;
 }
 
+/** A trunk's TransferMode, weakest first (Twilio's Trunk resource). */
+const TRANSFER_MODES = ['disable-all', 'sip-only', 'enable-all'] as const;
+export type TransferMode = (typeof TRANSFER_MODES)[number];
+
+/**
+ * The transfer setting cold transfers (SIP REFER) to TRANSFER_ALLOWLIST need: `enable-all` when a
+ * destination is a phone number (Twilio bills the PSTN leg), `sip-only` when all are sip: URIs
+ * (and when the list is empty: transfers stay possible to SIP, never to the phone network).
+ */
+export function wantedTransferMode(allowlist: readonly string[]): TransferMode {
+  return allowlist.some((d) => !/^sip:/i.test(d)) ? 'enable-all' : 'sip-only';
+}
+
+/** Whether `current` already allows what `wanted` does (a wider setting is left alone). */
+function transferCovers(current: string | undefined, wanted: TransferMode): boolean {
+  return TRANSFER_MODES.indexOf((current ?? 'disable-all') as TransferMode) >= TRANSFER_MODES.indexOf(wanted);
+}
+
 interface DesiredTwilio {
   accountSid: string;
   authToken: string;
   sipUri: string;
   domain: string;
   numbers: string[];
+  transferMode: TransferMode;
   credential?: { username: string; password: string };
 }
 
@@ -90,13 +112,7 @@ export function desiredTwilio(config: TwilioConfig): DesiredTwilio {
   if (!config.TWILIO_ACCOUNT_SID) problems.push('TWILIO_ACCOUNT_SID: not set — your Twilio account SID (AC…, Twilio console → Account info)');
   if (!config.TWILIO_AUTH_TOKEN) problems.push('TWILIO_AUTH_TOKEN: not set — the auth token next to the account SID in the Twilio console');
   const sipUri = normaliseSipUri(config.LIVEKIT_SIP_URI, 'LIVEKIT_SIP_URI', problems);
-  checkE164('SIP_INBOUND_NUMBERS', config.SIP_INBOUND_NUMBERS, config.DEFAULT_REGION, problems);
-  checkE164('SIP_OUTBOUND_NUMBERS', config.SIP_OUTBOUND_NUMBERS, config.DEFAULT_REGION, problems);
-  const outbound = config.SIP_OUTBOUND_NUMBERS.length > 0 ? config.SIP_OUTBOUND_NUMBERS : config.CALLER_ID ? [config.CALLER_ID] : [];
-  const numbers = [...new Set([...config.SIP_INBOUND_NUMBERS, ...outbound])];
-  if (numbers.length === 0) {
-    problems.push('SIP_INBOUND_NUMBERS: not set — the Twilio numbers (E.164, e.g. +15105550100) to attach to the trunk; SIP_OUTBOUND_NUMBERS and CALLER_ID are attached too');
-  }
+  const numbers = carrierNumbers(config, 'Twilio', 'attach to the trunk', problems);
   checkPair(config.SIP_OUTBOUND_USERNAME, config.SIP_OUTBOUND_PASSWORD, 'SIP_OUTBOUND_USERNAME', 'SIP_OUTBOUND_PASSWORD', problems);
   if (config.SIP_OUTBOUND_PASSWORD) {
     const p = twilioPasswordProblem(config.SIP_OUTBOUND_PASSWORD);
@@ -113,6 +129,7 @@ export function desiredTwilio(config: TwilioConfig): DesiredTwilio {
     sipUri: sipUri!,
     domain: config.TWILIO_TRUNK_DOMAIN ?? defaultTrunkDomain(config.SIP_TRUNK_NAME, accountSid),
     numbers,
+    transferMode: wantedTransferMode(config.TRANSFER_ALLOWLIST),
     ...(config.SIP_OUTBOUND_USERNAME && config.SIP_OUTBOUND_PASSWORD
       ? { credential: { username: config.SIP_OUTBOUND_USERNAME, password: config.SIP_OUTBOUND_PASSWORD } }
       : {}),
@@ -172,25 +189,36 @@ export async function setupTwilio(config: TwilioConfig, options: SetupTwilioOpti
         throw new Error(`${found.length} trunks are named ${JSON.stringify(name)} (${found.map((t) => t.sid).join(', ')}) — delete all but one in the Twilio console, or set SIP_TRUNK_NAME to a unique name`);
       }
       const trunk = found[0];
+      const transferNote = `call transfer ${want.transferMode} (SIP REFER)`;
       if (!trunk) {
-        const body = { FriendlyName: name, DomainName: want.domain };
+        const body = { FriendlyName: name, DomainName: want.domain, TransferMode: want.transferMode };
         ctx.plan(`POST ${trunking}/Trunks`, body);
         state.domain = want.domain;
-        if (ctx.dryRun) return { status: 'would create', note: `termination domain ${want.domain}` };
-        const created = await client.trunking.v1.trunks.create({ friendlyName: name, domainName: want.domain });
+        const note = `termination domain ${want.domain}; ${transferNote}`;
+        if (ctx.dryRun) return { status: 'would create', note };
+        const created = await client.trunking.v1.trunks.create({ friendlyName: name, domainName: want.domain, transferMode: want.transferMode });
         state.trunkSid = created.sid;
-        return { status: 'created', id: created.sid, note: `termination domain ${want.domain}` };
+        return { status: 'created', id: created.sid, note };
       }
       state.trunkSid = trunk.sid;
       // An existing domain is kept unless TWILIO_TRUNK_DOMAIN asks for another: the derived one
       // is only a default, and changing a domain breaks whatever dials it.
       const wanted = config.TWILIO_TRUNK_DOMAIN ?? (trunk.domainName ? trunk.domainName : want.domain);
       state.domain = wanted;
-      if (trunk.domainName === wanted) return { status: 'unchanged', id: trunk.sid, note: `termination domain ${wanted}` };
-      ctx.plan(`POST ${trunking}/Trunks/${trunk.sid}`, { DomainName: wanted });
-      if (ctx.dryRun) return { status: 'would update', id: trunk.sid, changes: ['domainName'] };
-      await client.trunking.v1.trunks(trunk.sid).update({ domainName: wanted });
-      return { status: 'updated', id: trunk.sid, changes: ['domainName'], note: `termination domain ${wanted}` };
+      const update: { DomainName?: string; TransferMode?: TransferMode } = {};
+      if (trunk.domainName !== wanted) update.DomainName = wanted;
+      // A wider transfer setting someone chose (enable-all over sip-only) is left as it is.
+      if (!transferCovers(trunk.transferMode, want.transferMode)) update.TransferMode = want.transferMode;
+      const changes = [...(update.DomainName ? ['domainName'] : []), ...(update.TransferMode ? ['transferMode'] : [])];
+      const note = `termination domain ${wanted}; call transfer ${update.TransferMode ?? trunk.transferMode} (SIP REFER)`;
+      if (changes.length === 0) return { status: 'unchanged', id: trunk.sid, note };
+      ctx.plan(`POST ${trunking}/Trunks/${trunk.sid}`, update);
+      if (ctx.dryRun) return { status: 'would update', id: trunk.sid, changes, note };
+      await client.trunking.v1.trunks(trunk.sid).update({
+        ...(update.DomainName ? { domainName: update.DomainName } : {}),
+        ...(update.TransferMode ? { transferMode: update.TransferMode } : {}),
+      });
+      return { status: 'updated', id: trunk.sid, changes, note };
     },
   });
 

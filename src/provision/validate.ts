@@ -66,3 +66,27 @@ export function checkSipHost(raw: string, field: string, problems: string[]): vo
     problems.push(`${field}: ${JSON.stringify(raw)} is not a host name — e.g. example.pstn.twilio.com or sip.telnyx.com`);
   }
 }
+
+/** The settings a carrier's numbers come from. */
+export interface CarrierNumberSettings {
+  DEFAULT_REGION: string;
+  CALLER_ID?: string | undefined;
+  SIP_INBOUND_NUMBERS: readonly string[];
+  SIP_OUTBOUND_NUMBERS: readonly string[];
+}
+
+/**
+ * The numbers a carrier trunk must carry: SIP_INBOUND_NUMBERS, and SIP_OUTBOUND_NUMBERS (or
+ * CALLER_ID when that is unset), each once. Records a problem for a malformed number or for none
+ * at all; `carrier` and `attach` ("attach to the trunk") word that problem.
+ */
+export function carrierNumbers(config: CarrierNumberSettings, carrier: string, attach: string, problems: string[]): string[] {
+  checkE164('SIP_INBOUND_NUMBERS', config.SIP_INBOUND_NUMBERS, config.DEFAULT_REGION, problems);
+  checkE164('SIP_OUTBOUND_NUMBERS', config.SIP_OUTBOUND_NUMBERS, config.DEFAULT_REGION, problems);
+  const outbound = config.SIP_OUTBOUND_NUMBERS.length > 0 ? config.SIP_OUTBOUND_NUMBERS : config.CALLER_ID ? [config.CALLER_ID] : [];
+  const numbers = [...new Set([...config.SIP_INBOUND_NUMBERS, ...outbound])];
+  if (numbers.length === 0) {
+    problems.push(`SIP_INBOUND_NUMBERS: not set — the ${carrier} numbers (E.164, e.g. +15105550100) to ${attach}; SIP_OUTBOUND_NUMBERS and CALLER_ID are included too`);
+  }
+  return numbers;
+}

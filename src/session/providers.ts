@@ -2,7 +2,11 @@
  * Builds the STT, LLM and TTS a call uses, from config, for a channel profile.
  *
  * Phone calls are built for 8 kHz end to end: STT is fed 8 kHz and TTS is asked for 8 kHz, so no
- * CPU or provider time goes on bandwidth a G.711 line cannot carry. When more than one provider
+ * CPU or provider time goes on bandwidth a G.711 line cannot carry. A wideband trunk (G.722,
+ * SIP_WIDEBAND) gets 16 kHz end to end instead: LiveKit SIP v1.0.0 does not tell the worker which
+ * codec a leg negotiated (it is in the SIP call info, not in a participant attribute), but it
+ * picks G.722 whenever the carrier offers it, and 16 kHz on a leg that fell back to G.711 only
+ * costs some CPU, while 8 kHz on a G.722 leg throws away half of what the caller said. When more than one provider
  * of a kind is configured they are wrapped in the framework's FallbackAdapter, in config order.
  * The STT is wrapped once more, in a RestartableSTT (see restartableStt.ts).
  */
@@ -14,13 +18,24 @@ import type { Config } from '../config.js';
 import { LlmConnection } from './llmConnection.js';
 import { RestartableSTT } from './restartableStt.js';
 
-export type ChannelProfile = 'phone' | 'browser';
+export type ChannelProfile = 'phone' | 'phone-wideband' | 'browser';
 
-/** Sample rates per profile: the phone line is 8 kHz; a browser gets wideband. */
+/** Sample rates per profile: a G.711 line is 8 kHz, a G.722 line 16 kHz; a browser gets wideband. */
 export const PROFILE_RATES: Record<ChannelProfile, { stt: number; tts: number; room: number }> = {
   phone: { stt: 8000, tts: 8000, room: 8000 },
+  'phone-wideband': { stt: 16000, tts: 16000, room: 16000 },
   browser: { stt: 16000, tts: 24000, room: 24000 },
 };
+
+/** The profile of a call over the SIP trunk: wideband when the trunk is configured for G.722. */
+export function phoneProfile(config: Pick<Config, 'SIP_WIDEBAND'>): ChannelProfile {
+  return config.SIP_WIDEBAND ? 'phone-wideband' : 'phone';
+}
+
+/** Whether the call has a SIP leg (transfers, keypad), whatever its bandwidth. */
+export function isPhoneProfile(profile: ChannelProfile): boolean {
+  return profile !== 'browser';
+}
 
 /** Per-call key overrides: the sandbox routes each simulated call by the key it presents. */
 export interface ProviderKeys {

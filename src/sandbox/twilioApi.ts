@@ -1,15 +1,18 @@
 /**
- * A local stand-in for the few Twilio REST endpoints `switchboard setup twilio` uses, so the real
- * `twilio` SDK can be driven without the internet (TWILIO_API_BASE_URL=<fake.url> maps
- * https://<product>.twilio.com/<path> to <fake.url>/<product>/<path>).
+ * Emulates the few Twilio REST endpoints `switchboard setup twilio` uses, so the real `twilio`
+ * SDK can be driven without the internet (TWILIO_API_BASE_URL=<emulator url> maps
+ * https://<product>.twilio.com/<path> to <url>/<product>/<path>).
  *
  * Modelled after Twilio's documented resources: Basic auth (account SID : auth token, else 401
  * code 20003), form-encoded POST bodies, snake_case JSON, trunking v1 list pages with `meta`,
- * 2010-04-01 list pages with `*_page_uri`. Every request is recorded (never the auth header).
+ * 2010-04-01 list pages with `*_page_uri`. A trunk's call transfer setting (`TransferMode`:
+ * disable-all, the default, enable-all or sip-only; `TransferCallerId`: from-transferee, the
+ * default, or from-transferor) is kept and validated as the Trunk resource documents it.
+ * Every request is recorded (never the auth header).
  */
 import { randomBytes } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { EmulatorServer } from './emulatorServer.js';
 
 export interface TwilioRequest {
   method: string;
@@ -26,7 +29,24 @@ type Json = Record<string, unknown>;
 
 const sid = (prefix: string) => prefix + randomBytes(16).toString('hex');
 
-export class TwilioFake {
+const TRANSFER_MODES = ['disable-all', 'enable-all', 'sip-only'];
+const TRANSFER_CALLER_IDS = ['from-transferee', 'from-transferor'];
+
+/** TransferMode / TransferCallerId of a trunk create or update; Twilio answers 400 to other values. */
+function applyTransfer(trunk: Json, form: Record<string, string>): void {
+  const invalid = (field: string, value: string, allowed: string[]) =>
+    Object.assign(new Error(`${field} must be one of ${allowed.join(', ')}, not ${value}`), { status: 400, code: 20001 });
+  if (form.TransferMode !== undefined) {
+    if (!TRANSFER_MODES.includes(form.TransferMode)) throw invalid('TransferMode', form.TransferMode, TRANSFER_MODES);
+    trunk.transfer_mode = form.TransferMode;
+  }
+  if (form.TransferCallerId !== undefined) {
+    if (!TRANSFER_CALLER_IDS.includes(form.TransferCallerId)) throw invalid('TransferCallerId', form.TransferCallerId, TRANSFER_CALLER_IDS);
+    trunk.transfer_caller_id = form.TransferCallerId;
+  }
+}
+
+export class TwilioApiEmulator extends EmulatorServer {
   readonly accountSid: string;
   readonly authToken: string;
   readonly log: TwilioRequest[] = [];
@@ -37,10 +57,9 @@ export class TwilioFake {
   readonly credentialLists: Json[] = [];
   readonly credentials: (Json & { password: string })[] = [];
   readonly incomingNumbers: Json[] = [];
-  private server: http.Server | undefined;
-  private base = '';
 
-  constructor(opts: { accountSid: string; authToken: string; numbers?: string[] }) {
+  constructor(opts: { accountSid: string; authToken: string; numbers?: string[]; port?: number }) {
+    super({ port: opts.port ?? 0 });
     this.accountSid = opts.accountSid;
     this.authToken = opts.authToken;
     for (const n of opts.numbers ?? []) this.addIncomingNumber(n);
@@ -52,25 +71,9 @@ export class TwilioFake {
     return pn;
   }
 
+  /** TWILIO_API_BASE_URL for the emulator. */
   get url(): string {
-    return this.base;
-  }
-
-  async start(): Promise<string> {
-    this.server = http.createServer((req, res) => {
-      void this.handle(req, res);
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.base = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-    return this.base;
-  }
-
-  async close(): Promise<void> {
-    const s = this.server;
-    this.server = undefined;
-    if (!s) return;
-    s.closeAllConnections();
-    await new Promise<void>((resolve) => s.close(() => resolve()));
+    return this.httpUrl;
   }
 
   /** "POST trunking /v1/Trunks" lines, for asserting the sequence. */
@@ -82,7 +85,7 @@ export class TwilioFake {
     return this.log.filter((r) => r.method !== 'GET');
   }
 
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  protected async handleRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const url = new URL(req.url ?? '/', 'http://fake.invalid');
@@ -132,7 +135,16 @@ export class TwilioFake {
         if (domain !== null && !/^[a-z0-9-]+\.pstn\.twilio\.com$/.test(domain)) {
           throw Object.assign(new Error('Domain name must end with pstn.twilio.com'), { status: 400, code: 21245 });
         }
-        const trunk = { sid: sid('TK'), account_sid: this.accountSid, friendly_name: form.FriendlyName ?? null, domain_name: domain, secure: false };
+        const trunk: Json = {
+          sid: sid('TK'),
+          account_sid: this.accountSid,
+          friendly_name: form.FriendlyName ?? null,
+          domain_name: domain,
+          secure: false,
+          transfer_mode: 'disable-all',
+          transfer_caller_id: 'from-transferee',
+        };
+        applyTransfer(trunk, form);
         this.trunks.push(trunk);
         return { status: 201, body: trunk };
       }
@@ -144,6 +156,7 @@ export class TwilioFake {
           if (method === 'GET') return { body: trunk };
           if (form.DomainName !== undefined) trunk.domain_name = form.DomainName;
           if (form.FriendlyName !== undefined) trunk.friendly_name = form.FriendlyName;
+          applyTransfer(trunk, form);
           return { body: trunk };
         }
         if (sub === 'OriginationUrls') {
