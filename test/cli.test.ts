@@ -105,10 +105,10 @@ describe('CLI conventions', () => {
 
 describe('calls list | show', () => {
   const store = join(dir, 'calls.db');
-  const env = { STORE_PATH: store };
+  const env = { STORE_URL: `sqlite:${store}` };
 
   before(async () => {
-    const s = openStore(store);
+    const s = await openStore(`sqlite:${store}`);
     await s.calls.start({ id: 'hotline-1', room: 'call_+15105550123_a', direction: 'inbound', callerNumber: '+15105550123', startedAt: '2026-12-01T10:00:00.000Z' });
     await s.calls.finish('hotline-1', {
       endedAt: '2026-12-01T10:01:30.000Z',

@@ -5,7 +5,7 @@
  * have `campaign status|export`). Read through the store interface only.
  */
 import type { Command } from 'commander';
-import { loadConfig } from '../config.js';
+import { loadConfig, storeTarget } from '../config.js';
 import { type CallRecord, openStore } from '../store/index.js';
 import { UsageError, fail, report, table } from './output.js';
 
@@ -110,7 +110,7 @@ export function register(program: Command): void {
         if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError(`--limit: ${JSON.stringify(opts.limit)} must be a whole number from 1 to 1000`);
         if (opts.campaign !== undefined && opts.all) throw new UsageError('--campaign and --all: give one or the other');
         const config = loadConfig();
-        const store = openStore(config.STORE_PATH);
+        const store = await openStore(storeTarget(config));
         let records: CallRecord[];
         let scanned: number | null = null;
         try {
@@ -155,7 +155,7 @@ export function register(program: Command): void {
     .action(async (id: string, opts: { json?: boolean }) => {
       try {
         const config = loadConfig();
-        const store = openStore(config.STORE_PATH);
+        const store = await openStore(storeTarget(config));
         let record: CallRecord | undefined;
         try {
           record = await store.calls.get(id);
