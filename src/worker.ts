@@ -32,6 +32,10 @@ import { waitForLiveKit } from './livekit/waitForServer.js';
 import { endLostCall } from './call/lostCall.js';
 import { HostPool } from './host/hostPool.js';
 import { sharedExecutorFactory } from './host/sharedJobExecutor.js';
+import { buildVersion } from './observe/buildVersion.js';
+import { processMetrics } from './observe/metrics.js';
+import { metricsRoute, startMetricsServer } from './observe/metricsServer.js';
+import { installTracing } from './observe/tracing.js';
 
 interface ProcData extends Record<string, unknown> {
   vad: VAD;
@@ -214,6 +218,8 @@ function normaliseNumber(raw: string | undefined): string | null {
 
 export default defineAgent<ProcData>({
   prewarm: async (proc: JobProcess<ProcData>) => {
+    // Every process that runs calls passes here once, before its first call.
+    startTracing(loadConfig());
     proc.userData.vad = await loadVad();
   },
   entry,
@@ -238,6 +244,14 @@ async function main(): Promise<void> {
   process.env.LIVEKIT_API_SECRET ??= config.LIVEKIT_API_SECRET;
   await waitForLiveKit(config.LIVEKIT_URL, (line) => process.stderr.write(`${line}\n`));
   const agent = fileURLToPath(import.meta.url);
+  startTracing(config);
+  const pool = config.CALLS_PER_PROCESS > 1 ? callHosts(config, agent) : undefined;
+  const metrics = processMetrics();
+  metrics.collectProcessMetrics();
+  if (pool) metrics.watchHosts(() => pool.stats());
+  // The framework's own job processes have no channel to this registry (src/observe/README.md).
+  else process.stderr.write('CALLS_PER_PROCESS=1: /metrics shows the worker itself, not its calls (src/observe/README.md)\n');
+  if (config.METRICS_PORT) await startMetricsServer(config.METRICS_PORT);
   cli.runApp(
     new ServerOptions({
       agent,
@@ -245,9 +259,19 @@ async function main(): Promise<void> {
       wsURL: config.LIVEKIT_URL,
       apiKey: config.LIVEKIT_API_KEY,
       apiSecret: config.LIVEKIT_API_SECRET,
-      ...(config.CALLS_PER_PROCESS > 1 ? { jobExecutorFactory: sharedExecutorFactory(callHosts(config, agent)) } : {}),
+      ...(pool ? { jobExecutorFactory: sharedExecutorFactory(pool) } : {}),
+      ...(config.METRICS_PORT ? {} : { httpRoutes: { '/metrics': metricsRoute(metrics) } }),
     }),
   );
+}
+
+function startTracing(config: Config): void {
+  installTracing({
+    endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
+    serviceName: config.AGENT_NAME,
+    buildVersion: buildVersion(config.BUILD_VERSION),
+    includeContent: config.OTEL_TRACE_CONTENT,
+  });
 }
 
 /**

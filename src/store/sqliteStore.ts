@@ -61,6 +61,8 @@ export const MIGRATIONS: string[] = [
    CREATE INDEX appointments_phone ON appointments(phone);`,
   // 2: outbound campaigns (contacts, attempts, bad rows) and call_records(room); see campaignStore.ts.
   CAMPAIGN_MIGRATION,
+  // 3: call metadata (model, prompt and build versions, providers that answered, turn latency percentiles).
+  `ALTER TABLE call_records ADD COLUMN meta TEXT;`,
 ];
 
 export function openDatabase(path: string): DB {
@@ -129,7 +131,7 @@ class SqliteCallRecords implements CallRecordStore {
     const info = this.prepare(
         `UPDATE call_records SET ended_at=@endedAt, outcome=@outcome, outcome_kind=@kind, agents=@agents,
            tool_calls=@toolCalls, userdata=@userdata, transcript=@transcript, result=@result,
-           recording_path=@recordingPath, latency=@latency, cost=@cost
+           recording_path=@recordingPath, latency=@latency, cost=@cost, meta=@meta
          WHERE id=@id AND ended_at IS NULL`,
       )
       .run({
@@ -145,6 +147,7 @@ class SqliteCallRecords implements CallRecordStore {
         recordingPath: r.recordingPath ?? null,
         latency: json(r.latency ?? null),
         cost: json(r.cost ?? null),
+        meta: json(r.meta ?? null),
       });
     if (info.changes !== 1) {
       throw new StoreError(`call record ${id} is missing or already finished; the outcome was not overwritten`);
@@ -192,6 +195,7 @@ function toCallRecord(r: Record<string, unknown>): CallRecord {
     recordingPath: (r.recording_path as string | null) ?? null,
     latency: parse(r.latency),
     cost: parse(r.cost),
+    meta: parse(r.meta) ?? null,
   };
 }
 
