@@ -180,6 +180,11 @@ export function processMetrics(): MetricsRegistry {
 type Sink = (op: MetricOp) => void;
 let sink: Sink = (op) => processMetrics().apply(op);
 
+/** Measurements go to this process's registry (the default; undoes `forwardMetrics`). */
+export function recordLocally(): void {
+  sink = (op) => processMetrics().apply(op);
+}
+
 /** Records one measurement. A metric never fails a call: a bad op is logged and dropped. */
 export function recordMetric(op: MetricOp): void {
   try {
