@@ -111,7 +111,7 @@ async function entry(ctx: JobContext<ProcData>): Promise<void> {
       ...(setup.profile === 'phone' ? phoneControls(ctx, config, sip, room, identity, shutdown.signal) : {}),
     });
     const result = (await callDone) as Awaited<ReturnType<typeof runCall>>;
-    log().info({ callId, outcome: result.record.outcome?.kind, roomDeleted: result.roomDeleted }, 'call ended');
+    log().info({ callId, room, outcome: result.record.outcome?.kind, roomDeleted: result.roomDeleted }, 'call ended');
   } finally {
     await store.close();
     ctx.shutdown('call ended');
