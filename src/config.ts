@@ -58,6 +58,10 @@ const spec = {
     z.coerce.number().int().min(1).max(100).default(13),
     'calls one worker process hosts at once, sharing its runtimes and VAD (1: the framework\'s process per call)',
   ],
+  HEALTH_PORT: [
+    z.coerce.number().int().min(1).max(65_535).default(8081),
+    'port of the worker\'s HTTP health check',
+  ],
   HOST_MEMORY_LIMIT_MB: [
     z.coerce.number().int().min(0).max(65_536).default(1536),
     'resident memory past which a call process takes no new calls and is replaced once its calls end (0: no limit)',
@@ -131,7 +135,7 @@ const spec = {
   // Observability (src/observe/).
   METRICS_PORT: [
     z.coerce.number().int().min(1).max(65_535).optional(),
-    'port of a separate Prometheus /metrics listener (unset: /metrics on the worker\'s health port)',
+    'port of a separate Prometheus /metrics listener (unset: /metrics on HEALTH_PORT, beside the health check)',
   ],
   OTEL_EXPORTER_OTLP_ENDPOINT: [httpUrl.optional(), 'OTLP/HTTP collector base URL for call traces (unset: no tracing)'],
   OTEL_TRACE_CONTENT: [

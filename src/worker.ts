@@ -259,6 +259,7 @@ async function main(): Promise<void> {
       wsURL: config.LIVEKIT_URL,
       apiKey: config.LIVEKIT_API_KEY,
       apiSecret: config.LIVEKIT_API_SECRET,
+      port: config.HEALTH_PORT,
       ...(pool ? { jobExecutorFactory: sharedExecutorFactory(pool) } : {}),
       ...(config.METRICS_PORT ? {} : { httpRoutes: { '/metrics': metricsRoute(metrics) } }),
     }),

@@ -102,17 +102,19 @@ export class LiveKitSandbox implements SimLiveKit {
   }
 }
 
-export class Sandbox extends LiveKitSandbox implements SimSandbox {
+/**
+ * The provider emulators alone (OpenAI, Deepgram, Cartesia) with the fixed latencies: the world of
+ * a call whose LiveKit side is real (`switchboard stack`, the e2e suite), and the providers half
+ * of `Sandbox`.
+ */
+export class ProviderEmulators {
   readonly openai: OpenAIEmulator;
   readonly deepgram: DeepgramEmulator;
   readonly cartesia: CartesiaEmulator;
   readonly latencies: SandboxLatencies;
-  readonly msPerChar: number | undefined;
 
-  private constructor(opts: SandboxOptions) {
-    super(opts);
+  constructor(opts: Omit<SandboxOptions, 'ports'> & { ports?: Omit<NonNullable<SandboxOptions['ports']>, 'livekit'> } = {}) {
     this.latencies = { ...DEFAULT_LATENCIES, ...opts.latencies };
-    this.msPerChar = opts.msPerChar;
     this.openai = new OpenAIEmulator({ firstTokenMs: this.latencies.llmFirstTokenMs, port: opts.ports?.openai ?? 0 });
     this.deepgram = new DeepgramEmulator({ finalDelayMs: this.latencies.sttFinalMs, port: opts.ports?.deepgram ?? 0 });
     this.cartesia = new CartesiaEmulator({
@@ -122,28 +124,57 @@ export class Sandbox extends LiveKitSandbox implements SimSandbox {
     });
   }
 
-  static override async start(opts: SandboxOptions = {}): Promise<Sandbox> {
-    const s = new Sandbox(opts);
-    await Promise.all([s.open(), s.openai.start(), s.deepgram.start(), s.cartesia.start()]);
-    return s;
+  async start(): Promise<this> {
+    await Promise.all([this.openai.start(), this.deepgram.start(), this.cartesia.start()]);
+    return this;
   }
 
-  /** Environment that points the worker and the CLI at this sandbox. No real keys involved. */
-  override env(): Record<string, string> {
+  /** Environment that points the worker's providers here, under one key (the emulators route by key). */
+  env(key = 'sandbox'): Record<string, string> {
     return {
-      ...super.env(),
       OPENAI_BASE_URL: this.openai.baseURL,
-      OPENAI_API_KEY: 'sandbox',
+      OPENAI_API_KEY: key,
       DEEPGRAM_BASE_URL: this.deepgram.url,
-      DEEPGRAM_API_KEY: 'sandbox',
+      DEEPGRAM_API_KEY: key,
       CARTESIA_BASE_URL: this.cartesia.url,
-      CARTESIA_API_KEY: 'sandbox',
+      CARTESIA_API_KEY: key,
       STT_PROVIDERS: 'deepgram',
       TTS_PROVIDERS: 'cartesia',
     };
   }
 
+  async close(): Promise<void> {
+    await Promise.all([this.openai.close(), this.deepgram.close(), this.cartesia.close()]);
+  }
+}
+
+export class Sandbox extends LiveKitSandbox implements SimSandbox {
+  readonly openai: OpenAIEmulator;
+  readonly deepgram: DeepgramEmulator;
+  readonly cartesia: CartesiaEmulator;
+  readonly latencies: SandboxLatencies;
+  readonly msPerChar: number | undefined;
+  private readonly providers: ProviderEmulators;
+
+  private constructor(opts: SandboxOptions) {
+    super(opts);
+    this.providers = new ProviderEmulators(opts);
+    ({ openai: this.openai, deepgram: this.deepgram, cartesia: this.cartesia, latencies: this.latencies } = this.providers);
+    this.msPerChar = opts.msPerChar;
+  }
+
+  static override async start(opts: SandboxOptions = {}): Promise<Sandbox> {
+    const s = new Sandbox(opts);
+    await Promise.all([s.open(), s.providers.start()]);
+    return s;
+  }
+
+  /** Environment that points the worker and the CLI at this sandbox. No real keys involved. */
+  override env(): Record<string, string> {
+    return { ...super.env(), ...this.providers.env('sandbox') };
+  }
+
   override async close(): Promise<void> {
-    await Promise.all([super.close(), this.openai.close(), this.deepgram.close(), this.cartesia.close()]);
+    await Promise.all([super.close(), this.providers.close()]);
   }
 }

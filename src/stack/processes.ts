@@ -1,0 +1,167 @@
+/**
+ * Child processes of the local stack (Redis, LiveKit, LiveKit SIP, the worker, phones): each one's
+ * output goes to its own log file, readiness is a line its log prints, and stopping it waits for
+ * its exit. A process that dies while it is awaited fails the wait with the tail of its log, so a
+ * broken stack says why instead of timing out.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { createSocket } from 'node:dgram';
+
+export class StackProcessError extends Error {
+  override name = 'StackProcessError';
+}
+
+export interface SpawnOptions {
+  name: string;
+  command: string;
+  args: string[];
+  logPath: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+export class ManagedProcess {
+  readonly name: string;
+  readonly logPath: string;
+  readonly child: ChildProcess;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  private output = '';
+  private readonly listeners = new Set<() => void>();
+
+  constructor(o: SpawnOptions) {
+    this.name = o.name;
+    this.logPath = o.logPath;
+    const log = createWriteStream(o.logPath, { flags: 'a' });
+    this.child = spawn(o.command, o.args, { env: o.env ?? process.env, cwd: o.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    const onData = (chunk: Buffer) => {
+      log.write(chunk);
+      // Kept in memory only as far as readiness checks need; the log file has everything.
+      this.output = (this.output + chunk.toString('utf8')).slice(-256 * 1024);
+      for (const l of [...this.listeners]) l();
+    };
+    this.child.stdout!.on('data', onData);
+    this.child.stderr!.on('data', onData);
+    this.exited = new Promise((resolve) => {
+      this.child.once('error', (err) => {
+        this.output += `\n${o.command}: ${err.message}`;
+        this.exitInfo = { code: -1, signal: null };
+        for (const l of [...this.listeners]) l();
+        resolve(this.exitInfo);
+      });
+      this.child.once('exit', (code, signal) => {
+        this.exitInfo = { code, signal };
+        log.end();
+        for (const l of [...this.listeners]) l();
+        resolve(this.exitInfo);
+      });
+    });
+  }
+
+  get running(): boolean {
+    return this.exitInfo === undefined;
+  }
+
+  /** Everything printed so far (the last 256 kB). */
+  get text(): string {
+    return this.output;
+  }
+
+  tail(lines = 20): string {
+    let text = this.output;
+    if (!text) {
+      try {
+        text = readFileSync(this.logPath, 'utf8');
+      } catch {
+        text = '';
+      }
+    }
+    return text.trimEnd().split('\n').slice(-lines).join('\n');
+  }
+
+  /** Resolves once the output matches `pattern` (from the start of the process). */
+  waitForOutput(pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const m = this.output.match(pattern);
+        if (m) {
+          done();
+          resolve(m);
+        } else if (!this.running) {
+          done();
+          reject(new StackProcessError(`${this.name} exited (${JSON.stringify(this.exitInfo)}) before printing ${pattern}; its log (${this.logPath}) ends:\n${this.tail()}`));
+        }
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new StackProcessError(`${this.name} did not print ${pattern} within ${timeoutMs} ms; its log (${this.logPath}) ends:\n${this.tail()}`));
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        this.listeners.delete(check);
+      };
+      this.listeners.add(check);
+      check();
+    });
+  }
+
+  signal(sig: NodeJS.Signals): void {
+    if (this.running) this.child.kill(sig);
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process has exited. */
+  async stop(graceMs = 5000): Promise<void> {
+    if (!this.running) return;
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
+
+/** A TCP port nobody listens on right now (loopback). */
+export function freeTcpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** A port free for both TCP and UDP (SIP listens on both). */
+export async function freePort(): Promise<number> {
+  for (let i = 0; i < 20; i++) {
+    const port = await freeTcpPort();
+    const udpFree = await new Promise<boolean>((resolve) => {
+      const s = createSocket('udp4');
+      s.once('error', () => resolve(false));
+      s.bind(port, '127.0.0.1', () => s.close(() => resolve(true)));
+    });
+    if (udpFree) return port;
+  }
+  throw new StackProcessError('no free port found on 127.0.0.1');
+}
+
+/** `count` consecutive UDP ports starting at a free one (a media port range). */
+export async function freeUdpRange(count: number): Promise<{ start: number; end: number }> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const start = 20_000 + Math.floor(Math.random() * 20_000);
+    const sockets = await Promise.all(
+      Array.from({ length: count }, (_, i) =>
+        new Promise<ReturnType<typeof createSocket> | null>((resolve) => {
+          const s = createSocket('udp4');
+          s.once('error', () => resolve(null));
+          s.bind(start + i, '127.0.0.1', () => resolve(s));
+        }),
+      ),
+    );
+    await Promise.all(sockets.map((s) => (s ? new Promise<void>((r) => s.close(() => r())) : undefined)));
+    if (sockets.every(Boolean)) return { start, end: start + count - 1 };
+  }
+  throw new StackProcessError(`no ${count} free consecutive UDP ports found on 127.0.0.1`);
+}
