@@ -116,13 +116,12 @@ describe('observability of a call', () => {
     assert.match(meta.providers.llm[0]!, new RegExp(`/${config().OPENAI_MODEL}$`));
     assert.equal(meta.providers.tts.length, 1);
     assert.equal(meta.providers.stt.length, 1);
-    assert.equal(meta.interruptions, 0);
-    const turns = (booking.record.latency as { turns: { firstAudioMs: number | null }[] }).turns;
-    const heard = turns.flatMap((t) => (t.firstAudioMs === null ? [] : [t.firstAudioMs])).sort((a, b) => a - b);
-    assert.ok(heard.length >= 1);
-    assert.equal(meta.turnLatency.firstAudioMs!.p50, heard[Math.ceil(heard.length / 2) - 1]);
-    assert.equal(meta.turnLatency.firstAudioMs!.p95, heard.at(-1));
-    for (const stage of ['sttFinalMs', 'endpointingMs', 'llmFirstTokenMs', 'llmTtftMs']) assert.equal(typeof meta.turnLatency[stage]!.p50, 'number', stage);
+    // Every stage's p50 and p95 over the record's own turns (nearest rank; with 3 turns, the 2nd and 3rd).
+    const turns = (booking.record.latency as { turns: Record<string, number | null>[] }).turns;
+    for (const stage of ['sttFinalMs', 'endpointingMs', 'llmFirstTokenMs', 'ttsFirstByteMs', 'firstAudioMs', 'llmTtftMs', 'ttsTtfbMs']) {
+      const v = turns.flatMap((t) => (typeof t[stage] === 'number' ? [t[stage] as number] : [])).sort((a, b) => a - b);
+      assert.deepEqual(meta.turnLatency[stage], { p50: v.length ? v[Math.ceil(v.length / 2) - 1]! : null, p95: v.length ? v[Math.ceil(v.length * 0.95) - 1]! : null }, stage);
+    }
 
     const cut = bargeIn.record.meta as CallMeta;
     assert.ok(cut.interruptions >= 1, `the barge-in call counts its interruption (${cut.interruptions})`);
@@ -130,7 +129,7 @@ describe('observability of a call', () => {
 
   it('the metrics exposition parses and counts the calls, with no call id, room or number in any label', () => {
     const all = [booking, bargeIn, voicemail, transferred];
-    assert.deepEqual(all.map((r) => r.record.outcome?.kind), ['completed', 'completed', 'voicemail', 'transferred']);
+    assert.deepEqual(all.map((r) => r.passed), [true, true, true, true], 'the scenarios played as written');
     assert.equal(sample('switchboard_calls_started_total', { direction: 'inbound' }), 3);
     assert.equal(sample('switchboard_calls_started_total', { direction: 'outbound' }), 1);
     for (const r of all) {
@@ -143,12 +142,15 @@ describe('observability of a call', () => {
     assert.ok(samples(exposition).some((s) => s.name === 'switchboard_amd_verdicts_total' && /machine/.test(s.labels.category ?? '')), 'the verdict says machine');
     assert.equal(sample('switchboard_transfers_total', { mode: 'cold', result: 'transferred' }), 1);
     assert.equal(sample('switchboard_tool_calls_total', { tool: 'book_appointment', result: 'ok' }), 1);
-    assert.ok(sample('switchboard_interruptions_total')! >= 1);
+    assert.equal(sample('switchboard_interruptions_total'), all.reduce((a, r) => a + (r.record.meta as CallMeta).interruptions, 0));
     const turnsHeard = [booking, bargeIn, voicemail, transferred]
       .flatMap((r) => (r.record.latency as { turns: { firstAudioMs: number | null }[] }).turns)
       .filter((t) => t.firstAudioMs !== null).length;
-    assert.equal(sample('switchboard_time_to_first_audio_seconds_count'), turnsHeard);
-    assert.ok(sample('switchboard_turn_stage_seconds_count', { stage: 'llm_ttft' })! >= 4);
+    assert.equal(sample('switchboard_time_to_first_audio_seconds_count') ?? 0, turnsHeard);
+    const allTurns = all.flatMap((r) => (r.record.latency as { turns: Record<string, number | null>[] }).turns);
+    for (const [stage, field] of [['stt_final', 'sttFinalMs'], ['end_of_utterance', 'endpointingMs'], ['llm_ttft', 'llmTtftMs'], ['tts_ttfb', 'ttsTtfbMs']] as const) {
+      assert.equal(sample('switchboard_turn_stage_seconds_count', { stage }) ?? 0, allTurns.filter((t) => typeof t[field] === 'number').length, stage);
+    }
     for (const s of samples(exposition)) {
       for (const v of Object.values(s.labels)) {
         for (const secret of [booking.callId, bargeIn.callId, voicemail.callId, booking.record.room, '+1555']) assert.ok(!v.includes(secret), `${s.name} has ${v} in a label`);

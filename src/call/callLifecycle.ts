@@ -638,7 +638,8 @@ function wirePolicies(
     // the agent is idle, and apologise only if nothing was said in the meantime.
     const saidBefore = agentMessages;
     whenIdle(session, timers, () => {
-      if (agentMessages === saidBefore) session.say(LLM_RETRY_APOLOGY);
+      // The poll can outlive the call (its timers were cleared before it pushed the next one).
+      if (agentMessages === saidBefore) ignoreError(() => session.say(LLM_RETRY_APOLOGY));
     });
   });
   return { cancelSilence };

@@ -92,6 +92,11 @@ export class MetricsRegistry {
     for (const [name, d] of Object.entries(GAUGES)) {
       this.gauges.set(name, new client.Gauge({ name: `switchboard_${name}`, help: d.help, labelNames: [...d.labels], registers: [this.registry] }));
     }
+    // Series that exist from the first scrape, at 0: a query or an alert on them needs no `or vector(0)`.
+    for (const direction of ['inbound', 'outbound', 'browser']) {
+      this.metric(this.gauges, 'calls_active').set({ direction }, 0);
+      this.metric(this.counters, 'calls_started').inc({ direction }, 0);
+    }
     const stats = () => this.hostStats?.() ?? { hosts: 0, rssBytes: [] };
     new client.Gauge({
       name: 'switchboard_call_hosts',
