@@ -242,6 +242,12 @@ describe('metrics from call hosts', () => {
       text = await registry.exposition();
       assert.match(text, /switchboard_calls_active\{direction="inbound"\} 1/);
       assert.match(text, /switchboard_calls_started_total\{direction="inbound"\} 1/);
+      // A gauge op the host sent just before it exited, arriving after: ignored, counters still counted.
+      registry.apply({ kind: 'gauge', name: 'calls_active', labels: { direction: 'inbound' }, by: -1 }, 'host-1');
+      registry.apply({ kind: 'count', name: 'calls_started', labels: { direction: 'inbound' } }, 'host-1');
+      text = await registry.exposition();
+      assert.match(text, /switchboard_calls_active\{direction="inbound"\} 1/);
+      assert.match(text, /switchboard_calls_started_total\{direction="inbound"\} 2/);
       assert.throws(() => registry.apply({ kind: 'count', name: 'calls_started', labels: { callId: 'x' } }), /label/);
     } finally {
       recordLocally();

@@ -19,7 +19,7 @@ import client from 'prom-client';
 type LabelValues = Record<string, string>;
 
 // Time to first audio is judged against an 800 ms budget and "robotic" past 600–700 ms, so the
-// buckets are dense there (see src/observe/budgets.ts for the sources).
+// buckets are dense there (see src/report/budgets.ts for the sources).
 const FIRST_AUDIO_BUCKETS = [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1, 1.25, 1.5, 2, 3, 5];
 const STAGE_BUCKETS = [0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 1.5, 2, 3];
 
@@ -80,6 +80,8 @@ export class MetricsRegistry {
   private readonly gauges = new Map<string, client.Gauge>();
   /** Per source (a call host), what it added to each gauge series, to take back when it exits. */
   private readonly contributions = new Map<string, Map<string, { name: GaugeName; labels: LabelValues; sum: number }>>();
+  /** Sources already forgotten: a gauge op of theirs still in flight must not bring them back. */
+  private readonly gone = new Set<string>();
   private hostStats: (() => HostStats) | undefined;
 
   constructor() {
@@ -138,6 +140,7 @@ export class MetricsRegistry {
       case 'observe':
         return this.metric(this.histograms, op.name).observe(labels, op.value);
       case 'gauge': {
+        if (source !== undefined && this.gone.has(source)) return;
         this.metric(this.gauges, op.name).inc(labels, op.by);
         if (source === undefined) return;
         const mine = this.contributions.get(source) ?? new Map();
@@ -157,6 +160,7 @@ export class MetricsRegistry {
       if (c.sum !== 0) this.metric(this.gauges, c.name).inc(c.labels, -c.sum);
     }
     this.contributions.delete(source);
+    this.gone.add(source);
   }
 
   /** The text exposition format, for a scrape. */
