@@ -5,21 +5,12 @@
  */
 import './helpers/logger.js';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { AgentServer, ServerOptions } from '@livekit/agents';
 import { MetricsRegistry } from '../src/observe/metrics.js';
 import { metricsRoute, startMetricsServer } from '../src/observe/metricsServer.js';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+import { freeTcpPort } from '../src/stack/processes.js';
 
 async function get(url: string, tries = 40): Promise<Response> {
   for (let i = 0; ; i++) {
@@ -36,7 +27,7 @@ describe('metrics endpoint', () => {
   it('serves /metrics on the worker\'s health port, and the health check still answers', async () => {
     const registry = new MetricsRegistry();
     registry.apply({ kind: 'count', name: 'calls_started', labels: { direction: 'outbound' } });
-    const port = await freePort();
+    const port = await freeTcpPort();
     const server = new AgentServer(
       new ServerOptions({
         agent: join(import.meta.dirname, 'fixtures', 'host', 'agent.js'),

@@ -11,7 +11,6 @@ import '../helpers/logger.js';
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -20,6 +19,7 @@ import { Job, Room } from '@livekit/protocol';
 import { HostPool } from '../../src/host/hostPool.js';
 import { processMetrics } from '../../src/observe/metrics.js';
 import { startMetricsServer } from '../../src/observe/metricsServer.js';
+import { freeTcpPort } from '../../src/stack/processes.js';
 import type { CallRecord } from '../../src/store/index.js';
 
 const PROMETHEUS = process.env.PROMETHEUS_BIN ?? '/usr/bin/prometheus';
@@ -32,17 +32,6 @@ let promUrl = '';
 let dir = '';
 let pool: HostPool;
 let metricsServer: Awaited<ReturnType<typeof startMetricsServer>>;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
   const end = Date.now() + ms;
@@ -81,7 +70,7 @@ before(async () => {
   pool = new HostPool({ agentModule, callsPerHost: 2, spreadAcross: 1, logger: { pretty: false, level: 'error' }, statsEveryMs: 500 });
   processMetrics().watchHosts(() => pool.stats());
   metricsServer = await startMetricsServer(0, '127.0.0.1');
-  const promPort = await freePort();
+  const promPort = await freeTcpPort();
   promUrl = `http://127.0.0.1:${promPort}`;
   writeFileSync(
     join(dir, 'prometheus.yml'),
