@@ -145,6 +145,18 @@ const spec = {
   PRICES_FILE: [z.string().optional(), 'JSON price table overriding the built-in list prices'],
   SIP_CARRIER: [z.enum(['twilio', 'telnyx']).default('twilio'), 'carrier of the SIP trunk, for per-call cost'],
 
+  // Observability (src/observe/).
+  METRICS_PORT: [
+    z.coerce.number().int().min(1).max(65_535).optional(),
+    'port of a separate Prometheus /metrics listener (unset: /metrics on HEALTH_PORT, beside the health check)',
+  ],
+  OTEL_EXPORTER_OTLP_ENDPOINT: [httpUrl.optional(), 'OTLP/HTTP collector base URL for call traces (unset: no tracing)'],
+  OTEL_TRACE_CONTENT: [
+    z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+    'let transcripts, chat history and tool arguments into traces (default: names and timings only)',
+  ],
+  BUILD_VERSION: [z.string().min(1).optional(), 'build recorded on every call record and trace (unset: the package version)'],
+
   // Outbound.
   SIP_OUTBOUND_TRUNK_ID: [z.string().optional(), 'LiveKit outbound trunk id used to dial'],
   CALLER_ID: [e164.optional(), 'number shown to people we call'],

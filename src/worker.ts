@@ -36,6 +36,10 @@ import { warmTransferUnavailable } from './livekit/serverFeatures.js';
 import { endLostCall } from './call/lostCall.js';
 import { HostPool } from './host/hostPool.js';
 import { sharedExecutorFactory } from './host/sharedJobExecutor.js';
+import { buildVersion } from './observe/buildVersion.js';
+import { processMetrics } from './observe/metrics.js';
+import { metricsRoute, startMetricsServer } from './observe/metricsServer.js';
+import { installTracing } from './observe/tracing.js';
 
 interface ProcData extends Record<string, unknown> {
   vad: VAD;
@@ -123,7 +127,7 @@ async function entry(ctx: JobContext<ProcData>): Promise<void> {
       ...(isPhoneProfile(setup.profile) ? phoneControls(ctx, config, sip, room, identity, shutdown.signal) : {}),
     });
     const result = (await callDone) as Awaited<ReturnType<typeof runCall>>;
-    log().info({ callId, outcome: result.record.outcome?.kind, roomDeleted: result.roomDeleted }, 'call ended');
+    log().info({ callId, room, outcome: result.record.outcome?.kind, roomDeleted: result.roomDeleted }, 'call ended');
   } finally {
     await store.close();
     ctx.shutdown('call ended');
@@ -259,6 +263,8 @@ function normaliseNumber(raw: string | undefined): string | null {
 
 export default defineAgent<ProcData>({
   prewarm: async (proc: JobProcess<ProcData>) => {
+    // Every process that runs calls passes here once, before its first call.
+    startTracing(loadConfig());
     proc.userData.vad = await loadVad();
   },
   entry,
@@ -294,6 +300,14 @@ async function main(): Promise<void> {
     startWebhookDelivery(config, store);
   }
   const agent = fileURLToPath(import.meta.url);
+  startTracing(config);
+  const pool = config.CALLS_PER_PROCESS > 1 ? callHosts(config, agent) : undefined;
+  const metrics = processMetrics();
+  metrics.collectProcessMetrics();
+  if (pool) metrics.watchHosts(() => pool.stats());
+  // The framework's own job processes have no channel to this registry (src/observe/README.md).
+  else process.stderr.write('CALLS_PER_PROCESS=1: /metrics shows the worker itself, not its calls (src/observe/README.md)\n');
+  if (config.METRICS_PORT) await startMetricsServer(config.METRICS_PORT);
   cli.runApp(
     new ServerOptions({
       agent,
@@ -305,9 +319,19 @@ async function main(): Promise<void> {
       // LiveKit gives jobs only to workers reporting a load under 0.65; machine-wide CPU (the
       // framework's measure) also counts whatever else runs there.
       ...(config.WORKER_MAX_CALLS > 0 ? { loadFunc: async (w: { activeJobs: unknown[] }) => w.activeJobs.length / config.WORKER_MAX_CALLS } : {}),
-      ...(config.CALLS_PER_PROCESS > 1 ? { jobExecutorFactory: sharedExecutorFactory(callHosts(config, agent)) } : {}),
+      ...(pool ? { jobExecutorFactory: sharedExecutorFactory(pool) } : {}),
+      ...(config.METRICS_PORT ? {} : { httpRoutes: { '/metrics': metricsRoute(metrics) } }),
     }),
   );
+}
+
+function startTracing(config: Config): void {
+  installTracing({
+    endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
+    serviceName: config.AGENT_NAME,
+    buildVersion: buildVersion(config.BUILD_VERSION),
+    includeContent: config.OTEL_TRACE_CONTENT,
+  });
 }
 
 /**

@@ -32,6 +32,11 @@ import { RecordingTap } from './recordingTap.js';
 import { type RoomApi, RoomJanitor } from './roomJanitor.js';
 import { Keypad } from './dtmf.js';
 import { type TransferAttempt, TransferDesk, type WarmTransferRequest } from './transfer.js';
+import { CallObserver, countCallEnd, countCallStart } from './callObserver.js';
+import { buildVersion } from '../observe/buildVersion.js';
+import { withCallContext } from '../observe/callContext.js';
+import { recordMetric } from '../observe/metrics.js';
+import { ATTR_CALL_ID, ATTR_ROOM, inSpan } from '../observe/tracing.js';
 
 export interface CallSetup {
   callId: string;
@@ -93,6 +98,8 @@ export interface CallIo {
   onDtmf?(listener: (key: string) => void): void;
   /** Sends one keypad tone to the far end (RFC 4733 event code and its key). */
   publishDtmf?(code: number, key: string): Promise<void>;
+  /** Gaps in the agent's audio so far, where the I/O can tell (the simulator's paced output). */
+  audioUnderruns?(): number;
 }
 
 export interface CallResult {
@@ -135,13 +142,23 @@ type EndRequest = {
   keepRoomUntilHangup?: boolean;
 };
 
-export async function runCall(setup: CallSetup, deps: CallDeps, io: CallIo): Promise<CallResult> {
+/** Runs one call; its log lines and spans (one trace per call) carry its id and room. */
+export function runCall(setup: CallSetup, deps: CallDeps, io: CallIo): Promise<CallResult> {
+  const attributes = { [ATTR_CALL_ID]: setup.callId, [ATTR_ROOM]: setup.room, 'switchboard.direction': setup.direction };
+  return withCallContext(setup, () => inSpan('call', attributes, () => runCallInContext(setup, deps, io)));
+}
+
+async function runCallInContext(setup: CallSetup, deps: CallDeps, io: CallIo): Promise<CallResult> {
   const { config, store } = deps;
   const now = deps.now ?? (() => new Date());
   const janitor = new RoomJanitor(deps.roomApi, setup.room);
   const callLog = new CallLog(now);
   const latency = new LatencyTracker();
   const usage = new UsageMeter(config.OPENAI_MODEL);
+  const observer = new CallObserver(
+    { direction: setup.direction, outboundWithContact: setup.contact !== undefined },
+    { model: config.OPENAI_MODEL, buildVersion: buildVersion(config.BUILD_VERSION) },
+  );
   const startedAtMs = Date.now();
 
   // A first write the store refused (recordJournal.ts keeps it): end the call on the path that deletes the room.
@@ -336,6 +353,7 @@ export async function runCall(setup: CallSetup, deps: CallDeps, io: CallIo): Pro
     );
     callLog.attach(session, agent.id);
     latency.attach(session);
+    observer.attach(session, providers, latency);
     usage.attach(session);
     const policies = wirePolicies(session, config, requestEnd, timers, () => policyHold.count > 0, providers.stt);
     policyHold.onStart = policies.cancelSilence;
@@ -449,6 +467,7 @@ export async function runCall(setup: CallSetup, deps: CallDeps, io: CallIo): Pro
     : null;
 
   const outcome = endRequest!.outcome;
+  const meta = observer.ended({ outcome, transfers: desk.attempts, underruns: io.audioUnderruns?.() }, latency);
   const durationSeconds = (Date.now() - startedAtMs) / 1000;
   const cost = callCost(usage.usage(durationSeconds, setup.direction, config.SIP_CARRIER), deps.prices ?? DEFAULT_PRICES);
   await store.calls.finish(setup.callId, {
@@ -462,6 +481,7 @@ export async function runCall(setup: CallSetup, deps: CallDeps, io: CallIo): Pro
     recordingPath,
     latency: latency.summary(),
     cost,
+    meta,
   });
   if (config.LATENCY_LOG_PATH) await appendLatencyLog(config.LATENCY_LOG_PATH, setup.callId, latency.summary().turns);
   const record = (await store.calls.get(setup.callId))!;
@@ -514,7 +534,12 @@ async function screenForMachine(
     if (!r.answered) void amd.aclose().catch(() => undefined);
   });
   try {
-    const verdict = await amd.execute();
+    const verdict = await inSpan('amd', {}, async (span) => {
+      const v = await amd.execute();
+      span.setAttribute('switchboard.amd.category', v.category);
+      return v;
+    });
+    recordMetric({ kind: 'count', name: 'amd_verdicts', labels: { category: verdict.category } });
     log().info({ category: verdict.category, reason: verdict.reason }, 'answering machine detection');
     if (!verdict.isMachine) {
       await openWhenAnswered();
@@ -525,6 +550,7 @@ async function screenForMachine(
     }
   } catch (err) {
     // Unsure is not a machine: a person who hears nothing hangs up, so speak.
+    recordMetric({ kind: 'count', name: 'amd_verdicts', labels: { category: 'failed' } });
     log().warn({ error: (err as Error).message }, 'answering machine detection failed; treating the callee as a person');
     await openWhenAnswered();
   } finally {
@@ -647,6 +673,7 @@ function wirePolicies(
     // the agent is idle, and apologise only if nothing was said in the meantime.
     const saidBefore = agentMessages;
     whenIdle(session, timers, () => {
+      // The poll can outlive the call (its timers were cleared before it pushed the next one).
       if (agentMessages === saidBefore) ignoreError(() => session.say(LLM_RETRY_APOLOGY));
     });
   });
@@ -691,7 +718,7 @@ function startRecord(
   setup: Pick<CallSetup, 'callId' | 'room' | 'direction' | 'callerNumber' | 'campaignId' | 'contactId'>,
   now: () => Date,
 ): Promise<void> {
-  return store.calls.start({
+  const started = store.calls.start({
     id: setup.callId,
     room: setup.room,
     direction: setup.direction,
@@ -700,17 +727,19 @@ function startRecord(
     campaignId: setup.campaignId ?? null,
     contactId: setup.contactId ?? null,
   });
+  return started.then(() => countCallStart(setup.direction));
 }
 
 /** Ends a call that never got a session (a failed dial, a bad job): delete the room, record why. */
 async function finishWithoutSession(
-  setup: Pick<CallSetup, 'callId'>,
+  setup: Pick<CallSetup, 'callId' | 'direction'>,
   deps: Pick<CallDeps, 'store'>,
   janitor: RoomJanitor,
   outcome: CallOutcome,
   now: () => Date,
 ): Promise<CallResult> {
   const deletion = await janitor.deleteOnce();
+  countCallEnd(setup.direction, outcome);
   await deps.store.calls.finish(setup.callId, {
     endedAt: now().toISOString(),
     outcome,

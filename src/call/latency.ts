@@ -51,6 +51,9 @@ export class LatencyTracker {
    * usually finishes before the end-of-turn metric that opens the turn is even emitted.
    */
   private readonly stages = new Map<string, StageMetrics>();
+  private settled = 0;
+  /** Sees each turn once, when it can change no more: the next turn began, or `settleAll` ran. */
+  onTurnSettled?: (turn: TurnLatency) => void;
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- events do not depend on userdata
   attach(session: voice.AgentSession<any>): void {
@@ -59,6 +62,7 @@ export class LatencyTracker {
         // A turn with no detected end of speech (lastSpeakingTimeMs 0) has nothing to measure from.
         if (!m.lastSpeakingTimeMs) return;
         const stopped = m.lastSpeakingTimeMs;
+        this.settle(this.turns.length);
         this.turns.push({
           turn: this.turns.length + 1,
           speechId: m.speechId ?? null,
@@ -111,6 +115,18 @@ export class LatencyTracker {
     },
   };
 
+  /** The call is over: every turn is final. */
+  settleAll(): void {
+    this.settle(this.turns.length);
+  }
+
+  private settle(upTo: number): void {
+    while (this.settled < upTo) {
+      const { committedAt: _c, ...t } = this.turns[this.settled++]!;
+      this.onTurnSettled?.(t);
+    }
+  }
+
   summary(): LatencySummary {
     const turns = this.turns.map(({ committedAt: _c, ...t }) => t);
     const heard = turns.flatMap((t) => (t.firstAudioMs === null ? [] : [t.firstAudioMs]));
@@ -120,4 +136,18 @@ export class LatencyTracker {
 
 function round(ms: number): number {
   return Math.round(ms * 10) / 10;
+}
+
+/** The stages of a turn, as TurnLatency names them. */
+export const TURN_STAGES = ['sttFinalMs', 'endpointingMs', 'llmFirstTokenMs', 'ttsFirstByteMs', 'firstAudioMs', 'llmTtftMs', 'ttsTtfbMs'] as const;
+export type TurnStageKey = (typeof TURN_STAGES)[number];
+
+/** p50/p95 of every stage over a call's turns (turns without the stage left out). */
+export function stagePercentiles(turns: TurnLatency[]): Record<TurnStageKey, { p50: number | null; p95: number | null }> {
+  const out = {} as Record<TurnStageKey, { p50: number | null; p95: number | null }>;
+  for (const stage of TURN_STAGES) {
+    const values = turns.flatMap((t) => (t[stage] === null ? [] : [t[stage]!]));
+    out[stage] = { p50: percentile(values, 50), p95: percentile(values, 95) };
+  }
+  return out;
 }

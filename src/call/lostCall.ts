@@ -5,6 +5,7 @@
  * an error, so the outcome says what happened instead of staying "in progress" for ever.
  */
 import { log } from '@livekit/agents';
+import { recordMetric } from '../observe/metrics.js';
 import type { Store } from '../store/index.js';
 import { type RoomApi, RoomJanitor } from './roomJanitor.js';
 
@@ -26,6 +27,8 @@ export async function endLostCall(
       transcript: [],
     });
     recordFinished = true;
+    // Counted ended here, by the worker; it left `calls_active` when its host exited (hostPool.ts).
+    recordMetric({ kind: 'count', name: 'calls_ended', labels: { direction: record.direction, outcome: 'error' } });
   }
   log().error({ room, callId: record?.id, roomDeleted: deletion.deleted, reason }, 'call lost with its process: room deleted, record closed');
   return { roomDeleted: deletion.deleted, recordFinished };

@@ -4,6 +4,7 @@
  * once: busy (486, 600), no answer (480, 408, or our own ringing timeout), rejected (603),
  * invalid number (404, 484), anything else failed.
  */
+import { inSpan } from '../observe/tracing.js';
 import type { CallOutcome } from '../store/index.js';
 import type { OutboundJob } from './jobMetadata.js';
 
@@ -77,7 +78,15 @@ export function dialRequest(job: OutboundJob, room: string, config: { SIP_OUTBOU
 }
 
 /** Dials and waits until the callee answers (LiveKit's `waitUntilAnswered`), or says why not. */
-export async function dial(sip: SipDialer, req: DialRequest): Promise<DialResult> {
+export function dial(sip: SipDialer, req: DialRequest): Promise<DialResult> {
+  return inSpan('dial', {}, async (span) => {
+    const result = await placeCall(sip, req);
+    span.setAttribute('switchboard.dial.outcome', result.answered ? 'answered' : result.outcome.kind);
+    return result;
+  });
+}
+
+async function placeCall(sip: SipDialer, req: DialRequest): Promise<DialResult> {
   try {
     await sip.createSipParticipant(req.trunkId, req.number, req.room, {
       participantIdentity: req.participantIdentity,

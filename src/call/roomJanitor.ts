@@ -6,6 +6,8 @@
  * and, if it still fails, reported rather than swallowed.
  */
 import { log } from '@livekit/agents';
+import { recordMetric } from '../observe/metrics.js';
+import { inSpan } from '../observe/tracing.js';
 
 export interface RoomApi {
   deleteRoom(room: string): Promise<void>;
@@ -32,7 +34,12 @@ export class RoomJanitor {
 
   /** Idempotent: the first call deletes, later calls get the same outcome. */
   deleteOnce(): Promise<DeleteOutcome> {
-    this.pending ??= this.run();
+    this.pending ??= inSpan('room_deletion', {}, async (span) => {
+      const outcome = await this.run();
+      span.setAttributes({ 'switchboard.room_deletion.deleted': outcome.deleted, 'switchboard.room_deletion.attempts': outcome.attempts });
+      recordMetric({ kind: 'count', name: 'room_deletions', labels: { result: outcome.deleted ? 'deleted' : 'failed' } });
+      return outcome;
+    });
     return this.pending;
   }
 

@@ -13,6 +13,7 @@
  */
 import { IdleTimeoutError, type llm, log, waitUntilTimeout } from '@livekit/agents';
 import type { TransferMode, TransferRequest, TransferResult } from '../../tools/callControl.js';
+import { inSpan } from '../observe/tracing.js';
 import { type TransferAllowList, transferNumber, transferUri } from '../../tools/transfer.js';
 
 /** One transfer attempt, as the call record keeps it. */
@@ -77,7 +78,15 @@ export class TransferDesk {
     return this.busy;
   }
 
-  async transfer(req: TransferRequest): Promise<TransferResult> {
+  transfer(req: TransferRequest): Promise<TransferResult> {
+    return inSpan('transfer', { 'switchboard.transfer.mode': this.line.mode }, async (span) => {
+      const result = await this.attempt(req);
+      span.setAttribute('switchboard.transfer.result', result.status);
+      return result;
+    });
+  }
+
+  private async attempt(req: TransferRequest): Promise<TransferResult> {
     const requested = req.destination?.trim() || null;
     const to = this.line.allow.match(req.destination);
     if (!to) {

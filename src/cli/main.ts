@@ -34,6 +34,7 @@ const COMMANDS: Record<string, CommandModule[]> = {
   stack: [{ module: 'stack', framework: true }],
   db: [{ module: 'db' }],
   webhooks: [{ module: 'webhooks' }],
+  report: [{ module: 'report' }],
 };
 
 function version(): string {

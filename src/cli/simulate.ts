@@ -18,6 +18,8 @@ import { CallerVoice } from '../simulate/callerVoice.js';
 import { type Scenario, loadScenario } from '../simulate/scenario.js';
 import { type SimEvent, type SimulationReport, simulateCall } from '../simulate/simulatedCall.js';
 import { openStore } from '../store/index.js';
+import { buildVersion } from '../observe/buildVersion.js';
+import { flushTracing, installTracing } from '../observe/tracing.js';
 import type { LatencySummary } from '../call/latency.js';
 import type { CallCost } from '../cost/index.js';
 import { UsageError, fail, report, table } from './output.js';
@@ -101,6 +103,8 @@ async function run(files: string[], opts: Options): Promise<void> {
   // Live, LiveKit's server API is still the emulator (there is no LiveKit server), but no provider emulator runs.
   const sandbox = opts.live ? await LiveKitSandbox.start() : await Sandbox.start();
   const config = loadConfig({ ...env, ...sandbox.env() });
+  // With OTEL_EXPORTER_OTLP_ENDPOINT set, each simulated call is exported as a trace, as in production.
+  installTracing({ endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: `${config.AGENT_NAME}-simulate`, buildVersion: buildVersion(config.BUILD_VERSION), includeContent: config.OTEL_TRACE_CONTENT });
   const callerVoice = opts.live ? CallerVoice.fromConfig(config, opts.callerVoice) : undefined;
   const store = await openStore(opts.store ?? join(mkdtempSync(join(tmpdir(), 'switchboard-sim-')), 'calls.db'));
   const vad = await loadVad();
@@ -127,6 +131,7 @@ async function run(files: string[], opts: Options): Promise<void> {
       if (!opts.json) process.stdout.write(`${summary(r)}\n`);
     }
   } finally {
+    await flushTracing().catch(() => undefined);
     await callerVoice?.close();
     await sandbox.close();
     await store.close();

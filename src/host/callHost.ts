@@ -19,6 +19,7 @@ import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { type AgentDefinition, JobProcess, initializeLogger, type ipc, isAgent, log } from '@livekit/agents';
 import { dispose } from '@livekit/rtc-node';
+import { forwardMetrics } from '../observe/metrics.js';
 import { type RunningJob, runJob } from './jobRunner.js';
 import { type FromHost, type HostInit, type ToHost, isHostMessage } from './protocol.js';
 
@@ -70,6 +71,8 @@ async function main(): Promise<void> {
     process.on('message', first);
   });
   initializeLogger(init.logger);
+  // Nobody scrapes a host: what its calls measure goes to the worker's registry.
+  const metrics = forwardMetrics((ops) => send({ host: 'metrics', ops }));
   const logger = log().child({ pid: process.pid, host: true });
   const agent = await loadAgent(init.agentModule);
   const proc = new JobProcess();
@@ -133,6 +136,7 @@ async function main(): Promise<void> {
   setInterval(() => send({ host: 'stats', rssBytes: process.memoryUsage.rss(), jobs: jobs.size }), init.statsEveryMs).unref();
   send({ host: 'ready', pid: process.pid, prewarmMs: performance.now() - t });
   await finished;
+  metrics.flush();
   // Native FFI threads must stop before exit (see @livekit/rtc-node dispose()).
   await dispose().catch((error) => logger.warn({ error }, 'dispose failed'));
   process.exit(0);

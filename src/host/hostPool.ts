@@ -21,6 +21,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type RunningJobInfo, type ipc, log, loggerOptions, waitUntilTimeout } from '@livekit/agents';
+import { type HostStats, type MetricOp, processMetrics } from '../observe/metrics.js';
 import { type FromHost, type HostInit, type ToHost, isHostMessage } from './protocol.js';
 
 export interface HostPoolOptions {
@@ -52,6 +53,16 @@ export interface HostPoolOptions {
 }
 
 type JobEnd = { error?: string };
+
+const metricSource = (host: Host) => `host-${host.pid}`;
+
+function applyMetric(op: MetricOp, host: Host): void {
+  try {
+    processMetrics().apply(op, metricSource(host));
+  } catch (err) {
+    log().debug({ pid: host.pid, error: (err as Error).message }, 'a call host sent a metric this worker does not know');
+  }
+}
 
 export class Host {
   readonly proc: ChildProcess;
@@ -238,6 +249,9 @@ export class HostPool extends EventEmitter<{
         case 'inferenceRequest':
           void this.infer(host, msg);
           return;
+        case 'metrics':
+          for (const op of msg.ops) applyMetric(op, host);
+          return;
         case 'stats':
           host.rssBytes = msg.rssBytes;
           if (this.opts.memoryLimitMB > 0 && msg.rssBytes > this.opts.memoryLimitMB * 1048576 && !host.retiring) {
@@ -251,6 +265,8 @@ export class HostPool extends EventEmitter<{
       clearTimeout(timer);
       clearTimeout(host.idleTimer);
       host.alive = false;
+      // The calls it was running are over, whatever they had time to report.
+      processMetrics().forgetSource(metricSource(host));
       readyReject(new Error(`call host ${host.pid} exited (code ${code}) before it was ready`));
       this.hosts.splice(this.hosts.indexOf(host), 1);
       for (const job of [...host.jobs.values()]) {
@@ -283,6 +299,12 @@ export class HostPool extends EventEmitter<{
     } catch (err) {
       answer({ error: (err as Error)?.message ?? String(err) });
     }
+  }
+
+  /** What /metrics reports about the hosts. */
+  stats(): HostStats {
+    const live = this.hosts.filter((h) => h.alive);
+    return { hosts: live.length, rssBytes: live.map((h) => h.rssBytes) };
   }
 
   /** Sends a message to every live host (for a benchmark's own traffic). */

@@ -5,6 +5,7 @@
  * in the protobuf's JSON form, which is what the framework's job processes see too.
  */
 import type { RunningJobInfo } from '@livekit/agents';
+import type { MetricOp } from '../observe/metrics.js';
 
 export interface HostInit {
   host: 'init';
@@ -30,6 +31,8 @@ export type FromHost =
   | { host: 'ready'; pid: number; prewarmMs: number }
   | { host: 'done'; jobId: string; error?: string }
   | { host: 'stats'; rssBytes: number; jobs: number }
+  /** Measurements the host's calls made, for the worker's /metrics (src/observe/metrics.ts). */
+  | { host: 'metrics'; ops: MetricOp[] }
   | { host: 'inferenceRequest'; requestId: string; method: string; data: unknown };
 
 export function isHostMessage(m: unknown): m is { host: string } {

@@ -19,6 +19,7 @@
  */
 import { type APIConnectOptions, log, stt } from '@livekit/agents';
 import type { AudioFrame } from '@livekit/rtc-node';
+import { recordMetric } from '../observe/metrics.js';
 
 /** How far back a restart replays the caller's audio, at most. */
 const DEFAULT_REPLAY_SECONDS = 20;
@@ -94,6 +95,7 @@ export class RestartableSTT extends stt.STT {
   restart(reason: string): number {
     let n = 0;
     for (const s of this.#streams) if (s._restart()) n++;
+    if (n > 0) recordMetric({ kind: 'count', name: 'stt_restarts', by: n });
     log().warn({ stt: this.label, reason, streams: n }, 'restarting the STT stream');
     return n;
   }

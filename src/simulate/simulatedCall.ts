@@ -307,6 +307,7 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
       hungUp: caller.hungUp,
       shutdown: shutdown.signal,
       onCallerAudio: (listener) => (callerAudio = listener),
+      audioUnderruns: () => output.underruns,
       observe: (s) => {
         session = s;
         narrate(s, emit);

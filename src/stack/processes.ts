@@ -51,7 +51,8 @@ export class ManagedProcess {
         for (const l of [...this.listeners]) l();
         resolve(this.exitInfo);
       });
-      // 'close', not 'exit': output still buffered in the pipes arrives after 'exit'.
+      // Output can still arrive after 'exit' (a worker's call hosts share its stdout and outlive it
+      // by a moment): the log ends only once every stdio stream has closed.
       this.child.once('close', () => log.end());
       this.child.once('exit', (code, signal) => {
         this.exitInfo = { code, signal };

@@ -142,4 +142,6 @@ export const PG_MIGRATIONS: string[] = [
      PRIMARY KEY (event_id, endpoint)
    );
    CREATE INDEX webhook_deliveries_due ON webhook_deliveries(state, next_at);`,
+  // 5: call metadata (model, prompt and build versions, providers that answered, turn latency percentiles).
+  `ALTER TABLE call_records ADD COLUMN meta TEXT;`,
 ];

@@ -86,9 +86,9 @@ class PgCallRecords implements CallRecordStore {
     await transaction(this.pool, async (c) => {
       const res = await c.query(
         `UPDATE call_records SET ended_at=$2, outcome=$3, outcome_kind=$4, agents=$5, tool_calls=$6, userdata=$7,
-           transcript=$8, result=$9, recording_path=$10, latency=$11, cost=$12
+           transcript=$8, result=$9, recording_path=$10, latency=$11, cost=$12, meta=$13
          WHERE id=$1 AND ended_at IS NULL`,
-        [p.id, p.endedAt, p.outcome, p.kind, p.agents, p.toolCalls, p.userdata, p.transcript, p.result, p.recordingPath, p.latency, p.cost],
+        [p.id, p.endedAt, p.outcome, p.kind, p.agents, p.toolCalls, p.userdata, p.transcript, p.result, p.recordingPath, p.latency, p.cost, p.meta],
       );
       if (res.rowCount !== 1) {
         throw notFinishable(id, ((await c.query('SELECT 1 FROM call_records WHERE id = $1', [id])).rowCount ?? 0) > 0);

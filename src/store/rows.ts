@@ -25,6 +25,7 @@ export function finishParams(id: string, r: import('./types.js').CallFinish) {
     recordingPath: r.recordingPath ?? null,
     latency: json(r.latency ?? null),
     cost: json(r.cost ?? null),
+    meta: json(r.meta ?? null),
   };
 }
 
@@ -48,6 +49,7 @@ export function toCallRecord(r: Row): CallRecord {
     recordingPath: (r.recording_path as string | null) ?? null,
     latency: parse(r.latency),
     cost: parse(r.cost),
+    meta: parse(r.meta) ?? null,
   };
 }
 

@@ -84,7 +84,7 @@ class SqliteCallRecords implements CallRecordStore {
         const info = this.prepare(
             `UPDATE call_records SET ended_at=@endedAt, outcome=@outcome, outcome_kind=@kind, agents=@agents,
                tool_calls=@toolCalls, userdata=@userdata, transcript=@transcript, result=@result,
-               recording_path=@recordingPath, latency=@latency, cost=@cost
+               recording_path=@recordingPath, latency=@latency, cost=@cost, meta=@meta
              WHERE id=@id AND ended_at IS NULL`,
           )
           .run(finishParams(id, r));

@@ -72,6 +72,29 @@ export interface CallFinish {
   recordingPath?: string | null;
   latency?: unknown;
   cost?: unknown;
+  /** What ran the call and how it went, for comparing calls across versions (CallMeta). */
+  meta?: CallMeta | null;
+}
+
+/** Milliseconds at the 50th and 95th percentile of a call's turns (null: no turn had the stage). */
+export interface StagePercentiles {
+  p50: number | null;
+  p95: number | null;
+}
+
+export interface CallMeta {
+  /** The primary LLM model configured. */
+  model: string;
+  /** Agent id → hash of its instructions (src/call/promptVersion.ts). */
+  promptVersions: Record<string, string>;
+  /** BUILD_VERSION, or the package version. */
+  buildVersion: string;
+  /** Providers that actually answered (after fallbacks), as `provider/model`, in order of first answer. */
+  providers: { stt: string[]; llm: string[]; tts: string[] };
+  /** Agent replies the caller cut off. */
+  interruptions: number;
+  /** Per stage of a turn (TurnLatency's fields): p50/p95 over the call's turns. */
+  turnLatency: Record<string, StagePercentiles>;
 }
 
 export interface CallRecord extends CallStart, Partial<CallFinish> {
