@@ -50,7 +50,7 @@ before(async () => {
   receiver = await new OtlpReceiver().start();
   installTracing({ endpoint: receiver.endpoint, serviceName: 'switchboard-test', buildVersion: 'test-build-7', includeContent: false, exportEachSpan: true });
   sandbox = await Sandbox.start({ msPerChar: 40 });
-  store = openStore(':memory:');
+  store = await openStore(':memory:');
   vad = await loadVad();
   const env = { sandbox, config: config(), store, vad };
   [booking, bargeIn, voicemail, transferred] = await Promise.all([

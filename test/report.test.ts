@@ -23,7 +23,7 @@ const turn = (firstAudioMs: number, llmTtftMs: number) => ({
 
 before(async () => {
   storePath = join(mkdtempSync(join(tmpdir(), 'sb-report-')), 'calls.db');
-  const store = openStore(storePath);
+  const store = await openStore(`sqlite:${storePath}`);
   const calls: Array<{ id: string; at: string; outcome?: CallOutcome; usd?: number; turns?: ReturnType<typeof turn>[]; tools?: ToolCallRecord[]; campaign?: string }> = [
     { id: 'c1', at: '2026-11-20T10:00:00Z', outcome: { kind: 'completed' }, usd: 0.3, turns: [turn(500, 150), turn(600, 180)] },
     { id: 'c2', at: '2026-12-01T10:00:00Z', outcome: { kind: 'completed' }, usd: 0.1, turns: [turn(700, 190), turn(900, 260)] },
@@ -48,7 +48,7 @@ before(async () => {
 });
 
 function report(...args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, 'report', ...args], { env: { ...process.env, STORE_PATH: storePath }, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [CLI, 'report', ...args], { env: { ...process.env, STORE_URL: `sqlite:${storePath}` }, encoding: 'utf8' });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, json: () => JSON.parse(r.stdout.trim().split('\n').at(-1)!) };
 }
 

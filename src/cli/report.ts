@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { DateTime } from 'luxon';
-import { loadConfig } from '../config.js';
+import { loadConfig, storeTarget } from '../config.js';
 import { type CallsReport, callsReport } from '../report/callsReport.js';
 import { type CallRecord, openStore } from '../store/index.js';
 import { UsageError, fail, report, table } from './output.js';
@@ -41,7 +41,7 @@ export function register(program: Command): void {
     .action(async (opts: Flags) => {
       try {
         const since = opts.since === undefined ? null : parseSince(opts.since);
-        const store = openStore(loadConfig().STORE_PATH);
+        const store = await openStore(storeTarget(loadConfig()));
         let records: CallRecord[];
         try {
           records = await store.calls.list({ limit: MAX_CALLS, ...(opts.campaign ? { campaignId: opts.campaign } : {}) });
