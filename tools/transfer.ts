@@ -71,6 +71,7 @@ export function transferTool(transfer: TransferControl) {
         destination,
         handoff,
         reason,
+        summary: reason,
         waitForSpeech: () => ctx.waitForPlayout(),
         history: ctx.session.history,
         speech: ctx.speechHandle,

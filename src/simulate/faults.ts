@@ -19,7 +19,7 @@ export function faultableStore(inner: Store): { store: Store; fail: () => void }
       };
     },
   }) as AppointmentStore;
-  const store: Store = { calls: inner.calls, appointments, close: () => inner.close() };
+  const store: Store = { ...inner, calls: inner.calls, appointments, close: () => inner.close() };
   return { store, fail: () => (failing = true) };
 }
 

@@ -291,8 +291,8 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
       },
       ...(profile === 'phone'
         ? {
-            transfer: async (to: string, { ringSeconds }: { ringSeconds: number }) => {
-              await sip.transferSipParticipant(room, callerIdentity, to, { playDialtone: true, ringingTimeout: ringSeconds });
+            transfer: async (to: string, { ringSeconds, headers }: { ringSeconds: number; headers?: Record<string, string> }) => {
+              await sip.transferSipParticipant(room, callerIdentity, to, { playDialtone: true, ringingTimeout: ringSeconds, ...(headers ? { headers } : {}) });
               // The caller's leg has left the room for the person it was handed to.
               emit({ type: 'note', text: `the caller is transferred to ${to}`, at: Date.now() });
               caller.hangUp();

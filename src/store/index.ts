@@ -7,6 +7,8 @@ import type { Store } from './store.js';
 
 export type { AppointmentStore, CallRecordStore, Store } from './store.js';
 export type * from './campaignStore.js';
+export type * from './messageStore.js';
+export type * from './retentionStore.js';
 export { StoreError } from './store.js';
 export type * from './types.js';
 

@@ -8,6 +8,8 @@ import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
 import type { AppointmentStore, CallRecordStore, Store } from './store.js';
 import { CAMPAIGN_MIGRATION, type CampaignStore, SqliteCampaignStore } from './campaignStore.js';
+import { MESSAGE_MIGRATION, type MessageStore, SqliteMessageStore } from './messageStore.js';
+import { RETENTION_MIGRATION, type RetentionStore, SqliteRetentionStore } from './retentionStore.js';
 import { StoreError } from './store.js';
 import type {
   Appointment,
@@ -61,6 +63,10 @@ export const MIGRATIONS: string[] = [
    CREATE INDEX appointments_phone ON appointments(phone);`,
   // 2: outbound campaigns (contacts, attempts, bad rows) and call_records(room); see campaignStore.ts.
   CAMPAIGN_MIGRATION,
+  // 3: messages and callback requests (messageStore.ts).
+  MESSAGE_MIGRATION,
+  // 4: call_records(purged_at), for RETENTION_DAYS (retentionStore.ts).
+  RETENTION_MIGRATION,
 ];
 
 export function openDatabase(path: string): DB {
@@ -278,11 +284,15 @@ export class SqliteStore implements Store {
   readonly calls: CallRecordStore;
   readonly appointments: AppointmentStore;
   readonly campaigns: CampaignStore;
+  readonly messages: MessageStore;
+  readonly retention: RetentionStore;
 
   constructor(readonly db: DB) {
     this.calls = new SqliteCallRecords(db);
     this.appointments = new SqliteAppointments(db);
     this.campaigns = new SqliteCampaignStore(db);
+    this.messages = new SqliteMessageStore(db);
+    this.retention = new SqliteRetentionStore(db);
   }
 
   static open(path: string): SqliteStore {

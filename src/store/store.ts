@@ -14,6 +14,8 @@ import type {
   NewAppointment,
 } from './types.js';
 import type { CampaignStore } from './campaignStore.js';
+import type { MessageStore } from './messageStore.js';
+import type { RetentionStore } from './retentionStore.js';
 
 export interface CallRecordStore {
   /** Written when the call starts, so a worker crash still leaves a trace of the call. */
@@ -43,6 +45,10 @@ export interface Store {
   readonly appointments: AppointmentStore;
   /** Outbound campaign state (campaignStore.ts). Absent in stores that only serve calls. */
   readonly campaigns?: CampaignStore;
+  /** Messages callers left and callbacks promised (messageStore.ts). */
+  readonly messages: MessageStore;
+  /** RETENTION_DAYS: clearing what old calls left about people (retentionStore.ts). */
+  readonly retention: RetentionStore;
   close(): Promise<void>;
 }
 

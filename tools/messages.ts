@@ -1,0 +1,65 @@
+/**
+ * `take_message`: a message for the staff, and when the caller wants one, a callback request. The
+ * row is in the store before the model hears "taken", so "someone will call you back" is a promise
+ * a person can see (`switchboard messages`) and the end-of-call webhook carries (userdata.messages).
+ */
+import { llm } from '@livekit/agents';
+import { type CountryCode, parsePhoneNumberFromString } from 'libphonenumber-js';
+import { z } from 'zod';
+import type { CallToolOptions } from '../agents/userdata.js';
+import type { MessageStore } from '../src/store/index.js';
+import { speakable } from './speakable.js';
+
+export interface MessageToolDeps {
+  messages: MessageStore;
+  region: CountryCode;
+  now: () => Date;
+}
+
+/** A number the caller dictated, as E.164; undefined when it is not a whole, valid number. */
+export function callbackNumber(spoken: string, region: CountryCode): string | undefined {
+  const parsed = parsePhoneNumberFromString(spoken, region);
+  return parsed?.isValid() ? parsed.number : undefined;
+}
+
+export function takeMessageTool({ messages, region, now }: MessageToolDeps) {
+  return llm.tool({
+    description:
+      'Take a message for the staff, and a callback request if the caller wants to be called back (or asked for a ' +
+      'person nobody can put them through to). Only after this succeeds may you say the message was taken or that ' +
+      'someone will call back.',
+    parameters: z.object({
+      message: z.string().min(1).describe('What the caller wants, in a sentence'),
+      callBack: z.boolean().describe('The caller wants someone to call them back'),
+      callbackNumber: z.string().optional().describe('Number to call back, if not the one they are calling from'),
+      name: z.string().optional().describe("The caller's name, if known"),
+      reason: z.string().optional().describe('Why a message instead of help now, e.g. "asked for a person"'),
+    }),
+    execute: (args, { ctx }: CallToolOptions) =>
+      speakable('take your message', async () => {
+        const u = ctx.userData;
+        let number = u.callerNumber;
+        if (args.callbackNumber) {
+          const parsed = callbackNumber(args.callbackNumber, region);
+          if (!parsed) throw new llm.ToolError(`"${args.callbackNumber}" is not a complete phone number; ask for it again.`);
+          number = parsed;
+        }
+        if (args.callBack && !number) throw new llm.ToolError('There is no number to call back: ask the caller for one.');
+        const m = await messages.take({
+          callId: u.callId,
+          callerName: args.name ?? u.callerName ?? null,
+          callbackNumber: number,
+          text: args.message,
+          reason: args.reason ?? null,
+          callback: args.callBack,
+          at: now().toISOString(),
+        });
+        (u.messages ??= []).push({ id: m.id, text: m.text, callback: m.callback === 'pending' ? 'pending' : 'none', callbackNumber: number });
+        if (!args.callBack) return 'The message is taken and will be passed on. Tell the caller so.';
+        return (
+          `The message is taken and a callback to the number ending ${number!.slice(-4)} is recorded. Tell the caller ` +
+          `someone from ${u.businessName} will call them back on that number; do not promise a time.`
+        );
+      }),
+  });
+}
