@@ -8,7 +8,7 @@ import type { CallControl } from '../tools/callControl.js';
 import { collectDigitsTool, sendDtmfTool } from '../tools/dtmf.js';
 import { endCallTool } from '../tools/endCall.js';
 import { withHoldFiller } from '../tools/hold.js';
-import { transferTool } from '../tools/transfer.js';
+import { type CallbackDeps, transferTool } from '../tools/transfer.js';
 import type { AgentDeps } from './deps.js';
 import { phoneStyle } from './prompts.js';
 import { clinicSafeguards, safeguardTools } from './safeguards.js';
@@ -33,9 +33,9 @@ function deskInstructions(u: CallUserdata, now: Date, deps: AgentDeps): string {
 }
 
 /** The call-control tools this call supports (a browser session has no SIP leg: none). */
-function callControlTools(control: CallControl) {
+function callControlTools(control: CallControl, callbacks: CallbackDeps) {
   return {
-    ...(control.transfer ? { transfer_to_person: transferTool(control.transfer) } : {}),
+    ...(control.transfer ? { transfer_to_person: transferTool(control.transfer, callbacks) } : {}),
     ...(control.keypad ? { collect_digits: collectDigitsTool(control.keypad), send_dtmf: sendDtmfTool(control.keypad) } : {}),
   };
 }
@@ -54,7 +54,7 @@ export function deskAgent(deps: AgentDeps, u: CallUserdata, chatCtx?: llm.ChatCo
       ),
       end_call: endCallTool(deps.control),
       ...safeguardTools(deps),
-      ...callControlTools(deps.control),
+      ...callControlTools(deps.control, { messages: deps.messages, now: deps.now }),
     },
     onEnter: (ctx) => {
       // Answer the request the caller already made to the intro agent, without a new greeting.

@@ -43,7 +43,7 @@ function inboundTools(deps: AgentDeps) {
     end_call: endCallTool(deps.control),
     ...safeguardTools(deps),
     // A caller who asks for a person straight away gets one, without going through the desk.
-    ...(deps.control.transfer ? { transfer_to_person: transferTool(deps.control.transfer) } : {}),
+    ...(deps.control.transfer ? { transfer_to_person: transferTool(deps.control.transfer, { messages: deps.messages, now: deps.now }) } : {}),
   };
 }
 

@@ -6,7 +6,7 @@
 import { llm } from '@livekit/agents';
 import { type CountryCode, parsePhoneNumberFromString } from 'libphonenumber-js';
 import { z } from 'zod';
-import type { CallToolOptions } from '../agents/userdata.js';
+import type { CallToolOptions, CallUserdata } from '../agents/userdata.js';
 import type { MessageStore } from '../src/store/index.js';
 import { speakable } from './speakable.js';
 
@@ -20,6 +20,23 @@ export interface MessageToolDeps {
 export function callbackNumber(spoken: string, region: CountryCode): string | undefined {
   const parsed = parsePhoneNumberFromString(spoken, region);
   return parsed?.isValid() ? parsed.number : undefined;
+}
+
+/** Stores a callback request for the caller on this call; the sentence the model may then say. */
+export async function recordCallback(
+  { messages, now }: Pick<MessageToolDeps, 'messages' | 'now'>,
+  u: CallUserdata,
+  text: string,
+  reason: string | null,
+  number: string | null = u.callerNumber,
+): Promise<string> {
+  if (!number) throw new llm.ToolError('There is no number to call back: ask the caller for one.');
+  const m = await messages.take({ callId: u.callId, callerName: u.callerName ?? null, callbackNumber: number, text, reason, callback: true, at: now().toISOString() });
+  (u.messages ??= []).push({ id: m.id, text: m.text, callback: 'pending', callbackNumber: number });
+  return (
+    `A callback to the number ending ${number.slice(-4)} is recorded. Tell the caller someone from ${u.businessName} ` +
+    'will call them back on that number; do not promise a time.'
+  );
 }
 
 export function takeMessageTool({ messages, region, now }: MessageToolDeps) {
@@ -38,28 +55,25 @@ export function takeMessageTool({ messages, region, now }: MessageToolDeps) {
     execute: (args, { ctx }: CallToolOptions) =>
       speakable('take your message', async () => {
         const u = ctx.userData;
+        if (args.name) u.callerName ??= args.name;
         let number = u.callerNumber;
         if (args.callbackNumber) {
           const parsed = callbackNumber(args.callbackNumber, region);
           if (!parsed) throw new llm.ToolError(`"${args.callbackNumber}" is not a complete phone number; ask for it again.`);
           number = parsed;
         }
-        if (args.callBack && !number) throw new llm.ToolError('There is no number to call back: ask the caller for one.');
+        if (args.callBack) return `The message is taken. ${await recordCallback({ messages, now }, u, args.message, args.reason ?? null, number)}`;
         const m = await messages.take({
           callId: u.callId,
-          callerName: args.name ?? u.callerName ?? null,
+          callerName: u.callerName ?? null,
           callbackNumber: number,
           text: args.message,
           reason: args.reason ?? null,
-          callback: args.callBack,
+          callback: false,
           at: now().toISOString(),
         });
-        (u.messages ??= []).push({ id: m.id, text: m.text, callback: m.callback === 'pending' ? 'pending' : 'none', callbackNumber: number });
-        if (!args.callBack) return 'The message is taken and will be passed on. Tell the caller so.';
-        return (
-          `The message is taken and a callback to the number ending ${number!.slice(-4)} is recorded. Tell the caller ` +
-          `someone from ${u.businessName} will call them back on that number; do not promise a time.`
-        );
+        (u.messages ??= []).push({ id: m.id, text: m.text, callback: 'none', callbackNumber: number });
+        return 'The message is taken and will be passed on. Tell the caller so.';
       }),
   });
 }
