@@ -24,6 +24,7 @@ import { join } from 'node:path';
 import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { CallLog } from './callLog.js';
+import { personalData } from './personalData.js';
 import { type DialRequest, type SipDialer, dial } from './outboundDial.js';
 import { DEFAULT_PRICES, type PriceTable, callCost } from '../cost/index.js';
 import { LatencyTracker, type TurnLatency } from './latency.js';
@@ -449,10 +450,8 @@ export async function runCall(setup: CallSetup, deps: CallDeps, io: CallIo): Pro
     endedAt: now().toISOString(),
     outcome,
     agents: callLog.agents,
-    toolCalls: callLog.toolCalls,
-    userdata,
-    transcript: callLog.transcript,
-    result: userdata.result ?? null,
+    // REDACT_PII: what is stored is what the webhook and every later reader sees.
+    ...personalData(config, { toolCalls: callLog.toolCalls, userdata, transcript: callLog.transcript, result: userdata.result ?? null }),
     recordingPath,
     latency: latency.summary(),
     cost,

@@ -8,7 +8,7 @@ import { Command } from 'commander';
 
 export type Register = (program: Command) => void;
 
-const COMMANDS: string[] = ['simulate', 'sandbox', 'setupSip', 'setupTwilio', 'token', 'call', 'campaign'];
+const COMMANDS: string[] = ['simulate', 'sandbox', 'setupSip', 'setupTwilio', 'token', 'call', 'campaign', 'messages', 'purge'];
 
 async function main(): Promise<void> {
   // The framework's logger is global and must exist before any agent code runs.
