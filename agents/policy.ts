@@ -11,6 +11,8 @@ export interface AgentPolicy {
   emergency: { number: string; action: 'end' | 'transfer'; transferTo?: string };
   /** Where numbers a caller dictates without a country code are. */
   region: CountryCode;
+  /** REDACT_PII: messages are stored masked, as the call record is. */
+  redactPii: boolean;
 }
 
 export function agentPolicy(config: Config): AgentPolicy {
@@ -22,8 +24,9 @@ export function agentPolicy(config: Config): AgentPolicy {
       ...(config.EMERGENCY_TRANSFER_TO ? { transferTo: config.EMERGENCY_TRANSFER_TO } : {}),
     },
     region: config.DEFAULT_REGION as CountryCode,
+    redactPii: config.REDACT_PII,
   };
 }
 
 /** The clinic defaults, for agents built without a config (tests). */
-export const CLINIC_POLICY: AgentPolicy = { identityCheck: 'name', emergency: { number: '911', action: 'end' }, region: 'US' };
+export const CLINIC_POLICY: AgentPolicy = { identityCheck: 'name', emergency: { number: '911', action: 'end' }, region: 'US', redactPii: true };

@@ -23,7 +23,7 @@ export function clinicSafeguards(deps: AgentDeps, u: CallUserdata): string {
 export function safeguardTools(deps: AgentDeps) {
   return {
     emergency: emergencyTool(deps.control, deps.policy.emergency),
-    take_message: takeMessageTool({ messages: deps.messages, region: deps.policy.region, now: deps.now }),
+    take_message: takeMessageTool({ messages: deps.messages, region: deps.policy.region, now: deps.now, redact: deps.policy.redactPii }),
     ...(deps.control.recording ? { stop_recording: stopRecordingTool(deps.control.recording) } : {}),
   };
 }

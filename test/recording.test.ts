@@ -80,7 +80,11 @@ describe('call recording', () => {
       // precedes it. The greeting is as long as its text at the emulated voice's speed (±150 ms).
       assert.ok(agent[0]!.start < 100, `the first audio is at ${agent[0]!.start} ms`);
       const greeting = `${config.RECORDING_DISCLOSURE} Thanks for calling Riverside Clinic. Who am I speaking with, and how can I help today?`;
-      assert.ok(Math.abs(agent[0]!.end - agent[0]!.start - greeting.length * MS_PER_CHAR) < 150, JSON.stringify(agent[0]));
+      // (Its two sentences are synthesised one after the other; a loaded machine may leave a gap
+      // between them, so the greeting is everything the agent said before the caller's first line.)
+      const greetingRuns = agent.filter((a) => a.end <= caller[0]!.start);
+      const greetingMs = greetingRuns.at(-1)!.end - greetingRuns[0]!.start;
+      assert.ok(Math.abs(greetingMs - greeting.length * MS_PER_CHAR) < 150 + 300 * (greetingRuns.length - 1), JSON.stringify(greetingRuns));
       // The file lasts as long as the call from the greeting on (the line opens within a second or two).
       const rec = (await store.calls.get(r.callId))!;
       const callMs = new Date(rec.endedAt!).getTime() - new Date(rec.startedAt).getTime();

@@ -8,12 +8,15 @@ import { type CountryCode, parsePhoneNumberFromString } from 'libphonenumber-js'
 import { z } from 'zod';
 import type { CallToolOptions, CallUserdata } from '../agents/userdata.js';
 import type { MessageStore } from '../src/store/index.js';
+import { redactText } from '../src/privacy/redact.js';
 import { speakable } from './speakable.js';
 
 export interface MessageToolDeps {
   messages: MessageStore;
   region: CountryCode;
   now: () => Date;
+  /** REDACT_PII: what the caller said is stored masked (card numbers, SSNs, birth dates, emails). */
+  redact?: boolean;
 }
 
 /** A number the caller dictated, as E.164; undefined when it is not a whole, valid number. */
@@ -39,7 +42,7 @@ export async function recordCallback(
   );
 }
 
-export function takeMessageTool({ messages, region, now }: MessageToolDeps) {
+export function takeMessageTool({ messages, region, now, redact = false }: MessageToolDeps) {
   return llm.tool({
     description:
       'Take a message for the staff, and a callback request if the caller wants to be called back (or asked for a ' +
@@ -56,18 +59,19 @@ export function takeMessageTool({ messages, region, now }: MessageToolDeps) {
       speakable('take your message', async () => {
         const u = ctx.userData;
         if (args.name) u.callerName ??= args.name;
+        const text = redact ? redactText(args.message, now()) : args.message;
         let number = u.callerNumber;
         if (args.callbackNumber) {
           const parsed = callbackNumber(args.callbackNumber, region);
           if (!parsed) throw new llm.ToolError(`"${args.callbackNumber}" is not a complete phone number; ask for it again.`);
           number = parsed;
         }
-        if (args.callBack) return `The message is taken. ${await recordCallback({ messages, now }, u, args.message, args.reason ?? null, number)}`;
+        if (args.callBack) return `The message is taken. ${await recordCallback({ messages, now }, u, text, args.reason ?? null, number)}`;
         const m = await messages.take({
           callId: u.callId,
           callerName: u.callerName ?? null,
           callbackNumber: number,
-          text: args.message,
+          text,
           reason: args.reason ?? null,
           callback: false,
           at: now().toISOString(),
