@@ -78,7 +78,7 @@ describe('scenarios', () => {
     const r = reports.get('inbound-booking.yaml');
     assert.ok(r && !(r instanceof Error));
     const latency = r.record.latency as { turns: { firstAudioMs: number | null; endpointingMs: number | null }[]; firstAudioMs: { p50: number; p95: number } };
-    assert.equal(latency.turns.length, 3);
+    assert.equal(latency.turns.length, 4); // four caller lines: the booking is read back, then confirmed
     for (const t of latency.turns) {
       // The agent cannot answer before the turn ends, and the emulated stack answers within seconds.
       assert.ok(t.firstAudioMs !== null && t.endpointingMs !== null, JSON.stringify(t));

@@ -163,6 +163,7 @@ export function appointmentTools({ store, rules, now, identityCheck = 'off' }: A
           if (verified(u)) return say(all);
           const own = all.filter((a) => entitlement(a, u) === 'call');
           const hidden = all.length - own.length;
+          if (hidden === 0) return say(own);
           return [own.length ? say(own) : '', `${hidden} more upcoming appointment(s) on this number. ${VERIFY_FIRST}`]
             .filter(Boolean)
             .join('; ');

@@ -545,7 +545,12 @@ function wirePolicies(
   session.on(voice.AgentSessionEventTypes.UserStateChanged, (ev) => {
     if (ev.newState === 'speaking') cancelSilence();
     if (ev.newState !== 'away' || onHold()) return;
-    const reprompt = session.say(REPROMPT);
+    let reprompt: voice.SpeechHandle;
+    try {
+      reprompt = session.say(REPROMPT);
+    } catch {
+      return; // the framework's away timer can fire after the session closed: nobody to ask
+    }
     reprompt.addDoneCallback(() => {
       if (session.userState === 'speaking') return;
       cancelSilence();
