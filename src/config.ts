@@ -324,9 +324,22 @@ export function loadConfig(env: Record<string, string | undefined> = readEnv(), 
       problems.push(`${key}: ${why}${shown} — ${purpose}`);
     }
   }
+  if (problems.length === 0) problems.push(...crossFieldProblems(out as Config));
   if (options.requireProviderKeys) problems.push(...missingProviderKeys(out as Partial<Config>));
   if (problems.length > 0) throw new ConfigError(problems);
   return out as Config;
+}
+
+/** Settings that are each valid but do not fit together. */
+function crossFieldProblems(c: Config): string[] {
+  const problems: string[] = [];
+  if (c.EMERGENCY_ACTION === 'transfer') {
+    if (!c.EMERGENCY_TRANSFER_TO) problems.push(`EMERGENCY_TRANSFER_TO: not set — needed because EMERGENCY_ACTION=transfer`);
+    else if (!c.TRANSFER_ALLOWLIST.includes(c.EMERGENCY_TRANSFER_TO)) {
+      problems.push(`EMERGENCY_TRANSFER_TO: ${c.EMERGENCY_TRANSFER_TO} is not on TRANSFER_ALLOWLIST — calls are only ever transferred to allowed destinations`);
+    }
+  }
+  return problems;
 }
 
 /** A key needed for something besides the selected providers, and why. */

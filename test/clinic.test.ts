@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { summaryHeaders } from '../src/call/transfer.js';
+import { loadConfig } from '../src/config.js';
 import { REDACTED, redactDeep, redactText } from '../src/privacy/redact.js';
 import { interruptionRule, sttKeyterms } from '../src/session/turnTaking.js';
 import { phantomPromises } from '../src/simulate/promiseCheck.js';
@@ -184,5 +185,21 @@ describe('call control pieces', () => {
   });
   it('the business name is always a keyterm, once', () => {
     assert.deepEqual(sttKeyterms({ BUSINESS_NAME: 'Riverside Clinic', STT_KEYTERMS: ['Dr Okafor', 'Riverside Clinic', ' '] }), ['Riverside Clinic', 'Dr Okafor']);
+  });
+});
+
+describe('clinic config', () => {
+  it('EMERGENCY_ACTION=transfer needs an allow-listed EMERGENCY_TRANSFER_TO, named in the error', () => {
+    assert.throws(() => loadConfig({ EMERGENCY_ACTION: 'transfer' }), /EMERGENCY_TRANSFER_TO: not set/);
+    assert.throws(() => loadConfig({ EMERGENCY_ACTION: 'transfer', EMERGENCY_TRANSFER_TO: '+15557770009' }), /not on TRANSFER_ALLOWLIST/);
+    const ok = loadConfig({ EMERGENCY_ACTION: 'transfer', EMERGENCY_TRANSFER_TO: '+15557770009', TRANSFER_ALLOWLIST: '+15557770009' });
+    assert.equal(ok.EMERGENCY_TRANSFER_TO, '+15557770009');
+  });
+  it('the clinic template is on by default: identity check, redaction, recording disclosure', () => {
+    const c = loadConfig({});
+    assert.equal(c.IDENTITY_CHECK, 'name');
+    assert.equal(c.REDACT_PII, true);
+    assert.equal(c.MIN_INTERRUPTION_WORDS, 2);
+    assert.match(c.RECORDING_DISCLOSURE, /recorded/);
   });
 });

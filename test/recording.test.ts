@@ -16,26 +16,10 @@ import { loadVad } from '../src/session/sessionFactory.js';
 import { loadScenario } from '../src/simulate/scenario.js';
 import { simulateCall } from '../src/simulate/simulatedCall.js';
 import { openStore } from '../src/store/index.js';
+import { speechRuns } from '../src/telephony/speechRuns.js';
 import { readWav } from '../src/telephony/wav.js';
 
 const MS_PER_CHAR = 40;
-
-/** Runs of 20 ms windows louder than -40 dBFS, merged across gaps shorter than 300 ms. */
-function speechRuns(pcm: Int16Array, rate: number): { start: number; end: number }[] {
-  const win = rate / 50;
-  const runs: { start: number; end: number }[] = [];
-  for (let i = 0; i + win <= pcm.length; i += win) {
-    let sum = 0;
-    for (let j = i; j < i + win; j++) sum += pcm[j]! * pcm[j]!;
-    const loud = Math.sqrt(sum / win) / 32768 > 0.01;
-    const t = (i / rate) * 1000;
-    if (!loud) continue;
-    const last = runs.at(-1);
-    if (last && t - last.end < 300) last.end = t + 20;
-    else runs.push({ start: t, end: t + 20 });
-  }
-  return runs;
-}
 
 after(async () => {
   await dispose();

@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../config.js';
+import { speechRuns } from '../telephony/speechRuns.js';
 import { readWav } from '../telephony/wav.js';
 import { phantomPromises } from './promiseCheck.js';
 import type { Scenario } from './scenario.js';
@@ -70,6 +71,11 @@ export async function checkSafeguards(
     const noted = transcript.some((l) => l.role === 'system' && l.text.includes('recording stopped'));
     add(true, `the recording was ${e.recording.stopped ? '' : 'not '}stopped, and the record says so`,
       (state === 'stopped') === e.recording.stopped && noted === e.recording.stopped, `userdata.recording.state=${state}, system note: ${noted}`);
+    if (e.recording.callerLines !== undefined && r.recordingPath) {
+      const wav = readWav(new Uint8Array(readFileSync(r.recordingPath)));
+      const lines = speechRuns(wav.channels[0]!, wav.sampleRate);
+      add(false, `the recording holds ${e.recording.callerLines} caller line(s)`, lines.length === e.recording.callerLines, `caller audio at ${JSON.stringify(lines)}`);
+    }
   }
   if (e.messages) {
     const got = (await env.store.messages.forCall(r.callId)).map((m) => ({ callback: m.callback }));

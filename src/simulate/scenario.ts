@@ -176,7 +176,14 @@ export const Scenario = z
         /** Messages this call left in the store, in order: whether each promised a callback. */
         messages: z.array(z.object({ callback: z.enum(['none', 'pending']) }).strict()).optional(),
         /** The recording: whether the caller stopped it. */
-        recording: z.object({ stopped: z.boolean() }).strict().optional(),
+        recording: z
+          .object({
+            stopped: z.boolean(),
+            /** Caller lines the WAV holds (a line spoken after the stop must not be in it). */
+            callerLines: z.number().int().min(0).optional(),
+          })
+          .strict()
+          .optional(),
         /** Query parameters the STT was opened with (Deepgram's keyterm, redact). */
         sttParams: z.record(z.array(z.string())).optional(),
         /** The one-line summary a cold transfer carried in its SIP header (TRANSFER_SUMMARY_HEADER). */
