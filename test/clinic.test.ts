@@ -203,3 +203,25 @@ describe('clinic config', () => {
     assert.match(c.RECORDING_DISCLOSURE, /recorded/);
   });
 });
+
+describe('REDACT_PII in logs', () => {
+  it("censors the framework's lk.pii.* fields in every log line, keeping the rest", () => {
+    const script = [
+      "import { initializeLogger, log } from '@livekit/agents';",
+      `import { redactFrameworkLogs } from ${JSON.stringify(join(import.meta.dirname, '..', 'src', 'privacy', 'logRedaction.js'))};`,
+      "initializeLogger({ pretty: false, level: 'info' });",
+      'redactFrameworkLogs();',
+      "log().child({ component: 'x' }).info({ 'lk.pii.user_input': 'my card is 4111 1111 1111 1111', wordCount: 1 }, 'skipping user input');",
+    ].join('\n');
+    const run = (env: NodeJS.ProcessEnv) =>
+      spawnSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, ...env }, encoding: 'utf8', cwd: join(import.meta.dirname, '..', '..') });
+    const on = run({ REDACT_PII: 'true' });
+    assert.equal(on.status, 0, on.stderr);
+    const line = JSON.parse(on.stdout.trim().split('\n').at(-1)!);
+    assert.equal(line['lk.pii.user_input'], '[redacted]');
+    assert.equal(line.wordCount, 1);
+    assert.equal(line.component, 'x');
+    const off = run({ REDACT_PII: 'false' });
+    assert.match(off.stdout, /4111 1111 1111 1111/);
+  });
+});

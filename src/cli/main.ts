@@ -5,6 +5,7 @@
  */
 import { initializeLogger } from '@livekit/agents';
 import { Command } from 'commander';
+import { redactFrameworkLogs } from '../privacy/logRedaction.js';
 
 export type Register = (program: Command) => void;
 
@@ -13,6 +14,7 @@ const COMMANDS: string[] = ['simulate', 'sandbox', 'setupSip', 'setupTwilio', 't
 async function main(): Promise<void> {
   // The framework's logger is global and must exist before any agent code runs.
   initializeLogger({ pretty: process.stderr.isTTY === true, level: process.env.LOG_LEVEL ?? 'warn' });
+  redactFrameworkLogs();
   const program = new Command()
     .name('switchboard')
     .description('Telephony voice agents on LiveKit SIP: hotline, outbound campaigns, browser testing.')

@@ -18,6 +18,7 @@
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { type AgentDefinition, JobProcess, initializeLogger, type ipc, isAgent, log } from '@livekit/agents';
+import { redactFrameworkLogs } from '../privacy/logRedaction.js';
 import { dispose } from '@livekit/rtc-node';
 import { type RunningJob, runJob } from './jobRunner.js';
 import { type FromHost, type HostInit, type ToHost, isHostMessage } from './protocol.js';
@@ -70,6 +71,7 @@ async function main(): Promise<void> {
     process.on('message', first);
   });
   initializeLogger(init.logger);
+  redactFrameworkLogs();
   const logger = log().child({ pid: process.pid, host: true });
   const agent = await loadAgent(init.agentModule);
   const proc = new JobProcess();
