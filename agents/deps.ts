@@ -2,14 +2,18 @@
  * The services agents are built with. Passed in, never imported, so the same agents run in the
  * worker, in simulations and in tests against whatever store and clock the caller provides.
  */
-import type { AppointmentStore } from '../src/store/index.js';
+import type { AppointmentStore, MessageStore } from '../src/store/index.js';
 import type { BookRules } from '../tools/appointmentBook.js';
 import type { CallControl } from '../tools/callControl.js';
+import type { AgentPolicy } from './policy.js';
 
 export interface AgentDeps {
   control: CallControl;
   appointments: AppointmentStore;
   rules: BookRules;
+  /** Messages and callback requests (take_message). */
+  messages: MessageStore;
+  policy: AgentPolicy;
   now: () => Date;
   /** Whether the agent may speak yet; the greeting waits for it. */
   line: LineGate;

@@ -8,14 +8,15 @@ import type { CallControl } from '../tools/callControl.js';
 import { collectDigitsTool, sendDtmfTool } from '../tools/dtmf.js';
 import { endCallTool } from '../tools/endCall.js';
 import { withHoldFiller } from '../tools/hold.js';
-import { transferTool } from '../tools/transfer.js';
+import { type CallbackDeps, transferTool } from '../tools/transfer.js';
 import type { AgentDeps } from './deps.js';
 import { phoneStyle } from './prompts.js';
+import { clinicSafeguards, safeguardTools } from './safeguards.js';
 import type { CallUserdata } from './userdata.js';
 
 export const DESK_AGENT_ID = 'desk';
 
-function deskInstructions(u: CallUserdata, now: Date): string {
+function deskInstructions(u: CallUserdata, now: Date, deps: AgentDeps): string {
   const about = u.direction === 'outbound' && u.contact?.appointmentId
     ? ` This call is about appointment ${u.contact.appointmentId}: use find_appointments, tell the person when it is, ` +
       'and ask whether they will come. Confirm, reschedule or cancel it as they wish.'
@@ -27,13 +28,14 @@ function deskInstructions(u: CallUserdata, now: Date): string {
     u.reason ? `They said they need: ${u.reason}.` : '',
     'Check availability before offering a time, and book only a time the caller agreed to.',
     'When everything is done and the caller has nothing else, call end_call.',
+    clinicSafeguards(deps, u),
   ].filter(Boolean).join(' ');
 }
 
 /** The call-control tools this call supports (a browser session has no SIP leg: none). */
-function callControlTools(control: CallControl) {
+function callControlTools(control: CallControl, callbacks: CallbackDeps) {
   return {
-    ...(control.transfer ? { transfer_to_person: transferTool(control.transfer) } : {}),
+    ...(control.transfer ? { transfer_to_person: transferTool(control.transfer, callbacks) } : {}),
     ...(control.keypad ? { collect_digits: collectDigitsTool(control.keypad), send_dtmf: sendDtmfTool(control.keypad) } : {}),
   };
 }
@@ -41,14 +43,18 @@ function callControlTools(control: CallControl) {
 export function deskAgent(deps: AgentDeps, u: CallUserdata, chatCtx?: llm.ChatContext): voice.Agent<CallUserdata> {
   return voice.Agent.create<CallUserdata>({
     id: DESK_AGENT_ID,
-    instructions: deskInstructions(u, deps.now()),
+    instructions: deskInstructions(u, deps.now(), deps),
     chatCtx,
     tools: {
       // The store may be slow (a remote database, a busy disk): those tools say a filler line
       // rather than leave the caller in silence.
-      ...withHoldFiller(appointmentTools({ store: deps.appointments, rules: deps.rules, now: deps.now }), deps.control.holdFiller),
+      ...withHoldFiller(
+        appointmentTools({ store: deps.appointments, rules: deps.rules, now: deps.now, identityCheck: deps.policy.identityCheck }),
+        deps.control.holdFiller,
+      ),
       end_call: endCallTool(deps.control),
-      ...callControlTools(deps.control),
+      ...safeguardTools(deps),
+      ...callControlTools(deps.control, { messages: deps.messages, now: deps.now }),
     },
     onEnter: (ctx) => {
       // Answer the request the caller already made to the intro agent, without a new greeting.

@@ -13,6 +13,7 @@ import { transferTool } from '../tools/transfer.js';
 import type { AgentDeps } from './deps.js';
 import { deskAgent } from './desk.js';
 import { greeting, phoneStyle } from './prompts.js';
+import { clinicSafeguards, safeguardTools } from './safeguards.js';
 import type { CallToolOptions, CallUserdata } from './userdata.js';
 
 export const INTRO_AGENT_ID = 'intro';
@@ -40,8 +41,9 @@ function inboundTools(deps: AgentDeps) {
       },
     }),
     end_call: endCallTool(deps.control),
+    ...safeguardTools(deps),
     // A caller who asks for a person straight away gets one, without going through the desk.
-    ...(deps.control.transfer ? { transfer_to_person: transferTool(deps.control.transfer) } : {}),
+    ...(deps.control.transfer ? { transfer_to_person: transferTool(deps.control.transfer, { messages: deps.messages, now: deps.now }) } : {}),
   };
 }
 
@@ -59,6 +61,7 @@ function outboundTools(deps: AgentDeps) {
       },
     }),
     end_call: endCallTool(deps.control),
+    ...safeguardTools(deps),
     // The number we dial may answer with a company's phone menu before any person.
     ...(deps.control.keypad ? { send_dtmf: sendDtmfTool(deps.control.keypad) } : {}),
   };
@@ -73,7 +76,7 @@ export function introAgent(deps: AgentDeps, u: CallUserdata): voice.Agent<CallUs
       'Do not try to book anything yourself.';
   return voice.Agent.create<CallUserdata>({
     id: INTRO_AGENT_ID,
-    instructions: `${phoneStyle(u, deps.now())} ${job}`,
+    instructions: `${phoneStyle(u, deps.now())} ${job} ${clinicSafeguards(deps, u)}`,
     tools: outbound ? outboundTools(deps) : inboundTools(deps),
     onEnter: async (ctx) => {
       // A call that ended before the line opened (an answering machine) gets no greeting; and

@@ -32,6 +32,16 @@ export interface CallUserdata {
 
   /** The appointment the conversation is about, once known. */
   appointment?: { id: string; start: string; status: string };
+  /** Set while the call is being recorded: what the greeting discloses, and whether the caller stopped it. */
+  recording?: { disclosure: string; state: 'on' | 'stopped'; stoppedAt?: string };
+  /** The caller gave the second factor (IDENTITY_CHECK) for the appointments on their number. */
+  identityVerified?: boolean;
+  /** The caller described an emergency; nothing is booked after this. */
+  emergency?: { what: string; at: string };
+  /** A booking read back to the caller, waiting for their yes (book_appointment's first call). */
+  pendingBooking?: { start: string; name: string; callerTurns: number };
+  /** Messages and callbacks taken on this call (also in the store): the end-of-call webhook carries them. */
+  messages?: { id: string; text: string; callback: 'none' | 'pending'; callbackNumber: string | null }[];
   /** Short structured result for the call record (outbound work: confirmed, rescheduled, …). */
   result?: Record<string, unknown>;
 }

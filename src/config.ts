@@ -116,6 +116,14 @@ const spec = {
     z.coerce.number().int().min(0).max(5000).default(400),
     'caller speech needed to interrupt the agent',
   ],
+  MIN_INTERRUPTION_WORDS: [
+    z.coerce.number().int().min(0).max(10).default(2),
+    'phone calls: words the caller must say to interrupt the agent, so "uh-huh" or a cough does not cut it off (browser: 1)',
+  ],
+  STT_KEYTERMS: [
+    csv.default(''),
+    'words the STT should expect: staff, street and product names (Deepgram keyterms; BUSINESS_NAME is always one)',
+  ],
 
   // The business the reference agents serve.
   BUSINESS_NAME: [z.string().min(1).default('Riverside Clinic'), 'name the agent answers with'],
@@ -123,6 +131,33 @@ const spec = {
   DEFAULT_REGION: [
     z.string().regex(/^[A-Z]{2}$/, 'two-letter ISO country code').default('US'),
     'region for numbers written without a country code',
+  ],
+
+  // Clinic safeguards (src/policy/): what the agent may say and do for the public.
+  RECORDING_DISCLOSURE: [
+    z.string().min(1).max(300).default("This call is recorded; just say so if you'd rather it wasn't."),
+    'first sentence of every greeting while RECORDING_DIR is set; the recording starts with it',
+  ],
+  EMERGENCY_NUMBER: [z.string().regex(/^[0-9]{2,4}$/, '2-4 digits, e.g. 911').default('911'), 'local emergency number callers are told to call'],
+  EMERGENCY_ACTION: [
+    z.enum(['end', 'transfer']).default('end'),
+    'after telling a caller in an emergency to call EMERGENCY_NUMBER: end the call, or transfer to EMERGENCY_TRANSFER_TO',
+  ],
+  EMERGENCY_TRANSFER_TO: [
+    z.string().regex(/^(\+[1-9]\d{6,14}|sip:[^\s]+|tel:\+[1-9]\d{6,14})$/, 'E.164, tel: or sip: URI').optional(),
+    'EMERGENCY_ACTION=transfer: where (a nurse line; must be on TRANSFER_ALLOWLIST)',
+  ],
+  IDENTITY_CHECK: [
+    z.enum(['name', 'off']).default('name'),
+    'second factor before an existing appointment is read out or changed: name (the name on the booking) or off',
+  ],
+  REDACT_PII: [
+    z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+    'mask card numbers, SSNs, dates of birth and emails in transcripts, tool calls, messages and logs we write (and ask Deepgram to)',
+  ],
+  RETENTION_DAYS: [
+    z.coerce.number().int().min(0).max(36_500).default(0),
+    '`switchboard purge` clears transcripts, recordings, userdata and messages of calls older than this (0: keep; bookings are always kept)',
   ],
 
   // Call limits.
@@ -224,6 +259,10 @@ const spec = {
   TRANSFER_FALLBACK: [
     z.enum(['callback', 'cold']).default('callback'),
     'when nobody takes a warm transfer: promise a callback, or ring the destination directly (cold)',
+  ],
+  TRANSFER_SUMMARY_HEADER: [
+    z.string().regex(/^X-[A-Za-z0-9-]{1,60}$/, 'an X- header name').default('X-Switchboard-Summary'),
+    'SIP header on a cold transfer (REFER) carrying a one-line summary for the person who answers, where the carrier passes it on',
   ],
   TRANSFER_RING_SECONDS: [z.coerce.number().int().min(5).max(120).default(20), 'how long a transfer destination may ring'],
   HOLD_FILLER_MS: [z.coerce.number().int().min(0).max(60_000).default(1500), 'tool time before a "one moment" filler (0: off)'],
@@ -350,6 +389,7 @@ export function loadConfig(env: Record<string, string | undefined> = readEnv(), 
       problems.push(`${key}: ${why}${shown} — ${purpose}`);
     }
   }
+  if (problems.length === 0) problems.push(...crossFieldProblems(out as Config));
   if (options.requireProviderKeys) problems.push(...missingProviderKeys(out as Partial<Config>));
   if ((out.WEBHOOK_URL as string[] | undefined)?.length && !out.WEBHOOK_SECRET) {
     problems.push(`WEBHOOK_SECRET: not set — ${describeVar('WEBHOOK_SECRET')} (needed because WEBHOOK_URL is set)`);
@@ -371,6 +411,18 @@ export function storeTarget(config: Pick<Config, 'STORE_URL' | 'STORE_PATH'>): {
     return { url: config.STORE_URL, setting: 'STORE_PATH' };
   }
   return { url: config.STORE_URL, setting: 'STORE_URL' };
+}
+
+/** Settings that are each valid but do not fit together. */
+function crossFieldProblems(c: Config): string[] {
+  const problems: string[] = [];
+  if (c.EMERGENCY_ACTION === 'transfer') {
+    if (!c.EMERGENCY_TRANSFER_TO) problems.push(`EMERGENCY_TRANSFER_TO: not set — needed because EMERGENCY_ACTION=transfer`);
+    else if (!c.TRANSFER_ALLOWLIST.includes(c.EMERGENCY_TRANSFER_TO)) {
+      problems.push(`EMERGENCY_TRANSFER_TO: ${c.EMERGENCY_TRANSFER_TO} is not on TRANSFER_ALLOWLIST — calls are only ever transferred to allowed destinations`);
+    }
+  }
+  return problems;
 }
 
 /** A key needed for something besides the selected providers, and why. */

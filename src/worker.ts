@@ -149,7 +149,8 @@ export function phoneControls(
 ): Pick<CallIo, 'transfer' | 'warmTransfer' | 'warmUnavailable' | 'onDtmf' | 'publishDtmf'> {
   return {
     // playDialtone: the caller hears ringing while the destination rings, not dead air.
-    transfer: (to, { ringSeconds }) => sip.transferSipParticipant(room, identity, to, { playDialtone: true, ringingTimeout: ringSeconds }),
+    transfer: (to, { ringSeconds, headers }) =>
+      sip.transferSipParticipant(room, identity, to, { playDialtone: true, ringingTimeout: ringSeconds, ...(headers ? { headers } : {}) }),
     // The framework's warm transfer dials on the outbound trunk; without one there is nothing to dial.
     ...(config.TRANSFER_MODE === 'warm' && config.SIP_OUTBOUND_TRUNK_ID
       ? { warmTransfer: (r: WarmTransferRequest) => warmTransfer(config, r, shutdown), warmUnavailable: () => warmTransferUnavailable(config) }

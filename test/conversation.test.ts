@@ -10,6 +10,7 @@ import { voice } from '@livekit/agents';
 import * as openai from '@livekit/agents-plugin-openai';
 import { type AgentDeps, openLineGate } from '../agents/deps.js';
 import { introAgent } from '../agents/intro.js';
+import { CLINIC_POLICY } from '../agents/policy.js';
 import { type CallUserdata, newUserdata } from '../agents/userdata.js';
 import { OpenAIEmulator } from '../src/sandbox/openaiEmulator.js';
 import { type Store, openStore } from '../src/store/index.js';
@@ -40,6 +41,8 @@ async function harness(key: string, init: Partial<Parameters<typeof newUserdata>
   const deps: AgentDeps = {
     control: { callId: userdata.callId, endCall: (r) => void ended.push(r) },
     appointments: store.appointments,
+    messages: store.messages,
+    policy: CLINIC_POLICY,
     rules: { ...DEFAULT_RULES, timezone: 'America/New_York' },
     now: () => NOW,
     line: openLineGate(),
@@ -61,6 +64,7 @@ describe('inbound conversation', () => {
       { toolCalls: [{ name: 'transfer_to_desk', arguments: { name: 'Ana Diaz', reason: 'a checkup' } }] },
       { toolCalls: [{ name: 'check_availability', arguments: { date: '2026-11-24' } }] },
       { text: 'I have Tuesday at 9 or 9:30. Which works for you?' },
+      { toolCalls: [{ name: 'book_appointment', arguments: { start: '2026-11-24T09:30', name: 'Ana Diaz' } }] },
       { toolCalls: [{ name: 'book_appointment', arguments: { start: '2026-11-24T09:30', name: 'Ana Diaz' } }] },
       { text: "You're booked for Tuesday at 9:30." },
       { toolCalls: [{ name: 'end_call', arguments: { goodbye: 'Thanks Ana, see you Tuesday. Goodbye!', summary: 'booked checkup' } }] },
@@ -91,10 +95,17 @@ describe('inbound conversation', () => {
     assert.ok(deskFirst.toolNames.includes('book_appointment'));
     assert.ok(!deskFirst.toolNames.includes('transfer_to_desk'));
 
+    // The first call only reads the name and time back (the tool says it; nothing is booked yet).
     const r2 = await h.session.run({ userInput: '9:30 please.' }).wait();
     r2.expect.nextEvent().isFunctionCall({ name: 'book_appointment' });
     r2.expect.nextEvent().isFunctionCallOutput();
-    r2.expect.nextEvent().isMessage({ role: 'assistant' });
+    r2.expect.noMoreEvents();
+    assert.equal((await h.store.appointments.findByPhone('+15550001111')).length, 0);
+    assert.deepEqual(h.userdata.pendingBooking, { start: '2026-11-24T14:30:00Z', name: 'Ana Diaz', callerTurns: 2 });
+    const yes = await h.session.run({ userInput: 'Yes, book it.' }).wait();
+    yes.expect.nextEvent().isFunctionCall({ name: 'book_appointment' });
+    yes.expect.nextEvent().isFunctionCallOutput();
+    yes.expect.nextEvent().isMessage({ role: 'assistant' });
     const booked = await h.store.appointments.findByPhone('+15550001111');
     assert.equal(booked.length, 1);
     assert.equal(booked[0]!.start, '2026-11-24T14:30:00Z');
@@ -185,7 +196,7 @@ describe('outbound conversation', () => {
     // The intro offered only identity and end tools, and its prompt withholds the reason.
     const r1 = await h.session.run({ userInput: 'Yes, this is Dana.' }).wait();
     const introReq = emu.requestsFor(key)[0]!;
-    assert.deepEqual([...introReq.toolNames].sort(), ['confirm_identity', 'end_call']);
+    assert.deepEqual([...introReq.toolNames].sort(), ['confirm_identity', 'emergency', 'end_call', 'take_message']);
     assert.ok(!JSON.stringify(introReq.messages).includes('cleaning'));
     r1.expect.nextEvent().isFunctionCall({ name: 'confirm_identity' });
     r1.expect.containsAgentHandoff();

@@ -78,7 +78,9 @@ describe('scenarios', () => {
     const r = reports.get('inbound-booking.yaml');
     assert.ok(r && !(r instanceof Error));
     const latency = r.record.latency as { turns: { firstAudioMs: number | null; endpointingMs: number | null }[]; firstAudioMs: { p50: number; p95: number } };
-    assert.equal(latency.turns.length, 3);
+    // Four caller lines. The third is answered by the read-back, which book_appointment says itself;
+    // the tracker counts it as that turn's reply only when it starts before the turn is closed.
+    assert.ok(latency.turns.length === 3 || latency.turns.length === 4, `${latency.turns.length} turns`);
     for (const t of latency.turns) {
       // The agent cannot answer before the turn ends, and the emulated stack answers within seconds.
       assert.ok(t.firstAudioMs !== null && t.endpointingMs !== null, JSON.stringify(t));

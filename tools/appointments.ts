@@ -9,6 +9,7 @@
 import { llm } from '@livekit/agents';
 import { DateTime } from 'luxon';
 import { z } from 'zod';
+import { readBackLine } from '../agents/prompts.js';
 import type { CallToolOptions, CallUserdata } from '../agents/userdata.js';
 import type { Appointment, AppointmentStore } from '../src/store/index.js';
 import {
@@ -20,15 +21,20 @@ import {
   sayTime,
   utcIso,
 } from './appointmentBook.js';
+import { identityMatches } from './identity.js';
 import { speakable } from './speakable.js';
 
 export interface AppointmentToolDeps {
   store: AppointmentStore;
   rules: BookRules;
   now: () => Date;
+  /** IDENTITY_CHECK: `name` asks for the name on the booking before an appointment found by caller ID is used. */
+  identityCheck?: 'name' | 'off';
 }
 
 const MAX_SLOTS_SPOKEN = 6;
+/** Wrong names before verify_identity stops trying (a caller guessing names). */
+const MAX_IDENTITY_ATTEMPTS = 2;
 
 /** Business-rule refusals are answers for the model, not failures. */
 function asToolError(err: unknown): never {
@@ -36,26 +42,36 @@ function asToolError(err: unknown): never {
   throw err;
 }
 
-function owns(a: Appointment, u: CallUserdata): boolean {
-  return (
-    (u.callerNumber !== null && a.phone === u.callerNumber) ||
-    a.id === u.contact?.appointmentId ||
-    a.callId === u.callId
-  );
+/**
+ * How this call is entitled to an appointment. `number` alone is caller ID, which can be spoofed:
+ * with IDENTITY_CHECK on it counts only once the caller gave the name on the booking. An outbound
+ * call reached the number we dialled, and a booking made on this call is the caller's own.
+ */
+function entitlement(a: Appointment, u: CallUserdata): 'call' | 'number' | 'none' {
+  if (a.id === u.contact?.appointmentId || a.callId === u.callId) return 'call';
+  if (u.callerNumber !== null && a.phone === u.callerNumber) return 'number';
+  return 'none';
 }
+
+/** Counted per call (userdata is per call), so a second agent does not reset the guesses. */
+const identityAttempts = new WeakMap<CallUserdata, number>();
 
 function remember(u: CallUserdata, a: Appointment): void {
   u.appointment = { id: a.id, start: a.start, status: a.status };
 }
 
-export function appointmentTools({ store, rules, now }: AppointmentToolDeps) {
+export function appointmentTools({ store, rules, now, identityCheck = 'off' }: AppointmentToolDeps) {
+  const verified = (u: CallUserdata) => identityCheck === 'off' || u.identityVerified === true;
   const ownedOrRefuse = async (id: string, u: CallUserdata): Promise<Appointment> => {
     const a = await store.get(id);
-    if (!a || a.status === 'cancelled' || !owns(a, u)) {
+    const by = a && a.status !== 'cancelled' ? entitlement(a, u) : 'none';
+    if (!a || by === 'none') {
       throw new llm.ToolError(`There is no active appointment ${id} for this caller. Use find_appointments first.`);
     }
+    if (by === 'number' && !verified(u)) throw new llm.ToolError(VERIFY_FIRST);
     return a;
   };
+  const say = (list: Appointment[]) => list.map((a) => `${a.id}: ${sayAppointment(a, rules.timezone)} (${a.status})`).join('; ');
 
   return {
     check_availability: llm.tool({
@@ -79,7 +95,10 @@ export function appointmentTools({ store, rules, now }: AppointmentToolDeps) {
     }),
 
     book_appointment: llm.tool({
-      description: 'Book an appointment at a free time, after the caller agreed to it.',
+      description:
+        'Book an appointment at a free time, after the caller agreed to it. The first call reads the name and time ' +
+        'back to the caller for you (say nothing else in that turn); call it again with the same start and name once ' +
+        'they say yes. Only then is it booked.',
       parameters: z.object({
         start: z.string().describe('Local start time, YYYY-MM-DDTHH:mm, from check_availability'),
         name: z.string().min(1).describe("The caller's name"),
@@ -88,6 +107,7 @@ export function appointmentTools({ store, rules, now }: AppointmentToolDeps) {
       execute: ({ start, name, reason }, { ctx }: CallToolOptions) =>
         speakable('book the appointment', async () => {
           const u = ctx.userData;
+          if (u.emergency) throw new llm.ToolError('Nothing can be booked on this call: the caller described an emergency.');
           const at = (() => {
             try {
               return parseLocalStart(start, rules, now());
@@ -95,6 +115,20 @@ export function appointmentTools({ store, rules, now }: AppointmentToolDeps) {
               return asToolError(err);
             }
           })();
+          // The name and time are read back, by the tool, and booked only on the caller's next turn:
+          // a misheard name or time is caught before it is in the book.
+          const turns = callerTurns(ctx);
+          const pending = u.pendingBooking;
+          if (!pending || pending.start !== utcIso(at) || pending.name !== name) {
+            u.pendingBooking = { start: utcIso(at), name, callerTurns: turns };
+            await ctx.waitForPlayout();
+            ctx.session.say(readBackLine(name, sayTime(at)));
+            return undefined;
+          }
+          if (turns <= pending.callerTurns) {
+            throw new llm.ToolError("The booking was read back; wait for the caller's answer before booking it.");
+          }
+          u.pendingBooking = undefined;
           const result = await store.book({
             name,
             phone: u.callerNumber,
@@ -125,9 +159,39 @@ export function appointmentTools({ store, rules, now }: AppointmentToolDeps) {
             if (a && a.status !== 'cancelled') found.set(a.id, a);
           }
           if (found.size === 0) return 'No upcoming appointments for this caller.';
-          return [...found.values()]
-            .map((a) => `${a.id}: ${sayAppointment(a, rules.timezone)} (${a.status})`)
+          const all = [...found.values()];
+          if (verified(u)) return say(all);
+          const own = all.filter((a) => entitlement(a, u) === 'call');
+          const hidden = all.length - own.length;
+          if (hidden === 0) return say(own);
+          return [own.length ? say(own) : '', `${hidden} more upcoming appointment(s) on this number. ${VERIFY_FIRST}`]
+            .filter(Boolean)
             .join('; ');
+        }),
+    }),
+
+    verify_identity: llm.tool({
+      description:
+        "Check the caller's second factor before you say anything about, or change, an appointment found by their " +
+        'phone number: the full name on the booking, as the caller says it.',
+      parameters: z.object({ name: z.string().min(1).describe('The name the caller gave for the booking') }),
+      execute: ({ name }, { ctx }: CallToolOptions) =>
+        speakable('check that', async () => {
+          const u = ctx.userData;
+          if (verified(u)) return 'Already verified.';
+          const tries = identityAttempts.get(u) ?? 0;
+          if (tries >= MAX_IDENTITY_ATTEMPTS) {
+            throw new llm.ToolError('Too many tries. Share nothing about appointments on this call; offer to take a message.');
+          }
+          const onNumber = u.callerNumber ? await store.findByPhone(u.callerNumber) : [];
+          const matching = onNumber.filter((a) => identityMatches(name, a.name));
+          if (matching.length === 0) {
+            identityAttempts.set(u, tries + 1);
+            return 'That name does not match. Ask once more for the full name on the booking; share nothing meanwhile.';
+          }
+          u.identityVerified = true;
+          u.callerName ??= name;
+          return `Verified. ${say(onNumber)}`;
         }),
     }),
 
@@ -183,4 +247,12 @@ export function appointmentTools({ store, rules, now }: AppointmentToolDeps) {
         }),
     }),
   };
+}
+
+const VERIFY_FIRST =
+  'Before saying anything about those or changing them, ask for the full name on the booking and call verify_identity.';
+
+/** Caller turns so far: a read-back is answered only by a turn that came after it. */
+function callerTurns(ctx: CallToolOptions['ctx']): number {
+  return ctx.session.history.items.filter((i) => i.type === 'message' && i.role === 'user').length;
 }

@@ -26,6 +26,8 @@ export interface TransferRequest {
   reason?: string;
   /** Resolves once what the agent said before calling the tool has played (so the handoff follows it). */
   waitForSpeech?: () => Promise<unknown>;
+  /** One line for whoever picks up (a SIP header on a cold transfer, where the carrier passes it on). */
+  summary?: string;
   /** The conversation so far, for the warm-transfer briefing. */
   history?: llm.ChatContext;
   /** The speech that carried the tool call: a call ended by the transfer closes once it is done. */
@@ -95,6 +97,8 @@ export interface CallControl {
   readonly keypad?: KeypadControl;
   /** True while the caller is pressing keys: what the STT hears then is tones, not words. */
   readonly keysBeingPressed?: () => boolean;
+  /** Present while the call is recorded: stops the recording for the rest of the call (the caller objected). */
+  readonly recording?: { stop(): void };
   /** Present unless HOLD_FILLER_MS is 0. */
   readonly holdFiller?: HoldFiller;
 }

@@ -11,6 +11,7 @@ import { llm } from '@livekit/agents';
 import { z } from 'zod';
 import type { CallToolOptions } from '../agents/userdata.js';
 import type { TransferControl, TransferResult } from './callControl.js';
+import { type MessageToolDeps, recordCallback } from './messages.js';
 
 /**
  * The destinations a call may be transferred to. Entries are E.164 numbers, `tel:` or `sip:` URIs
@@ -54,7 +55,10 @@ export function transferNumber(entry: string): string | undefined {
   return /^\+[1-9]\d{6,14}$/.test(n) ? n : undefined;
 }
 
-export function transferTool(transfer: TransferControl) {
+/** Where a transfer that fell back to "we'll call you back" records that callback (messages.ts). */
+export type CallbackDeps = Pick<MessageToolDeps, 'messages' | 'now'>;
+
+export function transferTool(transfer: TransferControl, callbacks?: CallbackDeps) {
   const list = transfer.destinations.join(', ');
   return llm.tool({
     description:
@@ -71,10 +75,15 @@ export function transferTool(transfer: TransferControl) {
         destination,
         handoff,
         reason,
+        summary: reason,
         waitForSpeech: () => ctx.waitForPlayout(),
         history: ctx.session.history,
         speech: ctx.speechHandle,
       });
+      if (result.status === 'failed' && result.callbackPromised && callbacks) {
+        // The promise is made real before the model hears it may make it.
+        return recordCallback(callbacks, ctx.userData, reason ?? 'asked for a person', 'transfer did not connect');
+      }
       return toolOutput(result, list);
     },
   });

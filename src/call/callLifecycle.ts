@@ -8,6 +8,7 @@
  */
 import { type VAD, log, type stt as sttNs, voice, waitUntilTimeout } from '@livekit/agents';
 import { introAgent } from '../../agents/intro.js';
+import { agentPolicy } from '../../agents/policy.js';
 import { voicemailMessage } from '../../agents/prompts.js';
 import { type CallUserdata, type OutboundContact, newUserdata } from '../../agents/userdata.js';
 import { DEFAULT_RULES } from '../../tools/appointmentBook.js';
@@ -23,6 +24,7 @@ import { join } from 'node:path';
 import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { CallLog } from './callLog.js';
+import { personalData } from './personalData.js';
 import { type DialRequest, type DialResult, type SipDialer, dial } from './outboundDial.js';
 import { DEFAULT_PRICES, type PriceTable, callCost } from '../cost/index.js';
 import { LatencyTracker, type TurnLatency } from './latency.js';
@@ -85,7 +87,7 @@ export interface CallIo {
    * Phone calls: hands the caller's SIP leg to `to` (a tel: or sip: URI) with LiveKit's
    * TransferSIPParticipant. Resolves once transferred; rejects with the SIP error otherwise.
    */
-  transfer?(to: string, opts: { ringSeconds: number }): Promise<void>;
+  transfer?(to: string, opts: { ringSeconds: number; headers?: Record<string, string> }): Promise<void>;
   /**
    * Phone calls in a LiveKit job: the framework's WarmTransferTask (dial a person, brief them, move
    * them into the caller's room). Called from inside the transfer tool, as the framework requires.
@@ -175,6 +177,7 @@ async function runCallInContext(setup: CallSetup, deps: CallDeps, io: CallIo): P
     timezone: config.BUSINESS_TIMEZONE,
     contact: setup.contact,
   });
+  if (config.RECORDING_DIR) userdata.recording = { disclosure: config.RECORDING_DISCLOSURE, state: 'on' };
 
   let resolveLine!: (open: boolean) => void;
   const line = { open: false, ready: new Promise<boolean>((r) => (resolveLine = r)) };
@@ -223,7 +226,8 @@ async function runCallInContext(setup: CallSetup, deps: CallDeps, io: CallIo): P
     mode: config.TRANSFER_MODE,
     fallback: config.TRANSFER_FALLBACK,
     ringSeconds: config.TRANSFER_RING_SECONDS,
-    coldTransfer: (uri, ringSeconds) => io.transfer!(uri, { ringSeconds }),
+    summaryHeader: config.TRANSFER_SUMMARY_HEADER,
+    coldTransfer: (uri, ringSeconds, headers) => io.transfer!(uri, { ringSeconds, headers }),
     warmTransfer: io.warmTransfer ? (r) => io.warmTransfer!(r) : undefined,
     warmUnavailable: io.warmUnavailable ? () => io.warmUnavailable!() : undefined,
     say: async (text) => {
@@ -338,6 +342,7 @@ async function runCallInContext(setup: CallSetup, deps: CallDeps, io: CallIo): P
     ...(allow.empty ? {} : { transfer: { destinations: allow.entries, transfer } }),
     ...(phone && (io.onDtmf || io.publishDtmf) ? { keypad: keypadControl } : {}),
     keysBeingPressed: () => keypad.busy,
+    ...(config.RECORDING_DIR ? { recording: { stop: () => recording?.stop(() => note('system', 'recording stopped at the caller\'s request')) } } : {}),
     ...(config.HOLD_FILLER_MS > 0 ? { holdFiller: { afterMs: config.HOLD_FILLER_MS, line: config.HOLD_FILLER_TEXT } } : {}),
   };
 
@@ -348,7 +353,15 @@ async function runCallInContext(setup: CallSetup, deps: CallDeps, io: CallIo): P
     // the caller in silence; the lifecycle decides instead (see onError).
     session.connOptions.maxUnrecoverableErrors = Number.MAX_SAFE_INTEGER;
     const agent = introAgent(
-      { control, appointments: store.appointments, rules: { ...DEFAULT_RULES, timezone: config.BUSINESS_TIMEZONE }, now, line },
+      {
+        control,
+        appointments: store.appointments,
+        messages: store.messages,
+        policy: agentPolicy(config),
+        rules: { ...DEFAULT_RULES, timezone: config.BUSINESS_TIMEZONE },
+        now,
+        line,
+      },
       userdata,
     );
     callLog.attach(session, agent.id);
@@ -385,7 +398,7 @@ async function runCallInContext(setup: CallSetup, deps: CallDeps, io: CallIo): P
 
     if (config.RECORDING_DIR) {
       await mkdir(config.RECORDING_DIR, { recursive: true });
-      const tap = await RecordingTap.open(join(config.RECORDING_DIR, `${setup.callId}.wav`), startedAtMs);
+      const tap = await RecordingTap.open(join(config.RECORDING_DIR, `${setup.callId}.wav`));
       recording = tap;
       // The caller's side keeps sending until it is torn down; frames after the close are dropped.
       io.onCallerAudio?.((pcm, rate, at) => {
@@ -474,10 +487,8 @@ async function runCallInContext(setup: CallSetup, deps: CallDeps, io: CallIo): P
     endedAt: now().toISOString(),
     outcome,
     agents: callLog.agents,
-    toolCalls: callLog.toolCalls,
-    userdata,
-    transcript: callLog.transcript,
-    result: userdata.result ?? null,
+    // REDACT_PII: what is stored is what the webhook and every later reader sees.
+    ...personalData(config, { toolCalls: callLog.toolCalls, userdata, transcript: callLog.transcript, result: userdata.result ?? null }),
     recordingPath,
     latency: latency.summary(),
     cost,

@@ -9,11 +9,12 @@
  */
 import { createHash } from 'node:crypto';
 import { deskAgent } from '../../agents/desk.js';
+import { CLINIC_POLICY } from '../../agents/policy.js';
 import type { AgentDeps } from '../../agents/deps.js';
 import { introAgent } from '../../agents/intro.js';
 import { newUserdata } from '../../agents/userdata.js';
 import { DEFAULT_RULES } from '../../tools/appointmentBook.js';
-import type { AppointmentStore, Direction } from '../store/index.js';
+import type { AppointmentStore, Direction, MessageStore } from '../store/index.js';
 
 const cache = new Map<string, Record<string, string>>();
 
@@ -38,6 +39,8 @@ export function promptVersions(direction: Direction, outboundWithContact = direc
   const deps: AgentDeps = {
     control: { callId: 'prompt-version', endCall: () => undefined },
     appointments: {} as AppointmentStore,
+    messages: {} as MessageStore,
+    policy: CLINIC_POLICY,
     rules: { ...DEFAULT_RULES, timezone: 'UTC' },
     now: () => new Date(0),
     line: { open: false, ready: new Promise<boolean>(() => undefined) },

@@ -47,8 +47,10 @@ export interface TransferLine {
   /** After a failed warm transfer: ring the destination directly, or promise a callback. */
   fallback: 'cold' | 'callback';
   ringSeconds: number;
+  /** SIP header that carries the one-line summary on a cold transfer (TRANSFER_SUMMARY_HEADER). */
+  summaryHeader?: string;
   /** LiveKit TransferSIPParticipant for the caller; resolves once transferred, rejects with the SIP error. */
-  coldTransfer(uri: string, ringSeconds: number): Promise<void>;
+  coldTransfer(uri: string, ringSeconds: number, headers: Record<string, string>): Promise<void>;
   /** The framework's warm transfer, when this call can run it; rejects when it did not connect. */
   warmTransfer?(req: WarmTransferRequest): Promise<void>;
   /** Why a warm transfer cannot work here (the server cannot merge the calls), or undefined. */
@@ -122,7 +124,7 @@ export class TransferDesk {
         await this.line.say(COLD_FALLBACK_LINE);
         if (this.line.callerGone()) return this.callerLeft(requested, to, 'cold');
       }
-      return await this.cold(requested, to);
+      return await this.cold(requested, to, req.summary);
     } finally {
       this.busy = false;
     }
@@ -144,11 +146,12 @@ export class TransferDesk {
     }
   }
 
-  private async cold(requested: string | null, to: string): Promise<TransferResult> {
+  private async cold(requested: string | null, to: string, summary: string | undefined): Promise<TransferResult> {
     const uri = transferUri(to);
     const deadline = this.line.ringSeconds * 1000 + REQUEST_GRACE_MS;
+    const headers = summaryHeaders(this.line.summaryHeader, summary);
     try {
-      await waitUntilTimeout(this.line.coldTransfer(uri, this.line.ringSeconds), deadline);
+      await waitUntilTimeout(this.line.coldTransfer(uri, this.line.ringSeconds, headers), deadline);
       this.record({ requested, to, mode: 'cold', result: 'transferred' });
       this.line.note(`cold transfer to ${uri}: transferred`);
       return { status: 'transferred', to, mode: 'cold' };
@@ -186,3 +189,22 @@ export class TransferDesk {
   }
 }
 
+
+/** Longest summary sent: carriers and phones drop or truncate long headers. */
+const MAX_SUMMARY_CHARS = 200;
+
+/**
+ * The summary as a SIP header LiveKit puts on the REFER: one line of printable ASCII (a header
+ * value cannot carry a line break, and not every carrier passes UTF-8). Carriers that copy X-
+ * headers of a REFER to the new leg show it to the person who answers; others drop it.
+ */
+export function summaryHeaders(name: string | undefined, summary: string | undefined): Record<string, string> {
+  if (!name || !summary) return {};
+  const line = summary
+    .normalize('NFKD')
+    .replace(/[^\x20-\x7e]/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .slice(0, MAX_SUMMARY_CHARS);
+  return line ? { [name]: line } : {};
+}

@@ -35,6 +35,8 @@ const COMMANDS: Record<string, CommandModule[]> = {
   db: [{ module: 'db' }],
   webhooks: [{ module: 'webhooks' }],
   report: [{ module: 'report' }],
+  messages: [{ module: 'messages' }],
+  purge: [{ module: 'purge' }],
 };
 
 function version(): string {
@@ -74,6 +76,8 @@ async function main(): Promise<void> {
     const envFile = envFileArg(args);
     const level = process.env.LOG_LEVEL ?? readEnv(envFile ?? '.env').LOG_LEVEL ?? 'warn';
     initializeLogger({ pretty: process.stderr.isTTY === true, level });
+    const { redactFrameworkLogs } = await import('../privacy/logRedaction.js');
+    redactFrameworkLogs();
   }
   for (const c of wanted) {
     const mod = (await import(`./${c.module}.js`)) as { register: Register };

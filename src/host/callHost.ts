@@ -18,6 +18,7 @@
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { type AgentDefinition, JobProcess, initializeLogger, type ipc, isAgent, log } from '@livekit/agents';
+import { redactFrameworkLogs } from '../privacy/logRedaction.js';
 import { dispose } from '@livekit/rtc-node';
 import { forwardMetrics } from '../observe/metrics.js';
 import { type RunningJob, runJob } from './jobRunner.js';
@@ -71,6 +72,7 @@ async function main(): Promise<void> {
     process.on('message', first);
   });
   initializeLogger(init.logger);
+  redactFrameworkLogs();
   // Nobody scrapes a host: what its calls measure goes to the worker's registry.
   const metrics = forwardMetrics((ops) => send({ host: 'metrics', ops }));
   const logger = log().child({ pid: process.pid, host: true });

@@ -17,6 +17,7 @@ import * as openai from '@livekit/agents-plugin-openai';
 import type { Config } from '../config.js';
 import { LlmConnection } from './llmConnection.js';
 import { RestartableSTT } from './restartableStt.js';
+import { sttKeyterms } from './turnTaking.js';
 
 export type ChannelProfile = 'phone' | 'phone-wideband' | 'browser';
 
@@ -66,6 +67,9 @@ function buildStt(config: Config, profile: ChannelProfile, keys: ProviderKeys): 
           // The session's own VAD ends turns; Deepgram's endpointing only shapes finals, so keep
           // it short to get the final transcript early.
           endpointing: 25,
+          keyterm: sttKeyterms(config),
+          // Deepgram masks card numbers and SSNs before the transcript leaves it (src/privacy/ does the rest).
+          ...(config.REDACT_PII && config.STT_LANGUAGE.startsWith('en') ? { redact: ['pci', 'ssn'] } : {}),
           ...(config.DEEPGRAM_BASE_URL ? { baseUrl: config.DEEPGRAM_BASE_URL } : {}),
         });
       case 'cartesia':

@@ -12,6 +12,7 @@ import type { CallUserdata } from '../../agents/userdata.js';
 import type { Config } from '../config.js';
 import { type ChannelProfile, PROFILE_RATES, type Providers } from './providers.js';
 import { SileroBatchSession } from './sileroBatch.js';
+import { interruptionRule } from './turnTaking.js';
 
 /**
  * Loads Silero once per process (the worker's prewarm). 8 kHz: the phone channel carries nothing
@@ -75,7 +76,7 @@ export function createSession({ config, profile, vad, providers, userdata }: Ses
     turnHandling: {
       turnDetection: 'vad',
       endpointing: { mode: 'fixed', minDelay: config.ENDPOINTING_MS, maxDelay: Math.max(2000, config.ENDPOINTING_MS * 4) },
-      interruption: { enabled: true, mode: 'vad', minDuration: config.MIN_INTERRUPTION_MS },
+      interruption: { enabled: true, mode: 'vad', ...interruptionRule(config, profile) },
       // Preemptive TTS as well: the first audio is ready when the turn is confirmed instead of a
       // TTS round trip later (measured: first audio p50 ~585 → ~520 ms at N=1, bench/README.md).
       preemptiveGeneration: { enabled: true, preemptiveTts: config.PREEMPTIVE_TTS },

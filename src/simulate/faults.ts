@@ -25,7 +25,7 @@ export function faultableStore(inner: Store): { store: Store; fail: () => void }
 
 /** The store's parts as plain properties (a spread of a class instance would drop its getters' owner). */
 function pick(s: Store): Store {
-  return { calls: s.calls, appointments: s.appointments, campaigns: s.campaigns, webhooks: s.webhooks, schema: s.schema, close: () => s.close() };
+  return { calls: s.calls, appointments: s.appointments, campaigns: s.campaigns, webhooks: s.webhooks, messages: s.messages, retention: s.retention, schema: s.schema, close: () => s.close() };
 }
 
 /** What each fault is, in a simulated call's narration. */

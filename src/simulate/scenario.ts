@@ -126,6 +126,22 @@ export const Scenario = z
       })
       .strict()
       .default({}),
+    /** The clinic safeguards' settings for this call (config), where a scenario needs other than the defaults. */
+    settings: z
+      .object({
+        /** Record the call (RECORDING_DIR: a fresh directory): the greeting starts with the disclosure. */
+        recording: z.boolean().optional(),
+        /** IDENTITY_CHECK. */
+        identityCheck: z.enum(['name', 'off']).optional(),
+        /** EMERGENCY_ACTION and EMERGENCY_TRANSFER_TO. */
+        emergency: z.object({ action: z.enum(['end', 'transfer']), transferTo: transferDest.optional() }).strict().optional(),
+        /** STT_KEYTERMS. */
+        keyterms: z.array(z.string().min(1)).optional(),
+        /** MIN_INTERRUPTION_WORDS. */
+        minInterruptionWords: z.number().int().min(0).max(10).optional(),
+      })
+      .strict()
+      .default({}),
     steps: z.array(Step).min(1),
     expect: z
       .object({
@@ -157,6 +173,21 @@ export const Scenario = z
         keypad: z.array(z.string()).optional(),
         /** Keypad tones the agent sent, in order. */
         keysSent: z.string().optional(),
+        /** Messages this call left in the store, in order: whether each promised a callback. */
+        messages: z.array(z.object({ callback: z.enum(['none', 'pending']) }).strict()).optional(),
+        /** The recording: whether the caller stopped it. */
+        recording: z
+          .object({
+            stopped: z.boolean(),
+            /** Caller lines the WAV holds (a line spoken after the stop must not be in it). */
+            callerLines: z.number().int().min(0).optional(),
+          })
+          .strict()
+          .optional(),
+        /** Query parameters the STT was opened with (Deepgram's keyterm, redact). */
+        sttParams: z.record(z.array(z.string())).optional(),
+        /** The one-line summary a cold transfer carried in its SIP header (TRANSFER_SUMMARY_HEADER). */
+        transferSummary: z.string().optional(),
         roomDeleted: z.boolean().default(true),
       })
       .strict(),

@@ -26,6 +26,7 @@ import { PacedAudioOutput, PushAudioInput } from './localAudio.js';
 import { modelScript } from './modelScript.js';
 import type { ModelReply, Scenario } from './scenario.js';
 import { FAULT_NOTES, applyProviderFault, faultableStore } from './faults.js';
+import { checkSafeguards, clinicSettings } from './safeguardChecks.js';
 import type { Fault } from './scenario.js';
 
 export type SimEvent =
@@ -151,6 +152,7 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
     SILENCE_REPROMPT_SECONDS: scenario.limits.silenceRepromptSeconds ?? env.config.SILENCE_REPROMPT_SECONDS,
     SILENCE_TIMEOUT_SECONDS: scenario.limits.silenceTimeoutSeconds ?? env.config.SILENCE_TIMEOUT_SECONDS,
     HOLD_FILLER_MS: scenario.limits.holdFillerMs ?? env.config.HOLD_FILLER_MS,
+    ...clinicSettings(scenario.settings, env.config),
     ...(scenario.transfer
       ? { TRANSFER_ALLOWLIST: scenario.transfer.allow, TRANSFER_MODE: scenario.transfer.mode, TRANSFER_FALLBACK: scenario.transfer.fallback }
       : {}),
@@ -187,8 +189,10 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
   }
   const faults = faultableStore(env.store);
   const slow = slowableStore(faults.store);
+  const seeded: string[] = [];
   for (const s of scenario.seed) {
-    await env.store.appointments.book({ name: s.name, phone: s.phone, start: s.start, durationMin: 30, reason: null, callId: null });
+    const booked = await env.store.appointments.book({ name: s.name, phone: s.phone, start: s.start, durationMin: 30, reason: null, callId: null });
+    seeded.push(booked.ok ? booked.appointment.id : '');
   }
   let contact;
   if (scenario.direction === 'outbound' && scenario.contact) {
@@ -207,7 +211,7 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
     contact = { name: scenario.contact.name, appointmentId, fields: {} };
   }
   // `$appointment` in a script stands for the contact's appointment, whose id exists only now.
-  const vars = { $appointment: contact?.appointmentId ?? '' };
+  const vars: Record<string, string> = { $appointment: contact?.appointmentId ?? '', ...Object.fromEntries(seeded.map((id, i) => [`$seed${i}`, id])) };
   const replies = substitute(scenario.steps.flatMap((s) => ('model' in s ? s.model : [])), vars).map(toReply);
   const script = modelScript(replies, { amdLabel: scenario.answer === 'voicemail' ? 'machine-vm' : 'human' });
   const running = new RunningTools();
@@ -316,8 +320,8 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
       },
       ...(profile === 'phone'
         ? {
-            transfer: async (to: string, { ringSeconds }: { ringSeconds: number }) => {
-              await sip.transferSipParticipant(room, callerIdentity, to, { playDialtone: true, ringingTimeout: ringSeconds });
+            transfer: async (to: string, { ringSeconds, headers }: { ringSeconds: number; headers?: Record<string, string> }) => {
+              await sip.transferSipParticipant(room, callerIdentity, to, { playDialtone: true, ringingTimeout: ringSeconds, ...(headers ? { headers } : {}) });
               // The caller's leg has left the room for the person it was handed to.
               emit({ type: 'note', text: `the caller is transferred to ${to}`, at: Date.now() });
               caller.hangUp();
@@ -475,6 +479,7 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
   };
   const expected = { ...scenario, expect: substitute(scenario.expect, vars) };
   const checks = await checkExpectations(expected, report, env.store, script.remaining, driverError);
+  checks.push(...(await checkSafeguards(expected, report, env, { key, room, config })));
   // Live, the model is real: what it chose to say and do is reported, not held to the script.
   report.checks = checks.filter((c) => !(env.live && c.scripted)).map(({ scripted: _s, ...c }) => c);
   report.notChecked = checks.filter((c) => env.live && c.scripted).map((c) => c.what);

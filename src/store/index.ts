@@ -12,6 +12,8 @@ export type * from './campaignStore.js';
 export type * from './outbox.js';
 export { CALL_ENDED, DELIVERY_BUDGET_MS } from './outbox.js';
 export type { StoreTarget } from './location.js';
+export type * from './messageStore.js';
+export type * from './retentionStore.js';
 export { StoreError } from './store.js';
 export type * from './types.js';
 export { normaliseStart } from './slot.js';

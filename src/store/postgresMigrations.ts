@@ -144,4 +144,19 @@ export const PG_MIGRATIONS: string[] = [
    CREATE INDEX webhook_deliveries_due ON webhook_deliveries(state, next_at);`,
   // 5: call metadata (model, prompt and build versions, providers that answered, turn latency percentiles).
   `ALTER TABLE call_records ADD COLUMN meta TEXT;`,
+  // 6: messages and callback requests (messageStore.ts).
+  `CREATE TABLE messages (
+     id TEXT PRIMARY KEY,
+     call_id TEXT NOT NULL,
+     caller_name TEXT,
+     callback_number TEXT,
+     text TEXT NOT NULL,
+     reason TEXT,
+     callback TEXT NOT NULL CHECK (callback IN ('none','pending','done')),
+     created_at TEXT NOT NULL
+   );
+   CREATE INDEX messages_call ON messages(call_id);
+   CREATE INDEX messages_pending ON messages(created_at) WHERE callback = 'pending';`,
+  // 7: call_records(purged_at), for RETENTION_DAYS (retentionStore.ts).
+  `ALTER TABLE call_records ADD COLUMN purged_at TEXT;`,
 ];

@@ -7,6 +7,9 @@
  * relies on its single writer lock, this backend takes row locks: `FOR UPDATE` on the campaign
  * row around a claim, `FOR UPDATE SKIP LOCKED` on the rows being claimed.
  */
+import type { MessageStore } from './messageStore.js';
+import { PostgresMessageStore, PostgresRetentionStore } from './postgresMessageStore.js';
+import type { RetentionStore } from './retentionStore.js';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { CampaignStore } from './campaignStore.js';
@@ -286,6 +289,8 @@ export class PostgresStore implements Store {
   readonly appointments: AppointmentStore;
   readonly campaigns: CampaignStore;
   readonly webhooks: WebhookOutbox;
+  readonly messages: MessageStore;
+  readonly retention: RetentionStore;
 
   private constructor(
     readonly pool: pg.Pool,
@@ -296,6 +301,8 @@ export class PostgresStore implements Store {
     this.appointments = new PgAppointments(pool);
     this.campaigns = new PostgresCampaignStore(pool);
     this.webhooks = new PgOutbox(pool);
+    this.messages = new PostgresMessageStore(pool);
+    this.retention = new PostgresRetentionStore(pool);
   }
 
   static async open(target: string | StoreTarget | StoreLocation, options: OpenOptions = {}): Promise<PostgresStore> {

@@ -3,6 +3,8 @@
  * database from version N to N+1; never edit an entry that has shipped, append a new one.
  */
 import type Database from 'better-sqlite3';
+import { MESSAGE_MIGRATION } from './messageStore.js';
+import { RETENTION_MIGRATION } from './retentionStore.js';
 import { newerSchema } from './store.js';
 
 type DB = Database.Database;
@@ -151,6 +153,10 @@ export const MIGRATIONS: string[] = [
    CREATE INDEX webhook_deliveries_due ON webhook_deliveries(state, next_at);`,
   // 5: call metadata (model, prompt and build versions, providers that answered, turn latency percentiles).
   `ALTER TABLE call_records ADD COLUMN meta TEXT;`,
+  // 6: messages and callback requests (messageStore.ts).
+  MESSAGE_MIGRATION,
+  // 7: call_records(purged_at), for RETENTION_DAYS (retentionStore.ts).
+  RETENTION_MIGRATION,
 ];
 
 /**

@@ -13,6 +13,8 @@ import { CALL_ENDED, DELIVERY_BUDGET_MS, type DeliveryFailure, type DeliveryStat
 import { finishParams, newEventId, toAppointment, toCallRecord, toDelivery } from './rows.js';
 import { normaliseStart } from './slot.js';
 import { SqliteCampaignStore } from './sqliteCampaignStore.js';
+import { type MessageStore, SqliteMessageStore } from './messageStore.js';
+import { type RetentionStore, SqliteRetentionStore } from './retentionStore.js';
 import { MIGRATIONS, migrate } from './sqliteMigrations.js';
 import { StoreError, notFinishable } from './store.js';
 import type { Appointment, BookResult, CallFinish, CallRecord, CallStart, NewAppointment } from './types.js';
@@ -283,6 +285,8 @@ export class SqliteStore implements Store {
   readonly appointments: AppointmentStore;
   readonly campaigns: CampaignStore;
   readonly webhooks: WebhookOutbox;
+  readonly messages: MessageStore;
+  readonly retention: RetentionStore;
 
   constructor(
     readonly db: DB,
@@ -293,6 +297,8 @@ export class SqliteStore implements Store {
     this.appointments = new SqliteAppointments(db);
     this.campaigns = new SqliteCampaignStore(db);
     this.webhooks = new SqliteOutbox(db);
+    this.messages = new SqliteMessageStore(db);
+    this.retention = new SqliteRetentionStore(db);
   }
 
   static open(target: string | StoreTarget | StoreLocation, options: OpenOptions = {}): SqliteStore {

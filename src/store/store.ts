@@ -15,6 +15,8 @@ import type {
 } from './types.js';
 import type { CampaignStore } from './campaignStore.js';
 import type { WebhookOutbox } from './outbox.js';
+import type { MessageStore } from './messageStore.js';
+import type { RetentionStore } from './retentionStore.js';
 
 export interface CallRecordStore {
   /** Written when the call starts, so a worker crash still leaves a trace of the call. */
@@ -51,6 +53,10 @@ export interface Store {
   readonly webhooks: WebhookOutbox;
   /** Which schema this store has, and what opening it migrated. */
   readonly schema: SchemaInfo;
+  /** Messages callers left and callbacks promised (messageStore.ts). */
+  readonly messages: MessageStore;
+  /** RETENTION_DAYS: clearing what old calls left about people (retentionStore.ts). */
+  readonly retention: RetentionStore;
   close(): Promise<void>;
 }
 

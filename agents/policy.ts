@@ -1,0 +1,32 @@
+/**
+ * What this deployment asks of its agents on a public line (the clinic template's safeguards),
+ * read once from config. Plain data, so agents and tools stay testable without a config.
+ */
+import type { CountryCode } from 'libphonenumber-js';
+import type { Config } from '../src/config.js';
+
+export interface AgentPolicy {
+  /** Second factor before an existing appointment is read out or changed. */
+  identityCheck: 'name' | 'off';
+  emergency: { number: string; action: 'end' | 'transfer'; transferTo?: string };
+  /** Where numbers a caller dictates without a country code are. */
+  region: CountryCode;
+  /** REDACT_PII: messages are stored masked, as the call record is. */
+  redactPii: boolean;
+}
+
+export function agentPolicy(config: Config): AgentPolicy {
+  return {
+    identityCheck: config.IDENTITY_CHECK,
+    emergency: {
+      number: config.EMERGENCY_NUMBER,
+      action: config.EMERGENCY_ACTION,
+      ...(config.EMERGENCY_TRANSFER_TO ? { transferTo: config.EMERGENCY_TRANSFER_TO } : {}),
+    },
+    region: config.DEFAULT_REGION as CountryCode,
+    redactPii: config.REDACT_PII,
+  };
+}
+
+/** The clinic defaults, for agents built without a config (tests). */
+export const CLINIC_POLICY: AgentPolicy = { identityCheck: 'name', emergency: { number: '911', action: 'end' }, region: 'US', redactPii: true };

@@ -1,0 +1,60 @@
+/**
+ * Retention (RETENTION_DAYS): what a call leaves about the person on it is kept for so long and no
+ * longer. Purging a call clears its transcript, tool calls (their arguments carry what the caller
+ * said), userdata and result, forgets its recording, and deletes the messages left on it. What
+ * the business needs to run stays: the call record's outcome, timing and cost (statistics,
+ * campaign state), and the bookings, which are the business's own records of its appointments.
+ *
+ * The recording files themselves are deleted by the caller of `purge` (the CLI), from the paths
+ * it returns: the store does not touch the file system beyond its own database.
+ */
+import Database from 'better-sqlite3';
+
+type DB = Database.Database;
+
+export interface PurgeResult {
+  /** Finished calls started before the cutoff whose personal data was cleared now. */
+  calls: number;
+  /** Messages (and callback requests) deleted. */
+  messages: number;
+  /** Recording files of the purged calls, for the caller to delete. */
+  recordings: string[];
+}
+
+export interface RetentionStore {
+  /** Clears what calls started before `cutoffIso` left about people (see above). `dryRun`: count only. */
+  purge(cutoffIso: string, options?: { dryRun?: boolean }): Promise<PurgeResult>;
+}
+
+/** Schema version 7 of the store: when a call record's personal data was purged. */
+export const RETENTION_MIGRATION = `ALTER TABLE call_records ADD COLUMN purged_at TEXT;`;
+
+export class SqliteRetentionStore implements RetentionStore {
+  constructor(private readonly db: DB) {}
+
+  async purge(cutoffIso: string, options: { dryRun?: boolean } = {}): Promise<PurgeResult> {
+    const run = () => {
+      // Calls still in progress are not purged, whatever their age: their record is not written yet.
+      const calls = this.db
+        .prepare(`SELECT id, recording_path FROM call_records WHERE started_at < ? AND ended_at IS NOT NULL AND purged_at IS NULL`)
+        .all(cutoffIso) as { id: string; recording_path: string | null }[];
+      const messages = (this.db.prepare('SELECT COUNT(*) AS n FROM messages WHERE created_at < ?').get(cutoffIso) as { n: number }).n;
+      const result: PurgeResult = {
+        calls: calls.length,
+        messages,
+        recordings: calls.flatMap((c) => (c.recording_path ? [c.recording_path] : [])),
+      };
+      if (options.dryRun) return result;
+      const now = new Date().toISOString();
+      const clear = this.db.prepare(
+        `UPDATE call_records SET transcript = NULL, tool_calls = NULL, userdata = NULL, result = NULL,
+           recording_path = NULL, purged_at = ? WHERE id = ?`,
+      );
+      for (const c of calls) clear.run(now, c.id);
+      this.db.prepare('DELETE FROM messages WHERE created_at < ?').run(cutoffIso);
+      return result;
+    };
+    // One transaction: a purge interrupted half way leaves nothing half cleared.
+    return this.db.transaction(run).immediate();
+  }
+}
