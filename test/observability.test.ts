@@ -141,7 +141,8 @@ describe('observability of a call', () => {
     assert.equal(sample('switchboard_amd_verdicts_total'), 1);
     assert.ok(samples(exposition).some((s) => s.name === 'switchboard_amd_verdicts_total' && /machine/.test(s.labels.category ?? '')), 'the verdict says machine');
     assert.equal(sample('switchboard_transfers_total', { mode: 'cold', result: 'transferred' }), 1);
-    assert.equal(sample('switchboard_tool_calls_total', { tool: 'book_appointment', result: 'ok' }), 1);
+    // Read back first (books nothing, the tool asks for a yes), then booked: two calls, both ok.
+    assert.equal(sample('switchboard_tool_calls_total', { tool: 'book_appointment', result: 'ok' }), 2);
     assert.equal(sample('switchboard_interruptions_total'), all.reduce((a, r) => a + (r.record.meta as CallMeta).interruptions, 0));
     const turnsHeard = [booking, bargeIn, voicemail, transferred]
       .flatMap((r) => (r.record.latency as { turns: { firstAudioMs: number | null }[] }).turns)
@@ -177,7 +178,7 @@ describe('observability of a call', () => {
     }
     const bookingSpans = spansOf(booking.callId);
     const tools = bookingSpans.filter((s) => s.name === 'tool').map((s) => s.attributes['switchboard.tool.name']);
-    assert.deepEqual(tools, ['transfer_to_desk', 'check_availability', 'book_appointment', 'end_call']);
+    assert.deepEqual(tools, ['transfer_to_desk', 'check_availability', 'book_appointment', 'book_appointment', 'end_call']);
     const handoff = bookingSpans.find((s) => s.name === 'handoff');
     assert.deepEqual([handoff?.attributes['switchboard.agent.from'], handoff?.attributes['switchboard.agent.to']], ['intro', 'desk']);
     // The calls' traces are apart, though they ran in one process at the same time.

@@ -197,6 +197,7 @@ async function runCallInContext(setup: CallSetup, deps: CallDeps, io: CallIo): P
 
   let session: voice.AgentSession<CallUserdata> | undefined;
   let starting: Promise<void> | undefined;
+  let dialed: Promise<DialResult> | undefined;
   /** Providers this call built (not handed in), so this call's to close. */
   let built: Providers | undefined;
   const timers: NodeJS.Timeout[] = [];
@@ -376,8 +377,11 @@ async function runCallInContext(setup: CallSetup, deps: CallDeps, io: CallIo): P
     });
     io.observe?.(session);
 
-    void io.hungUp.then(() => {
+    void io.hungUp.then(async () => {
       callerGone = true;
+      // A dialled leg that leaves before it was answered (ringing out, busy): the dial's SIP
+      // status says why, not "hung up".
+      if (dialed && !(await dialed).answered) return;
       // Mid-transfer, the caller leaving may be the transfer working: the transfer decides.
       if (!desk.inFlight) requestEnd({ outcome: { kind: 'hung_up' } });
     });
@@ -408,7 +412,7 @@ async function runCallInContext(setup: CallSetup, deps: CallDeps, io: CallIo): P
     // Outbound: the session is ready before the callee answers, and listens from the moment they
     // do, so their first "Hello?" is heard (the framework's AMD starts listening at
     // sip.callStatus=active). A failed dial ends the call with its SIP outcome and no goodbye.
-    const dialed = setup.dial ? dial(deps.sip!, setup.dial) : undefined;
+    dialed = setup.dial ? dial(deps.sip!, setup.dial) : undefined;
     void dialed?.then((r) => {
       if (!r.answered) requestEnd({ outcome: r.outcome });
     });

@@ -162,7 +162,7 @@ export function register(program: Command): void {
         } finally {
           await store.close();
         }
-        if (!record) throw new UsageError(`no call ${JSON.stringify(id)} in ${config.STORE_PATH} — \`switchboard calls list\` shows the ids`);
+        if (!record) throw new UsageError(`no call ${JSON.stringify(id)} in ${storeTarget(config).url} — \`switchboard calls list\` shows the ids`);
         const found = record;
         report({ ok: true, call: found, summary: summarise(found) }, opts, () => renderShow(found));
       } catch (err) {
