@@ -32,6 +32,8 @@ import { openCallStore, replayJournal } from './call/callStore.js';
 import { RoomJanitor } from './call/roomJanitor.js';
 import { startWebhookDelivery } from './webhook/service.js';
 import { waitForLiveKit } from './livekit/waitForServer.js';
+import { callerIdNumber } from './telephony/phoneNumber.js';
+import { configWarnings } from './configWarnings.js';
 import { endLostCall } from './call/lostCall.js';
 import { HostPool } from './host/hostPool.js';
 import { sharedExecutorFactory } from './host/sharedJobExecutor.js';
@@ -102,7 +104,7 @@ async function entry(ctx: JobContext<ProcData>): Promise<void> {
       identity = participant.identity;
       setup = {
         callId, room, direction: isPhone ? 'inbound' : 'browser', profile: isPhone ? 'phone' : 'browser',
-        callerNumber: isPhone ? normaliseNumber(participant.attributes['sip.phoneNumber']) : null,
+        callerNumber: isPhone ? callerIdNumber(participant.attributes['sip.phoneNumber'], config.DEFAULT_REGION) : null,
       };
     }
 
@@ -245,12 +247,6 @@ function streamCallerAudio(
   ctx.room.on(RoomEvent.TrackSubscribed, onTrack);
 }
 
-function normaliseNumber(raw: string | undefined): string | null {
-  if (!raw) return null;
-  const digits = raw.replace(/[^\d+]/g, '');
-  return digits.startsWith('+') ? digits : `+${digits}`;
-}
-
 export default defineAgent<ProcData>({
   prewarm: async (proc: JobProcess<ProcData>) => {
     proc.userData.vad = await loadVad();
@@ -275,6 +271,7 @@ async function main(): Promise<void> {
   // from .env must be there too (jobs inherit this process's environment). Never printed.
   process.env.LIVEKIT_API_KEY ??= config.LIVEKIT_API_KEY;
   process.env.LIVEKIT_API_SECRET ??= config.LIVEKIT_API_SECRET;
+  for (const warning of configWarnings(config)) process.stderr.write(`warning: ${warning}\n`);
   await waitForLiveKit(config.LIVEKIT_URL, (line) => process.stderr.write(`${line}\n`));
   // Migrations, records journaled by an earlier run, and the webhook loop: once per worker.
   if (['start', 'dev', 'connect'].includes(process.argv[2] ?? '')) {

@@ -11,9 +11,11 @@ import { DateTime } from 'luxon';
 import { z } from 'zod';
 import type { CallToolOptions, CallUserdata } from '../agents/userdata.js';
 import type { Appointment, AppointmentStore } from '../src/store/index.js';
+import { isE164 } from '../src/telephony/phoneNumber.js';
 import {
   BookingInputError,
   type BookRules,
+  bookingLimit,
   freeSlots,
   parseLocalStart,
   sayAppointment,
@@ -36,9 +38,18 @@ function asToolError(err: unknown): never {
   throw err;
 }
 
+/**
+ * The caller's number as an identity: only a real E.164 number. Withheld caller ID is null, and a
+ * placeholder stored by older versions ("+") is shared by every such caller, so owns nothing.
+ */
+function ownNumber(u: CallUserdata): string | null {
+  return isE164(u.callerNumber) ? u.callerNumber : null;
+}
+
 function owns(a: Appointment, u: CallUserdata): boolean {
+  const phone = ownNumber(u);
   return (
-    (u.callerNumber !== null && a.phone === u.callerNumber) ||
+    (phone !== null && a.phone === phone) ||
     a.id === u.contact?.appointmentId ||
     a.callId === u.callId
   );
@@ -95,9 +106,11 @@ export function appointmentTools({ store, rules, now }: AppointmentToolDeps) {
               return asToolError(err);
             }
           })();
+          const limit = await bookingLimit(store, { callId: u.callId, phone: ownNumber(u) }, rules, now());
+          if (limit) asToolError(limit);
           const result = await store.book({
             name,
-            phone: u.callerNumber,
+            phone: ownNumber(u),
             start: utcIso(at),
             durationMin: rules.slotMinutes,
             reason: reason ?? u.reason ?? null,
@@ -119,7 +132,8 @@ export function appointmentTools({ store, rules, now }: AppointmentToolDeps) {
         speakable('look up your appointments', async () => {
           const u = ctx.userData;
           const found = new Map<string, Appointment>();
-          if (u.callerNumber) for (const a of await store.findByPhone(u.callerNumber)) found.set(a.id, a);
+          const phone = ownNumber(u);
+          if (phone) for (const a of await store.findByPhone(phone)) found.set(a.id, a);
           if (u.contact?.appointmentId) {
             const a = await store.get(u.contact.appointmentId);
             if (a && a.status !== 'cancelled') found.set(a.id, a);

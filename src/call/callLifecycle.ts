@@ -10,7 +10,7 @@ import { type VAD, log, type stt as sttNs, voice, waitUntilTimeout } from '@live
 import { introAgent } from '../../agents/intro.js';
 import { voicemailMessage } from '../../agents/prompts.js';
 import { type CallUserdata, type OutboundContact, newUserdata } from '../../agents/userdata.js';
-import { DEFAULT_RULES } from '../../tools/appointmentBook.js';
+import { bookRules } from '../../tools/appointmentBook.js';
 import type { CallControl, CollectDigitsRequest, EndCallRequest, KeypadControl, TransferRequest, TransferResult } from '../../tools/callControl.js';
 import { dtmfCode, keypadLine, parseDtmfSequence } from '../../tools/dtmf.js';
 import { TransferAllowList } from '../../tools/transfer.js';
@@ -204,6 +204,7 @@ export async function runCall(setup: CallSetup, deps: CallDeps, io: CallIo): Pro
     mode: config.TRANSFER_MODE,
     fallback: config.TRANSFER_FALLBACK,
     ringSeconds: config.TRANSFER_RING_SECONDS,
+    dialPolicy: { defaultRegion: config.DEFAULT_REGION, allowedCountries: config.ALLOWED_COUNTRIES },
     coldTransfer: (uri, ringSeconds) => io.transfer!(uri, { ringSeconds }),
     warmTransfer: io.warmTransfer ? (r) => io.warmTransfer!(r) : undefined,
     say: async (text) => {
@@ -328,7 +329,7 @@ export async function runCall(setup: CallSetup, deps: CallDeps, io: CallIo): Pro
     // the caller in silence; the lifecycle decides instead (see onError).
     session.connOptions.maxUnrecoverableErrors = Number.MAX_SAFE_INTEGER;
     const agent = introAgent(
-      { control, appointments: store.appointments, rules: { ...DEFAULT_RULES, timezone: config.BUSINESS_TIMEZONE }, now, line },
+      { control, appointments: store.appointments, rules: bookRules(config), now, line },
       userdata,
     );
     callLog.attach(session, agent.id);
