@@ -35,7 +35,7 @@ async function refusal(p: Promise<unknown>): Promise<string> {
 
 describe('who owns a booking', () => {
   it('two callers without caller ID see and change nothing of each other', async () => {
-    const store = openStore(':memory:');
+    const store = await openStore(':memory:');
     const tools = appointmentTools({ store: store.appointments, rules, now: () => NOW });
     const first = caller('call-a', null);
     const booked = await call(tools, 'book_appointment', { start: '2026-11-24T10:00', name: 'Ana' }, first);
@@ -49,7 +49,7 @@ describe('who owns a booking', () => {
   });
 
   it('bookings stored under a shared non-number (the old "+" for withheld caller ID) belong to nobody by number', async () => {
-    const store = openStore(':memory:');
+    const store = await openStore(':memory:');
     const old = await store.appointments.book({ name: 'Bo', phone: '+', start: '2026-11-24T14:00:00Z', durationMin: 30, reason: null, callId: 'old-call' });
     assert.ok(old.ok);
     const tools = appointmentTools({ store: store.appointments, rules, now: () => NOW });
@@ -62,7 +62,7 @@ describe('who owns a booking', () => {
 
 describe('calendar abuse', () => {
   it('one call books at most maxPerCall appointments, then hears why', async () => {
-    const store = openStore(':memory:');
+    const store = await openStore(':memory:');
     const tools = appointmentTools({ store: store.appointments, rules: { ...rules, maxPerCall: 2 }, now: () => NOW });
     const u = caller('call-d', null);
     await call(tools, 'book_appointment', { start: '2026-11-24T10:00', name: 'Cy' }, u);
@@ -74,7 +74,7 @@ describe('calendar abuse', () => {
   });
 
   it('one number holds at most maxPerCaller upcoming appointments, across calls', async () => {
-    const store = openStore(':memory:');
+    const store = await openStore(':memory:');
     const tools = appointmentTools({ store: store.appointments, rules: { ...rules, maxPerCaller: 2, maxPerCall: 5 }, now: () => NOW });
     await call(tools, 'book_appointment', { start: '2026-11-24T10:00', name: 'Di' }, caller('call-e1', '+12125550101'));
     await call(tools, 'book_appointment', { start: '2026-11-25T10:00', name: 'Di' }, caller('call-e2', '+12125550101'));
@@ -86,7 +86,7 @@ describe('calendar abuse', () => {
   });
 
   it('nothing is booked, moved or offered beyond the horizon (year 2999 included)', async () => {
-    const store = openStore(':memory:');
+    const store = await openStore(':memory:');
     const tools = appointmentTools({ store: store.appointments, rules: { ...rules, horizonDays: 30 }, now: () => NOW });
     const u = caller('call-g', '+12125550103');
     assert.match(await refusal(call(tools, 'book_appointment', { start: '2999-01-05T10:00', name: 'Flo' }, u)), /up to 30 days ahead/);

@@ -13,14 +13,15 @@ import { EMPTY_DNC } from '../src/campaign/dnc.js';
 import { importContacts } from '../src/campaign/importer.js';
 import { openStore } from '../src/store/index.js';
 import type { CampaignStore, ExportRow } from '../src/store/index.js';
+import { BACKENDS, type Backend } from './helpers/backends.js';
 
 const CLI = join(import.meta.dirname, '..', 'src', 'cli', 'main.js');
 
-function harness() {
+async function harness(backend: Backend) {
   const dir = mkdtempSync(join(tmpdir(), 'sb-reconcile-'));
   const file = join(dir, 'contacts.csv');
-  const storePath = join(dir, 'store.db');
-  const s = openStore(storePath);
+  const storeUrl = await backend.location();
+  const s = await openStore(storeUrl);
   const c = s.campaigns as CampaignStore;
   let t = 1_000;
   const write = (text: string) => {
@@ -34,12 +35,12 @@ function harness() {
     for await (const r of c.exportRows('r')) out.push(r);
     return Object.fromEntries(out.map((r) => [r.contactId, r]));
   };
-  return { s, c, file, storePath, write, run, rows };
+  return { s, c, file, storeUrl, write, run, rows };
 }
 
-describe('a campaign file that changes', () => {
+function reconcileTests(backend: Backend) {
   it('cancels removed rows, replaces a corrected number under the same contact_id, and says so', async () => {
-    const h = harness();
+    const h = await harness(backend);
     h.write('phone,name,contact_id\n+12125550101,Ana,ana\n+12125550102,Bo,bo\n+12125550109,Cy,cy\n');
     await h.run();
     // Bo's number was wrong; Cy asked not to be in this campaign.
@@ -64,21 +65,21 @@ describe('a campaign file that changes', () => {
     await h.s.close();
 
     const status = spawnSync(process.execPath, [CLI, 'campaign', 'status', 'r', '--json'], {
-      env: { PATH: process.env.PATH, HOME: tmpdir(), STORE_PATH: h.storePath, LOG_LEVEL: 'error' },
+      env: { PATH: process.env.PATH, HOME: tmpdir(), STORE_URL: h.storeUrl, LOG_LEVEL: 'error' },
       encoding: 'utf8',
     });
     assert.equal(status.status, 0, status.stderr);
     const out = JSON.parse(status.stdout.trim().split('\n').at(-1)!);
     assert.deepEqual([out.changes.removed, out.changes.numberChanged], [1, 1]);
     const text = spawnSync(process.execPath, [CLI, 'campaign', 'status', 'r'], {
-      env: { PATH: process.env.PATH, HOME: tmpdir(), STORE_PATH: h.storePath, LOG_LEVEL: 'error' },
+      env: { PATH: process.env.PATH, HOME: tmpdir(), STORE_URL: h.storeUrl, LOG_LEVEL: 'error' },
       encoding: 'utf8',
     });
     assert.match(text.stdout, /last import changed: 1 removed \(cancelled\), 1 number changed/);
   });
 
   it('a removed row whose call is in flight is not retried afterwards; a restored row is dialled again', async () => {
-    const h = harness();
+    const h = await harness(backend);
     h.write('phone,name,contact_id\n+12125550101,Ana,ana\n+12125550102,Bo,bo\n');
     await h.run();
     const claim = await h.c.claim('r', { owner: 'me', now: 0, leaseMs: 60_000, maxInFlight: 10, cps: 0, contactIds: ['bo'] });
@@ -101,7 +102,7 @@ describe('a campaign file that changes', () => {
   });
 
   it('a number changed while a call to the old one is in flight waits for the next run, and says why', async () => {
-    const h = harness();
+    const h = await harness(backend);
     h.write('phone,name,contact_id\n+12125550102,Bo,bo\n');
     await h.run();
     await h.c.claim('r', { owner: 'me', now: 0, leaseMs: 60_000, maxInFlight: 10, cps: 0, contactIds: ['bo'] });
@@ -113,4 +114,6 @@ describe('a campaign file that changes', () => {
     assert.equal((await h.c.get('r'))!.importedKey, null, 'the file is read again on the next run');
     await h.s.close();
   });
-});
+}
+
+for (const backend of BACKENDS) describe(`a campaign file that changes (${backend.name})`, () => reconcileTests(backend));

@@ -15,7 +15,7 @@ import { openStore } from '../src/store/index.js';
 import type { BadRow, CampaignStore, ExportRow } from '../src/store/index.js';
 
 async function importText(content: string | Buffer, extra: Partial<ImportOptions> = {}) {
-  const s = openStore(':memory:');
+  const s = await openStore(':memory:');
   const c = s.campaigns as CampaignStore;
   const file = join(mkdtempSync(join(tmpdir(), 'sb-contacts-')), 'contacts.csv');
   writeFileSync(file, content);

@@ -51,7 +51,7 @@ describe('transfers', () => {
 
 describe('the campaign dispatcher', () => {
   it('excludes contacts it may not dial (imported before the rule, or under another ALLOWED_COUNTRIES) and dials the rest', async () => {
-    const s = openStore(':memory:');
+    const s = await openStore(':memory:');
     const c = s.campaigns as CampaignStore;
     await c.ensure('d', null, 0);
     const pass = await c.beginImport('d');

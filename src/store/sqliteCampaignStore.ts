@@ -28,8 +28,9 @@ type DB = Database.Database;
 
 const IN_FLIGHT = `state IN ('dispatching','dispatched')`;
 /** The note on a pending contact cancelled because its row left the file. */
-const REMOVED_NOTE = 'removed from the CSV';
-const RESTORABLE = `removed_pass IS NOT NULL AND state = 'excluded' AND note = '${REMOVED_NOTE}'`;
+export const REMOVED_NOTE = 'removed from the CSV';
+/** A contact an import cancelled because its row left the file, which a later import may restore. */
+export const RESTORABLE = `removed_pass IS NOT NULL AND state = 'excluded' AND note = '${REMOVED_NOTE}'`;
 export const json = (v: unknown) => (v === undefined || v === null ? null : JSON.stringify(v));
 export const parse = <T>(s: unknown): T | null => (typeof s === 'string' ? (JSON.parse(s) as T) : null);
 
