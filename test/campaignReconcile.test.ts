@@ -101,6 +101,23 @@ function reconcileTests(backend: Backend) {
     await h.s.close();
   });
 
+  it("a corrected number that is another contact's is a duplicate, and the rest of the file still imports", async () => {
+    const h = await harness(backend);
+    h.write('phone,name,contact_id\n+12125550101,Ana,ana\n+12125550102,Bo,bo\n');
+    await h.run();
+    // Bo's new number is Ana's: refused by the store's unique phone, which on PostgreSQL must not
+    // abort the import's transaction (Cy, after it, is still imported).
+    h.write('phone,name,contact_id\n+12125550101,Ana,ana\n+12125550101,Bo,bo\n+12125550109,Cy,cy\n');
+    const r = await h.run();
+    assert.deepEqual([r.added, r.changed, r.badRows], [1, 0, 1]);
+    assert.deepEqual(await h.c.badRows('r'), [{ line: 3, reason: 'duplicate of line 2 (same number)' }]);
+    const rows = await h.rows();
+    assert.equal(rows.bo!.phone, '+12125550102');
+    assert.equal(rows.cy!.state, 'pending');
+    assert.equal((await h.c.importChanges('r')).numberChanged, 0);
+    await h.s.close();
+  });
+
   it('a number changed while a call to the old one is in flight waits for the next run, and says why', async () => {
     const h = await harness(backend);
     h.write('phone,name,contact_id\n+12125550102,Bo,bo\n');
