@@ -28,7 +28,7 @@ import type {
   OverdueAttempt,
 } from './campaignStore.js';
 import { transaction } from './postgresTx.js';
-import { cpsBudget, json, parse, REMOVED_NOTE, RESTORABLE, statsFrom, toCampaign, toContact, toExportRow } from './sqliteCampaignStore.js';
+import { changesFrom, cpsBudget, json, parse, REMOVED_NOTE, RESTORABLE, statsFrom, toCampaign, toContact, toExportRow } from './sqliteCampaignStore.js';
 import type { CallOutcome } from './types.js';
 
 type Row = Record<string, unknown>;
@@ -115,24 +115,10 @@ export class PostgresCampaignStore implements CampaignStore {
     const pass = ((await this.q('SELECT max(pass) AS pass FROM campaign_changes WHERE campaign_id = $1', [id])).rows[0]!.pass ?? null) as
       | number
       | null;
-    const out: ImportChanges = { pass, removed: 0, numberChanged: 0, restored: 0, items: [] };
-    if (pass === null) return out;
+    if (pass === null) return changesFrom(null, [], []);
     const counts = await this.q('SELECT kind, count(*) AS n FROM campaign_changes WHERE campaign_id = $1 AND pass = $2 GROUP BY kind', [id, pass]);
-    for (const r of counts.rows as { kind: ImportChange['kind']; n: number }[]) {
-      if (r.kind === 'removed') out.removed = r.n;
-      else if (r.kind === 'number_changed') out.numberChanged = r.n;
-      else out.restored = r.n;
-    }
     const items = await this.q('SELECT * FROM campaign_changes WHERE campaign_id = $1 AND pass = $2 ORDER BY seq LIMIT $3', [id, pass, limit]);
-    out.items = (items.rows as Row[]).map((r) => ({
-      kind: r.kind as ImportChange['kind'],
-      contactId: r.contact_id as string,
-      line: r.line as number,
-      oldPhone: (r.old_phone as string | null) ?? null,
-      newPhone: (r.new_phone as string | null) ?? null,
-      stateBefore: r.state_before as ContactState,
-    }));
-    return out;
+    return changesFrom(pass, counts.rows as { kind: ImportChange['kind']; n: number }[], items.rows as Row[]);
   }
 
   async due(id: string, now: number, limit: number): Promise<ContactRow[]> {

@@ -86,6 +86,29 @@ export function toExportRow(c: ContactRow): ExportRow {
   };
 }
 
+/** An import's changes from the counting and listing queries' rows (both backends run the same ones). */
+export function changesFrom(
+  pass: number | null,
+  counts: { kind: ImportChange['kind']; n: number }[],
+  items: Record<string, unknown>[],
+): ImportChanges {
+  const out: ImportChanges = { pass, removed: 0, numberChanged: 0, restored: 0, items: [] };
+  for (const r of counts) {
+    if (r.kind === 'removed') out.removed = r.n;
+    else if (r.kind === 'number_changed') out.numberChanged = r.n;
+    else out.restored = r.n;
+  }
+  out.items = items.map((r) => ({
+    kind: r.kind as ImportChange['kind'],
+    contactId: r.contact_id as string,
+    line: r.line as number,
+    oldPhone: (r.old_phone as string | null) ?? null,
+    newPhone: (r.new_phone as string | null) ?? null,
+    stateBefore: r.state_before as ContactState,
+  }));
+  return out;
+}
+
 /** Stats from the counting queries' rows (both backends run the same ones). */
 export function statsFrom(
   id: string,
@@ -405,22 +428,12 @@ export class SqliteCampaignStore implements CampaignStore {
 
   async importChanges(id: string, limit = 1000): Promise<ImportChanges> {
     const pass = (this.s.lastChangePass.get(id) as { pass: number | null }).pass;
-    const out: ImportChanges = { pass, removed: 0, numberChanged: 0, restored: 0, items: [] };
-    if (pass === null) return out;
-    for (const r of this.s.changeCounts.all(id, pass) as { kind: ImportChange['kind']; n: number }[]) {
-      if (r.kind === 'removed') out.removed = r.n;
-      else if (r.kind === 'number_changed') out.numberChanged = r.n;
-      else out.restored = r.n;
-    }
-    out.items = (this.s.changeItems.all(id, pass, limit) as Record<string, unknown>[]).map((r) => ({
-      kind: r.kind as ImportChange['kind'],
-      contactId: r.contact_id as string,
-      line: r.line as number,
-      oldPhone: (r.old_phone as string | null) ?? null,
-      newPhone: (r.new_phone as string | null) ?? null,
-      stateBefore: r.state_before as ContactState,
-    }));
-    return out;
+    if (pass === null) return changesFrom(null, [], []);
+    return changesFrom(
+      pass,
+      this.s.changeCounts.all(id, pass) as { kind: ImportChange['kind']; n: number }[],
+      this.s.changeItems.all(id, pass, limit) as Record<string, unknown>[],
+    );
   }
 
   async due(id: string, now: number, limit: number): Promise<ContactRow[]> {
