@@ -73,7 +73,7 @@ const CAMPAIGN_MIGRATION = `
 `;
 
 /**
- * Version 3: campaign files that change. `removed_pass` marks a contact whose row left the file
+ * Version 5: campaign files that change. `removed_pass` marks a contact whose row left the file
  * (pending ones are cancelled, in-flight ones are not retried); `campaign_changes` keeps what each
  * import of an edited file changed, for `campaign status`.
  */
