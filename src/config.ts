@@ -41,6 +41,15 @@ const wsUrl = z
   .regex(/^(wss?|https?):\/\/[^\s]+$/, 'must be a ws://, wss://, http:// or https:// URL');
 const httpUrl = z.string().regex(/^https?:\/\/[^\s]+$/, 'must be an http:// or https:// URL');
 const e164 = z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number such as +15551234567');
+/** An IANA zone this runtime knows: a typo must stop start-up, not fail every booking later. */
+const ianaZone = z.string().min(1).refine((zone) => {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}, 'not an IANA time zone this runtime knows (e.g. America/New_York, Europe/London)');
 
 /**
  * Each entry: the schema, and what the variable is for (shown in errors and in `.env.example`).
@@ -127,11 +136,17 @@ const spec = {
 
   // The business the reference agents serve.
   BUSINESS_NAME: [z.string().min(1).default('Riverside Clinic'), 'name the agent answers with'],
-  BUSINESS_TIMEZONE: [z.string().min(1).default('America/New_York'), 'IANA zone of the appointment book'],
+  BUSINESS_TIMEZONE: [ianaZone.default('America/New_York'), 'IANA zone of the appointment book'],
   DEFAULT_REGION: [
     z.string().regex(/^[A-Z]{2}$/, 'two-letter ISO country code').default('US'),
     'region for numbers written without a country code',
   ],
+  MAX_BOOKINGS_PER_CALLER: [
+    z.coerce.number().int().min(1).max(100).default(3),
+    'upcoming appointments one phone number may hold at once',
+  ],
+  MAX_BOOKINGS_PER_CALL: [z.coerce.number().int().min(1).max(100).default(2), 'appointments one call may book'],
+  BOOKING_HORIZON_DAYS: [z.coerce.number().int().min(1).max(3650).default(90), 'how many days ahead appointments may be booked'],
 
   // Clinic safeguards (src/policy/): what the agent may say and do for the public.
   RECORDING_DISCLOSURE: [
@@ -193,6 +208,10 @@ const spec = {
   BUILD_VERSION: [z.string().min(1).optional(), 'build recorded on every call record and trace (unset: the package version)'],
 
   // Outbound.
+  ALLOWED_COUNTRIES: [
+    csv.pipe(z.array(z.string().regex(/^([A-Z]{2}|\*)$/, 'two-letter ISO country codes, or *'))).default(''),
+    'countries outbound calls and transfers may reach, e.g. US,CA (unset: DEFAULT_REGION only; *: any); emergency, premium-rate and short-code numbers are never dialled',
+  ],
   SIP_OUTBOUND_TRUNK_ID: [z.string().optional(), 'LiveKit outbound trunk id used to dial'],
   CALLER_ID: [e164.optional(), 'number shown to people we call'],
   RING_TIMEOUT_SECONDS: [seconds(30), 'how long an outbound call may ring'],
@@ -385,7 +404,9 @@ export function loadConfig(env: Record<string, string | undefined> = readEnv(), 
       out[key] = parsed.data;
     } else {
       const why = parsed.error.issues.map((i) => i.message).join('; ');
-      const shown = SECRET_SET.has(key) || value === undefined ? '' : ` (got ${JSON.stringify(hidePassword(value))})`;
+      // A URL may carry credentials (scheme://user:password@host): they are not shown either.
+      const safe = value === undefined ? undefined : hidePassword(value).replace(/\/\/[^/@\s]*@/, '//REDACTED@');
+      const shown = SECRET_SET.has(key) || safe === undefined ? '' : ` (got ${JSON.stringify(safe)})`;
       problems.push(`${key}: ${why}${shown} — ${purpose}`);
     }
   }

@@ -33,6 +33,8 @@ import { RoomJanitor } from './call/roomJanitor.js';
 import { startWebhookDelivery } from './webhook/service.js';
 import { waitForLiveKit } from './livekit/waitForServer.js';
 import { warmTransferUnavailable } from './livekit/serverFeatures.js';
+import { callerIdNumber } from './telephony/phoneNumber.js';
+import { configWarnings } from './configWarnings.js';
 import { endLostCall } from './call/lostCall.js';
 import { HostPool } from './host/hostPool.js';
 import { sharedExecutorFactory } from './host/sharedJobExecutor.js';
@@ -107,7 +109,7 @@ async function entry(ctx: JobContext<ProcData>): Promise<void> {
       identity = participant.identity;
       setup = {
         callId, room, direction: isPhone ? 'inbound' : 'browser', profile: isPhone ? phoneProfile(config) : 'browser',
-        callerNumber: isPhone ? normaliseNumber(participant.attributes['sip.phoneNumber']) : null,
+        callerNumber: isPhone ? callerIdNumber(participant.attributes['sip.phoneNumber'], config.DEFAULT_REGION) : null,
       };
     }
 
@@ -256,12 +258,6 @@ function streamCallerAudio(
   ctx.room.on(RoomEvent.TrackSubscribed, onTrack);
 }
 
-function normaliseNumber(raw: string | undefined): string | null {
-  if (!raw) return null;
-  const digits = raw.replace(/[^\d+]/g, '');
-  return digits.startsWith('+') ? digits : `+${digits}`;
-}
-
 export default defineAgent<ProcData>({
   prewarm: async (proc: JobProcess<ProcData>) => {
     // Every process that runs calls passes here once, before its first call.
@@ -290,6 +286,7 @@ async function main(): Promise<void> {
   process.env.LIVEKIT_API_SECRET ??= config.LIVEKIT_API_SECRET;
   // The framework reads its log level from LOG_LEVEL (checked above, also when it came from .env).
   if (config.LOG_LEVEL) process.env.LOG_LEVEL ??= config.LOG_LEVEL;
+  for (const warning of configWarnings(config)) process.stderr.write(`warning: ${warning}\n`);
   await waitForLiveKit(config.LIVEKIT_URL, (line) => process.stderr.write(`${line}\n`));
   // Migrations, records journaled by an earlier run, and the webhook loop: once per worker.
   if (['start', 'dev', 'connect'].includes(process.argv[2] ?? '')) {

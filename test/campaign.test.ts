@@ -59,7 +59,7 @@ const importTests = (backend: Backend) => {
     ];
     assert.deepEqual([...bad].sort((a, b) => a.line - b.line), expected);
     assert.deepEqual(await c.badRows('bad'), expected, 'bad rows are kept in the store, in line order');
-    assert.deepEqual(summary, { read: true, rows: 13, added: 3, alreadyImported: 0, badRows: 10, excluded: 0 });
+    assert.deepEqual(summary, { read: true, rows: 13, added: 3, alreadyImported: 0, badRows: 10, excluded: 0, changed: 0, removed: 0, restored: 0 });
 
     const rows = [];
     for await (const r of c.exportRows('bad')) rows.push(r);
@@ -102,7 +102,8 @@ const importTests = (backend: Backend) => {
   it('refuses a header without the required columns, naming them', async () => {
     const dir = tmp();
     const file = join(dir, 'x.csv');
-    writeFileSync(file, 'number,full name\n+12125550101,Ana\n');
+    // "full name" would be the name (people's exports say so); "who" is nobody's guess.
+    writeFileSync(file, 'number,who\n+12125550101,Ana\n');
     const { c } = await store(backend);
     await assert.rejects(
       importContacts(c, { campaignId: 'h', file, defaultRegion: 'US', dnc: { has: () => false, size: 0, unreadable: 0 }, now: () => 0 }),
@@ -161,6 +162,14 @@ describe('campaign ids, jobs and retry policy', () => {
   it('exports formulas and quotes safely', () => {
     assert.equal(csvCell('=HYPERLINK("x")'), `"'=HYPERLINK(""x"")"`);
     assert.equal(csvCell('+12125550101'), '+12125550101');
+    // OWASP CSV injection: anything after the sign that is not just a number makes it a formula.
+    assert.equal(csvCell('-1+HYPERLINK("http://x","y")'), `"'-1+HYPERLINK(""http://x"",""y"")"`);
+    assert.equal(csvCell('+1+cmd|\' /C calc\'!A0'), `'+1+cmd|' /C calc'!A0`);
+    assert.equal(csvCell('@SUM(1+1)'), `'@SUM(1+1)`);
+    assert.equal(csvCell('\t=1+1'), `'\t=1+1`);
+    assert.equal(csvCell('\r=1+1'), `"'\r=1+1"`);
+    assert.equal(csvCell('-5'), '-5');
+    assert.equal(csvCell('+1 212 555 0101'), `'+1 212 555 0101`);
     assert.equal(csvCell({ action: 'confirmed' }), '"{""action"":""confirmed""}"');
   });
 });

@@ -40,7 +40,7 @@ describe('campaign calling window and retry backoff (fake clock)', () => {
     const clock = new FakeClock(start, { auto: true });
     const store = await openStore(join(dir, 'store.db'));
     const campaigns = store.campaigns as CampaignStore;
-    await importContacts(campaigns, { campaignId: 'win', file: csv, defaultRegion: 'US', dnc: EMPTY_DNC, now: () => clock.now() });
+    await importContacts(campaigns, { campaignId: 'win', file: csv, defaultRegion: 'US', allowedCountries: ['US', 'GB'], dnc: EMPTY_DNC, now: () => clock.now() });
 
     const outcomes: Record<string, CallOutcome['kind']> = { busy: 'busy', noanswer: 'no_answer' };
     const worker = simulatedWorker(store.calls, {

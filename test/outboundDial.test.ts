@@ -23,7 +23,10 @@ after(async () => {
   await lk.close();
 });
 
-const config = (trunk?: string) => ({ SIP_OUTBOUND_TRUNK_ID: trunk, CALLER_ID: '+15550000000', RING_TIMEOUT_SECONDS: 20, MAX_CALL_SECONDS: 600 });
+const config = (trunk?: string, allowedCountries: string[] = []) => ({
+  SIP_OUTBOUND_TRUNK_ID: trunk, CALLER_ID: '+15550000000', RING_TIMEOUT_SECONDS: 20, MAX_CALL_SECONDS: 600,
+  DEFAULT_REGION: 'US', ALLOWED_COUNTRIES: allowedCountries,
+});
 const job = (phoneNumber: string) => ({ kind: 'outbound' as const, phoneNumber, contact: { name: 'X', fields: {} }, attempt: 1 });
 
 describe('outbound dial', () => {
@@ -62,6 +65,15 @@ describe('outbound dial', () => {
     assert.equal(outcomeForSipStatus(408, '').kind, 'no_answer');
     assert.equal(outcomeForSipStatus(484, '').kind, 'invalid_number');
     assert.deepEqual(outcomeForSipStatus(undefined, 'socket hang up'), { kind: 'failed', error: 'socket hang up' });
+  });
+
+  it('never dials a premium-rate number, nor another country when ALLOWED_COUNTRIES says so, whoever dispatched it', async () => {
+    const before = lk.count('CreateSIPParticipant');
+    assert.throws(() => dialRequest(job('+19005550123'), 'r', config(trunkId)), (e: Error) => e.name === 'DialRefused' && /premium-rate/.test(e.message));
+    assert.throws(() => dialRequest(job('+442079460001'), 'r', config(trunkId, ['US'])), /outside ALLOWED_COUNTRIES=US/);
+    // Unset here, the country is the queueing side's decision (campaign import, `switchboard call`).
+    assert.equal(dialRequest(job('+442079460001'), 'r', config(trunkId)).number, '+442079460001');
+    assert.equal(lk.count('CreateSIPParticipant'), before);
   });
 
   it('without an outbound trunk, says which setting to set', () => {

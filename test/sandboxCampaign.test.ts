@@ -46,7 +46,7 @@ describe('sandbox campaign', () => {
       const csv = join(dir, 'contacts.csv');
       // The UK's drama range (020 7946 0xxx): valid numbers that are never assigned.
       writeFileSync(csv, 'phone,name,clinic_note\n+442079460001,Ana Diaz,front desk\n+442079460002,Bo Lee,\n+442079460003,Cy Park,\n');
-      const env = { ...service.env, STORE_URL: `sqlite:${storePath}`, RETRY_MAX_ATTEMPTS: '1', CALLING_WINDOW: '00:00-23:59', CAMPAIGN_CPS: '0' };
+      const env = { ...service.env, STORE_URL: `sqlite:${storePath}`, ALLOWED_COUNTRIES: 'GB', RETRY_MAX_ATTEMPTS: '1', CALLING_WINDOW: '00:00-23:59', CAMPAIGN_CPS: '0' };
       const r = await run(['campaign', 'run', csv, '--campaign', 'offline-1', '--json'], env);
       assert.equal(r.code, 0, r.stderr);
       const runReport = JSON.parse(r.stdout.trim().split("\n").at(-1)!);

@@ -12,9 +12,11 @@ import { z } from 'zod';
 import { readBackLine } from '../agents/prompts.js';
 import type { CallToolOptions, CallUserdata } from '../agents/userdata.js';
 import type { Appointment, AppointmentStore } from '../src/store/index.js';
+import { isE164 } from '../src/telephony/phoneNumber.js';
 import {
   BookingInputError,
   type BookRules,
+  bookingLimit,
   freeSlots,
   parseLocalStart,
   sayAppointment,
@@ -49,8 +51,17 @@ function asToolError(err: unknown): never {
  */
 function entitlement(a: Appointment, u: CallUserdata): 'call' | 'number' | 'none' {
   if (a.id === u.contact?.appointmentId || a.callId === u.callId) return 'call';
-  if (u.callerNumber !== null && a.phone === u.callerNumber) return 'number';
+  const phone = ownNumber(u);
+  if (phone !== null && a.phone === phone) return 'number';
   return 'none';
+}
+
+/**
+ * The caller's number as an identity: only a real E.164 number. Withheld caller ID is null, and a
+ * placeholder stored by older versions ("+") is shared by every such caller, so owns nothing.
+ */
+function ownNumber(u: CallUserdata): string | null {
+  return isE164(u.callerNumber) ? u.callerNumber : null;
 }
 
 /** Counted per call (userdata is per call), so a second agent does not reset the guesses. */
@@ -115,6 +126,8 @@ export function appointmentTools({ store, rules, now, identityCheck = 'off' }: A
               return asToolError(err);
             }
           })();
+          const limit = await bookingLimit(store, { callId: u.callId, phone: ownNumber(u) }, rules, now());
+          if (limit) asToolError(limit);
           // The name and time are read back, by the tool, and booked only on the caller's next turn:
           // a misheard name or time is caught before it is in the book.
           const turns = callerTurns(ctx);
@@ -131,7 +144,7 @@ export function appointmentTools({ store, rules, now, identityCheck = 'off' }: A
           u.pendingBooking = undefined;
           const result = await store.book({
             name,
-            phone: u.callerNumber,
+            phone: ownNumber(u),
             start: utcIso(at),
             durationMin: rules.slotMinutes,
             reason: reason ?? u.reason ?? null,
@@ -153,7 +166,8 @@ export function appointmentTools({ store, rules, now, identityCheck = 'off' }: A
         speakable('look up your appointments', async () => {
           const u = ctx.userData;
           const found = new Map<string, Appointment>();
-          if (u.callerNumber) for (const a of await store.findByPhone(u.callerNumber)) found.set(a.id, a);
+          const phone = ownNumber(u);
+          if (phone) for (const a of await store.findByPhone(phone)) found.set(a.id, a);
           if (u.contact?.appointmentId) {
             const a = await store.get(u.contact.appointmentId);
             if (a && a.status !== 'cancelled') found.set(a.id, a);

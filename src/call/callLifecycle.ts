@@ -11,7 +11,7 @@ import { introAgent } from '../../agents/intro.js';
 import { agentPolicy } from '../../agents/policy.js';
 import { voicemailMessage } from '../../agents/prompts.js';
 import { type CallUserdata, type OutboundContact, newUserdata } from '../../agents/userdata.js';
-import { DEFAULT_RULES } from '../../tools/appointmentBook.js';
+import { bookRules } from '../../tools/appointmentBook.js';
 import type { CallControl, CollectDigitsRequest, EndCallRequest, KeypadControl, TransferRequest, TransferResult } from '../../tools/callControl.js';
 import { dtmfCode, keypadLine, parseDtmfSequence } from '../../tools/dtmf.js';
 import { TransferAllowList } from '../../tools/transfer.js';
@@ -228,6 +228,7 @@ async function runCallInContext(setup: CallSetup, deps: CallDeps, io: CallIo): P
     fallback: config.TRANSFER_FALLBACK,
     ringSeconds: config.TRANSFER_RING_SECONDS,
     summaryHeader: config.TRANSFER_SUMMARY_HEADER,
+    dialPolicy: { defaultRegion: config.DEFAULT_REGION, allowedCountries: config.ALLOWED_COUNTRIES },
     coldTransfer: (uri, ringSeconds, headers) => io.transfer!(uri, { ringSeconds, headers }),
     warmTransfer: io.warmTransfer ? (r) => io.warmTransfer!(r) : undefined,
     warmUnavailable: io.warmUnavailable ? () => io.warmUnavailable!() : undefined,
@@ -359,7 +360,7 @@ async function runCallInContext(setup: CallSetup, deps: CallDeps, io: CallIo): P
         appointments: store.appointments,
         messages: store.messages,
         policy: agentPolicy(config),
-        rules: { ...DEFAULT_RULES, timezone: config.BUSINESS_TIMEZONE },
+        rules: bookRules(config),
         now,
         line,
       },

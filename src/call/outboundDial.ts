@@ -6,6 +6,7 @@
  */
 import { inSpan } from '../observe/tracing.js';
 import type { CallOutcome } from '../store/index.js';
+import { assertDialable } from '../telephony/dialPolicy.js';
 import type { OutboundJob } from './jobMetadata.js';
 
 export interface DialRequest {
@@ -60,10 +61,27 @@ export function outcomeForSipStatus(status: number | undefined, message: string)
   }
 }
 
-export function dialRequest(job: OutboundJob, room: string, config: { SIP_OUTBOUND_TRUNK_ID?: string; CALLER_ID?: string; RING_TIMEOUT_SECONDS: number; MAX_CALL_SECONDS: number }): DialRequest {
+export interface DialConfig {
+  SIP_OUTBOUND_TRUNK_ID?: string;
+  CALLER_ID?: string;
+  RING_TIMEOUT_SECONDS: number;
+  MAX_CALL_SECONDS: number;
+  DEFAULT_REGION: string;
+  ALLOWED_COUNTRIES: string[];
+}
+
+/**
+ * The dial of an outbound job; throws (and nothing is dialled) without a trunk, or for a number
+ * no dispatch may make us ring: emergency, premium rate, short code, and, when ALLOWED_COUNTRIES is
+ * set here, another country. This is the last check before SIP, whoever created the dispatch; the
+ * queueing side (campaign import, `switchboard call`) applies the same policy with its defaults.
+ */
+export function dialRequest(job: OutboundJob, room: string, config: DialConfig): DialRequest {
   if (!config.SIP_OUTBOUND_TRUNK_ID) {
     throw new Error('SIP_OUTBOUND_TRUNK_ID is not set: outbound calls need the LiveKit outbound trunk id (see `switchboard setup sip`)');
   }
+  const allowedCountries = config.ALLOWED_COUNTRIES.length > 0 ? config.ALLOWED_COUNTRIES : ['*'];
+  assertDialable(job.phoneNumber, { defaultRegion: config.DEFAULT_REGION, allowedCountries }, { requireValid: false });
   return {
     trunkId: config.SIP_OUTBOUND_TRUNK_ID,
     number: job.phoneNumber,

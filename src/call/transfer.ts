@@ -15,6 +15,7 @@ import { IdleTimeoutError, type llm, log, waitUntilTimeout } from '@livekit/agen
 import type { TransferMode, TransferRequest, TransferResult } from '../../tools/callControl.js';
 import { inSpan } from '../observe/tracing.js';
 import { type TransferAllowList, transferNumber, transferUri } from '../../tools/transfer.js';
+import { type DialPolicy, checkDialable, dialledNumberOf } from '../telephony/dialPolicy.js';
 
 /** One transfer attempt, as the call record keeps it. */
 export interface TransferAttempt {
@@ -49,6 +50,8 @@ export interface TransferLine {
   ringSeconds: number;
   /** SIP header that carries the one-line summary on a cold transfer (TRANSFER_SUMMARY_HEADER). */
   summaryHeader?: string;
+  /** Numbers never dialled even when allow-listed (emergency, premium rate, short codes, other countries). */
+  dialPolicy?: DialPolicy;
   /** LiveKit TransferSIPParticipant for the caller; resolves once transferred, rejects with the SIP error. */
   coldTransfer(uri: string, ringSeconds: number, headers: Record<string, string>): Promise<void>;
   /** The framework's warm transfer, when this call can run it; rejects when it did not connect. */
@@ -97,6 +100,15 @@ export class TransferDesk {
       this.record({ requested, to: null, mode: 'cold', result: 'refused' });
       this.line.note(`transfer refused: ${requested} is not on the transfer allow-list; nothing was dialled`);
       return { status: 'refused', requested: requested ?? '' };
+    }
+    const dialled = dialledNumberOf(to);
+    const check = dialled && this.line.dialPolicy ? checkDialable(dialled, this.line.dialPolicy, { requireValid: false }) : undefined;
+    if (check && !check.ok) {
+      // An allow-listed entry the policy forbids (TRANSFER_ALLOWLIST warned about it at start-up).
+      log().warn({ callId: this.line.callId, to, reason: check.reason }, 'transfer refused: destination may never be dialled');
+      this.record({ requested, to: null, mode: 'cold', result: 'refused', error: check.reason });
+      this.line.note(`transfer refused: ${check.reason}; nothing was dialled`);
+      return { status: 'refused', requested: requested ?? to };
     }
     if (this.busy) {
       return { status: 'failed', to, mode: 'cold', error: 'a transfer is already under way', timedOut: false, callbackPromised: false };

@@ -9,8 +9,12 @@
  * not parse (or spans lines and has the wrong number of columns: an unterminated quote that
  * swallowed the next rows) is reported at its first line, and framing restarts on the line after
  * it, so one stray quote costs one row.
+ *
+ * Lines are checked as UTF-8 one by one: a row saved in Latin-1 or Windows-1252 is a bad row naming
+ * its line, never a name with replacement characters spoken to a person. The field separator is
+ * whichever of `,` `;` or tab the first line uses most (spreadsheets in many locales save `;`).
  */
-import { StringDecoder } from 'node:string_decoder';
+import { isUtf8 } from 'node:buffer';
 import { parse } from 'csv-parse/sync';
 
 export type CsvItem =
@@ -28,7 +32,11 @@ export interface CsvOptions {
 interface Line {
   n: number;
   text: string;
+  /** The line is not valid UTF-8. */
+  notUtf8?: boolean;
 }
+
+export type Delimiter = ',' | ';' | '\t';
 
 function quotes(s: string): number {
   let n = 0;
@@ -48,29 +56,46 @@ function describe(err: unknown): string {
   return ERRORS[code] ?? `unparseable: ${((err as Error).message ?? String(err)).split(/[:.]/)[0]}`;
 }
 
+function decodeLine(n: number, bytes: Buffer): Line {
+  const end = bytes.length > 0 && bytes[bytes.length - 1] === 13 ? bytes.length - 1 : bytes.length;
+  const line = bytes.subarray(0, end);
+  return isUtf8(line) ? { n, text: line.toString('utf8') } : { n, text: line.toString('latin1'), notUtf8: true };
+}
+
 /** Physical lines of a byte stream, 1-based, without their \n or \r\n, BOM removed. */
 async function* physicalLines(input: AsyncIterable<Buffer | string>): AsyncGenerator<Line> {
-  const decoder = new StringDecoder('utf8');
-  let rest = '';
+  let rest: Buffer = Buffer.alloc(0);
   let n = 0;
   let first = true;
   for await (const chunk of input) {
-    let text = rest + (typeof chunk === 'string' ? chunk : decoder.write(chunk));
-    if (first && text.length > 0) {
-      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    let bytes = Buffer.concat([rest, typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk]);
+    if (first && (bytes.length >= 3 || bytes.includes(10))) {
+      if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) bytes = bytes.subarray(3);
       first = false;
     }
     let start = 0;
-    for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', start)) {
-      const end = i > start && text.charCodeAt(i - 1) === 13 ? i - 1 : i;
-      yield { n: ++n, text: text.slice(start, end) };
+    for (let i = bytes.indexOf(10); i >= 0; i = bytes.indexOf(10, start)) {
+      yield decodeLine(++n, bytes.subarray(start, i));
       start = i + 1;
     }
-    rest = text.slice(start);
+    rest = Buffer.from(bytes.subarray(start));
   }
-  rest += decoder.end();
-  if (rest.length > 0) yield { n: ++n, text: rest.endsWith('\r') ? rest.slice(0, -1) : rest };
+  if (first && rest.length >= 3 && rest[0] === 0xef && rest[1] === 0xbb && rest[2] === 0xbf) rest = rest.subarray(3);
+  if (rest.length > 0) yield decodeLine(++n, rest);
 }
+
+/** The separator a header line uses: the most frequent of , ; and tab outside quotes (ties: comma). */
+export function detectDelimiter(line: string): Delimiter {
+  const counts: Record<Delimiter, number> = { ',': 0, ';': 0, '\t': 0 };
+  let quoted = false;
+  for (const ch of line) {
+    if (ch === '"') quoted = !quoted;
+    else if (!quoted && ch in counts) counts[ch as Delimiter]++;
+  }
+  return counts[';'] > counts[','] && counts[';'] >= counts['\t'] ? ';' : counts['\t'] > counts[','] ? '\t' : ',';
+}
+
+const NOT_UTF8 = 'not UTF-8 text (the file looks saved as Latin-1 or Windows-1252; save it as "CSV UTF-8" and run again)';
 
 /**
  * Records of a CSV stream. Set `expectColumns` once the header is known: a multi-line record
@@ -78,6 +103,8 @@ async function* physicalLines(input: AsyncIterable<Buffer | string>): AsyncGener
  */
 export class CsvRecords implements AsyncIterable<CsvItem> {
   expectColumns: number | undefined;
+  /** Known once the first non-empty line is read. */
+  delimiter: Delimiter | undefined;
   private readonly maxLines: number;
   private readonly maxChars: number;
 
@@ -104,6 +131,7 @@ export class CsvRecords implements AsyncIterable<CsvItem> {
         yield { line: first.n, fields: [] };
         continue;
       }
+      this.delimiter ??= detectDelimiter(first.text);
       const lines = [first];
       let odd = quotes(first.text) % 2 === 1;
       let chars = first.text.length;
@@ -120,10 +148,15 @@ export class CsvRecords implements AsyncIterable<CsvItem> {
         retry();
         continue;
       }
+      if (lines.some((l) => l.notUtf8)) {
+        const bad = lines.find((l) => l.notUtf8)!;
+        yield { line: first.n, error: bad.n === first.n ? NOT_UTF8 : `${NOT_UTF8.replace('not UTF-8 text', `line ${bad.n} of this record is not UTF-8 text`)}` };
+        continue;
+      }
       const text = lines.length === 1 ? first.text : lines.map((l) => l.text).join('\n');
       let records: string[][];
       try {
-        records = parse(text, { relax_column_count: true, skip_empty_lines: false }) as string[][];
+        records = parse(text, { relax_column_count: true, skip_empty_lines: false, delimiter: this.delimiter }) as string[][];
       } catch (err) {
         yield { line: first.n, error: describe(err) };
         retry();

@@ -26,6 +26,7 @@ import { type DispatchSink, isFatalApiError } from './dispatchSink.js';
 import { jobFor } from './outbound.js';
 import { newOwner, ownerIsDead } from './owner.js';
 import { decideRetry, type RetryPolicy } from './retry.js';
+import { type DialPolicy, checkDialable } from '../telephony/dialPolicy.js';
 
 export interface DispatcherOptions {
   campaignId: string;
@@ -40,6 +41,11 @@ export interface DispatcherOptions {
   /** A dispatched call without a finished record after this long is an `error`. */
   callTimeoutMs: number;
   dnc?: DncList;
+  /**
+   * Re-checked before each claim: a contact imported under an older ALLOWED_COUNTRIES (or before
+   * these checks existed) is excluded, not dialled. Unset: every imported number may be dialled.
+   */
+  dialPolicy?: DialPolicy;
   clock?: Clock;
   owner?: string;
   /** How long a claim on a dispatching contact holds without renewal. Default 30 s. */
@@ -108,6 +114,7 @@ export class Dispatcher {
     this.clock = options.clock ?? systemClock;
     this.o = {
       dnc: EMPTY_DNC,
+      dialPolicy: { defaultRegion: 'US', allowedCountries: ['*'] },
       clock: this.clock,
       leaseMs: 30_000,
       pollMs: 250,
@@ -318,9 +325,15 @@ export class Dispatcher {
       const ready: string[] = [];
       const parks: { contactId: string; until: number }[] = [];
       const blocked: string[] = [];
+      const refused = new Map<string, string[]>();
       for (const c of candidates) {
         if (dnc.has(c.phone)) {
           blocked.push(c.phone);
+          continue;
+        }
+        const check = checkDialable(c.phone, this.o.dialPolicy, { requireValid: false });
+        if (!check.ok) {
+          refused.set(check.reason, [...(refused.get(check.reason) ?? []), c.phone]);
           continue;
         }
         const open = window.nextOpen(c.zones, now) ?? window.nextOpenIn(c.zones[0]!, now);
@@ -328,6 +341,7 @@ export class Dispatcher {
         else ready.push(c.contactId);
       }
       if (blocked.length > 0) await store.excludePhones(campaignId, blocked, 'do-not-call list', now);
+      for (const [reason, phones] of refused) await store.excludePhones(campaignId, phones, `not dialled: ${reason}`, now);
       if (parks.length > 0) await store.park(campaignId, parks, now);
       if (ready.length === 0) continue;
       const claim = await store.claim(campaignId, {

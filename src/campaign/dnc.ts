@@ -6,7 +6,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { normalisePhone } from './phone.js';
+import { normalisePhone } from '../telephony/phoneNumber.js';
 
 export interface DncList {
   has(e164: string): boolean;

@@ -14,10 +14,15 @@ export const EXPORT_COLUMNS = [
   'note',
 ] as const;
 
-/** RFC 4180 quoting, and a leading ' on cells a spreadsheet would run as a formula. */
+/**
+ * RFC 4180 quoting, and a leading ' on every cell a spreadsheet could run as a formula (OWASP
+ * "CSV injection": cells starting with = + - @ tab or CR). The one exception is a cell that is a
+ * bare number (E.164 phone numbers, -5): digits alone cannot call anything, and the phone column
+ * stays a number for whoever reads the file with another tool.
+ */
 export function csvCell(value: unknown): string {
   let s = value === null || value === undefined ? '' : typeof value === 'string' ? value : JSON.stringify(value);
-  if (/^[=+\-@\t\r]/.test(s) && !/^[+-]?\d/.test(s)) s = `'${s}`;
+  if (/^[=+\-@\t\r]/.test(s) && !/^[+-]?\d+(\.\d+)?$/.test(s)) s = `'${s}`;
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 

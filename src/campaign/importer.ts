@@ -3,14 +3,15 @@
  *
  * Idempotent: contacts are keyed by contact id (and unique by number) per campaign, so importing
  * the same file again — a resumed run, or two dispatchers starting together — adds nothing and
- * dials nobody twice. A complete import remembers the file's path, size and mtime; an unchanged
+ * dials nobody twice. An edited file is reconciled: rows no longer in it are cancelled, a new
+ * number under the same contact_id replaces the old one, and the store keeps what changed. A complete import remembers the file's path, size and mtime; an unchanged
  * file is not read again on resume.
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { BadRow, CampaignStore, ContactInput } from '../store/index.js';
-import { ContactRows, CsvHeaderError } from './contactsCsv.js';
+import { type ColumnMap, ContactRows, CsvHeaderError } from './contactsCsv.js';
 import { CsvRecords } from './csvRecords.js';
 import type { DncList } from './dnc.js';
 
@@ -18,6 +19,10 @@ export interface ImportOptions {
   campaignId: string;
   file: string;
   defaultRegion: string;
+  /** ALLOWED_COUNTRIES: rows in other countries are bad rows (empty: DEFAULT_REGION only). */
+  allowedCountries?: string[];
+  /** `--columns`: where phone, name, … are in this file when the headers are not the usual ones. */
+  columns?: ColumnMap;
   dnc: DncList;
   now: () => number;
   /** Told about every bad row as it is found. */
@@ -37,6 +42,12 @@ export interface ImportSummary {
   badRows: number;
   /** Contacts imported earlier, now excluded because they are on the do-not-call list. */
   excluded: number;
+  /** Contacts whose number the file now gives differently (same contact_id): the new one replaced it. */
+  changed: number;
+  /** Contacts no longer in the file: cancelled if they were still to be called. */
+  removed: number;
+  /** Contacts removed by an earlier import and back in the file. */
+  restored: number;
 }
 
 export async function importContacts(store: CampaignStore, o: ImportOptions): Promise<ImportSummary> {
@@ -48,7 +59,9 @@ export async function importContacts(store: CampaignStore, o: ImportOptions): Pr
   });
   const key = JSON.stringify([path, st.size, Math.floor(st.mtimeMs)]);
   const campaign = await store.ensure(o.campaignId, path, o.now());
-  const summary: ImportSummary = { read: false, rows: 0, added: 0, alreadyImported: 0, badRows: 0, excluded: 0 };
+  const summary: ImportSummary = { read: false, rows: 0, added: 0, alreadyImported: 0, badRows: 0, excluded: 0, changed: 0, removed: 0, restored: 0 };
+  // A change that had to wait (a call to the old number in flight): read the file again next run.
+  let deferred = false;
   if (!o.force && campaign.importedKey === key) {
     summary.rows = campaign.rows;
     return summary;
@@ -73,7 +86,15 @@ export async function importContacts(store: CampaignStore, o: ImportOptions): Pr
       for (const [i, r] of results.entries()) {
         if (r.status === 'new') summary.added++;
         else if (r.status === 'seen') summary.alreadyImported++;
-        else {
+        else if (r.status === 'changed') summary.changed++;
+        else if (r.status === 'restored') summary.restored++;
+        else if (r.status === 'in_flight') {
+          deferred = true;
+          report({
+            line: contacts[i]!.line,
+            reason: `number changed to ${contacts[i]!.phone} while a call to ${r.phone} is in flight; run again once it ends to use the new number`,
+          });
+        } else {
           const what = r.by === 'phone' ? 'same number' : 'same contact_id';
           report({ line: contacts[i]!.line, reason: `duplicate of line ${r.of} (${what})` });
         }
@@ -94,7 +115,7 @@ export async function importContacts(store: CampaignStore, o: ImportOptions): Pr
     if (!reader) {
       if ('error' in item) throw new CsvHeaderError(`CSV header (line ${item.line}): ${item.error}`);
       if (item.fields.length === 0) continue; // blank lines before the header
-      reader = new ContactRows(item.fields, o.defaultRegion);
+      reader = new ContactRows(item.fields, { defaultRegion: o.defaultRegion, allowedCountries: o.allowedCountries ?? [] }, o.columns);
       records.expectColumns = reader.columns;
       continue;
     }
@@ -113,6 +134,6 @@ export async function importContacts(store: CampaignStore, o: ImportOptions): Pr
   }
   if (!reader) throw new CsvHeaderError(`${o.file} is empty: expected a header row with at least phone,name`);
   await flush();
-  await store.finishImport(o.campaignId, pass, key, summary.rows);
+  summary.removed = (await store.finishImport(o.campaignId, pass, deferred ? null : key, summary.rows)).removed;
   return summary;
 }

@@ -9,7 +9,7 @@ import { OutboundJob } from '../call/jobMetadata.js';
 import { loadConfig, storeTarget } from '../config.js';
 import { contactIdFor, roomName } from '../campaign/ids.js';
 import { livekitDispatchSink } from '../campaign/livekitSink.js';
-import { normalisePhone } from '../campaign/phone.js';
+import { checkDialable } from '../telephony/dialPolicy.js';
 import { openStore } from '../store/index.js';
 import type { CallRecord } from '../store/index.js';
 import { UsageError, fail, report } from './output.js';
@@ -64,8 +64,11 @@ export function register(program: Command): void {
     .action(async (number: string, opts: CallFlags) => {
       try {
         const config = loadConfig();
-        const phone = normalisePhone(number, config.DEFAULT_REGION);
-        if (!phone.ok) throw new UsageError(`${phone.reason} (numbers without +country code are read in DEFAULT_REGION=${config.DEFAULT_REGION})`);
+        const phone = checkDialable(number, { defaultRegion: config.DEFAULT_REGION, allowedCountries: config.ALLOWED_COUNTRIES });
+        if (!phone.ok) {
+          const hint = phone.kind === 'invalid_number' ? ` (numbers without +country code are read in DEFAULT_REGION=${config.DEFAULT_REGION})` : '';
+          throw new UsageError(`not dialled: ${phone.reason}${hint}`);
+        }
         const contact = contactFromJson(opts.contactJson, opts.name);
         const timeoutSec = opts.timeout === undefined ? config.CAMPAIGN_CALL_TIMEOUT_SECONDS : Number(opts.timeout);
         if (!Number.isFinite(timeoutSec) || timeoutSec <= 0) throw new UsageError(`--timeout: ${JSON.stringify(opts.timeout)} must be a number of seconds`);

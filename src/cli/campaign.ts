@@ -13,13 +13,16 @@ import { EMPTY_DNC, loadDnc } from '../campaign/dnc.js';
 import { EXPORT_COLUMNS, exportLine } from '../campaign/exportCsv.js';
 import { campaignIdFromFile, isValidId } from '../campaign/ids.js';
 import { importContacts, type ImportSummary } from '../campaign/importer.js';
+import { parseColumnMap } from '../campaign/contactsCsv.js';
+import { configWarnings } from '../configWarnings.js';
 import { livekitDispatchSink } from '../campaign/livekitSink.js';
 import { campaignSettings } from '../campaign/settings.js';
-import { type CampaignStore, type CampaignStats, openStore, type Store } from '../store/index.js';
+import { type CampaignStore, type CampaignStats, type ImportChanges, openStore, type Store } from '../store/index.js';
 import { Progress, UsageError, fail, report, table } from './output.js';
 
 interface RunFlags {
   campaign?: string;
+  columns?: string;
   dnc?: string;
   maxConcurrent?: string;
   cps?: string;
@@ -61,6 +64,7 @@ export function register(program: Command): void {
     )
     .option('--campaign <id>', 'campaign id (default: derived from the file path, so the same file resumes)')
     .option('--dnc <file>', 'do-not-call list (one number per line), in addition to DNC_FILE')
+    .option('--columns <map>', 'which headers hold the contact, e.g. phone=Mobile,name=first_name+last_name')
     .option('--max-concurrent <n>', 'calls in flight at once (default CAMPAIGN_MAX_CONCURRENT)')
     .option('--cps <n>', 'calls started per second, 0 = unlimited (default CAMPAIGN_CPS)')
     .option('--window <HH:MM-HH:MM>', "calling hours in each contact's local time (default CALLING_WINDOW)")
@@ -91,9 +95,16 @@ export function register(program: Command): void {
         await requireCampaign(campaigns, id);
         const stats = await campaigns.stats(id);
         const bad = opts.badRows ? await campaigns.badRows(id) : undefined;
+        const changes = await campaigns.importChanges(id);
         await store.close();
-        const result = { ok: true, ...stats, nextAt: iso(stats.nextAt), ...(bad ? { badRowList: bad } : {}) };
-        report(result, opts, () => [statusText(stats), ...(bad ? ['', table(['line', 'reason'], bad.map((b) => [b.line, b.reason]))] : [])].join('\n'));
+        const result = { ok: true, ...stats, nextAt: iso(stats.nextAt), changes, ...(bad ? { badRowList: bad } : {}) };
+        report(result, opts, () =>
+          [
+            statusText(stats),
+            ...changesText(changes),
+            ...(bad ? ['', table(['line', 'reason'], bad.map((b) => [b.line, b.reason]))] : []),
+          ].join('\n'),
+        );
       } catch (err) {
         fail(err, opts);
       }
@@ -131,6 +142,18 @@ export function register(program: Command): void {
     });
 }
 
+/** What the latest import of an edited file changed, for people. */
+function changesText(c: ImportChanges): string[] {
+  if (c.pass === null) return [];
+  const parts = [
+    c.removed ? `${c.removed} removed (cancelled)` : '',
+    c.numberChanged ? `${c.numberChanged} number${c.numberChanged === 1 ? '' : 's'} changed` : '',
+    c.restored ? `${c.restored} restored` : '',
+  ].filter(Boolean);
+  const rows = c.items.map((x) => [x.line, x.contactId, x.kind.replace('_', ' '), x.oldPhone ?? '', x.newPhone ?? '', x.stateBefore]);
+  return ['', `last import changed: ${parts.join(', ')}`, table(['line', 'contact', 'change', 'old number', 'new number', 'was'], rows)];
+}
+
 function statusText(s: CampaignStats): string {
   const outcomes = Object.entries(s.byOutcome).sort((a, b) => b[1] - a[1]);
   const lines = [
@@ -160,6 +183,8 @@ async function runCampaign(file: string, opts: RunFlags): Promise<void> {
   } catch (err) {
     throw err instanceof UsageError ? err : new UsageError((err as Error).message);
   }
+  const columns = opts.columns === undefined ? undefined : parseColumnMap(opts.columns);
+  for (const warning of configWarnings(config)) process.stderr.write(`warning: ${warning}\n`);
   const campaignId = opts.campaign ?? campaignIdFromFile(file);
   const dncFiles = [config.DNC_FILE, opts.dnc].filter((f): f is string => !!f);
   const dnc = dncFiles.length > 0 ? await loadDnc(dncFiles, config.DEFAULT_REGION) : EMPTY_DNC;
@@ -174,6 +199,8 @@ async function runCampaign(file: string, opts: RunFlags): Promise<void> {
     campaignId,
     file,
     defaultRegion: config.DEFAULT_REGION,
+    allowedCountries: config.ALLOWED_COUNTRIES,
+    ...(columns ? { columns } : {}),
     dnc,
     now: Date.now,
     onBadRow: (b) => {
@@ -186,7 +213,10 @@ async function runCampaign(file: string, opts: RunFlags): Promise<void> {
   else {
     log(
       `  ${imported.rows} rows: ${imported.added} new contacts, ${imported.alreadyImported} already imported, ` +
-        `${imported.badRows} bad rows` + (imported.excluded ? `, ${imported.excluded} excluded (do-not-call)` : ''),
+        `${imported.badRows} bad rows` + (imported.excluded ? `, ${imported.excluded} excluded (do-not-call)` : '') +
+        (imported.changed ? `, ${imported.changed} number${imported.changed === 1 ? '' : 's'} changed` : '') +
+        (imported.removed ? `, ${imported.removed} no longer in the file (cancelled)` : '') +
+        (imported.restored ? `, ${imported.restored} back in the file` : ''),
     );
   }
 
@@ -230,6 +260,7 @@ async function runCampaign(file: string, opts: RunFlags): Promise<void> {
     sink: livekitDispatchSink(config),
     ...settings,
     dnc,
+    dialPolicy: { defaultRegion: config.DEFAULT_REGION, allowedCountries: config.ALLOWED_COUNTRIES },
     exitWhenParked: opts.exitWhenParked === true,
     signal: stop.signal,
     onEvent,

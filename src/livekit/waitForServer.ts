@@ -20,6 +20,23 @@ export function probe(url: string, timeoutMs = 1500): Promise<boolean> {
   });
 }
 
+/**
+ * The URL as it may be printed: a LIVEKIT_URL can carry credentials (`wss://key:secret@host`, or a
+ * token in the query), and the waiting line goes to terminals and log collectors.
+ */
+export function redactUrl(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return '[unparseable URL]';
+  }
+  if (u.username) u.username = 'REDACTED';
+  if (u.password) u.password = 'REDACTED';
+  for (const key of [...u.searchParams.keys()]) u.searchParams.set(key, 'REDACTED');
+  return u.toString().replace(/\/$/, url.endsWith('/') ? '/' : '');
+}
+
 export async function waitForLiveKit(
   url: string,
   say: (line: string) => void,
@@ -27,8 +44,9 @@ export async function waitForLiveKit(
 ): Promise<void> {
   const interval = options.intervalMs ?? 2000;
   if (await probe(url)) return;
+  const shown = redactUrl(url);
   say(
-    `Waiting for a LiveKit server at ${url} (LIVEKIT_URL): nothing is answering there yet.\n` +
+    `Waiting for a LiveKit server at ${shown} (LIVEKIT_URL): nothing is answering there yet.\n` +
       '  Start one with `livekit-server --dev` or `docker compose up`, or point LIVEKIT_URL at LiveKit Cloud.\n' +
       '  To hear a whole call with no server and no accounts, run `npm run simulate`.',
   );
@@ -37,9 +55,9 @@ export async function waitForLiveKit(
     await new Promise((r) => setTimeout(r, interval));
     waited += interval;
     if (await probe(url)) {
-      say(`LiveKit server at ${url} is up; registering the worker.`);
+      say(`LiveKit server at ${shown} is up; registering the worker.`);
       return;
     }
-    if (waited % 30_000 < interval) say(`Still waiting for LiveKit at ${url} (${Math.round(waited / 1000)} s).`);
+    if (waited % 30_000 < interval) say(`Still waiting for LiveKit at ${shown} (${Math.round(waited / 1000)} s).`);
   }
 }

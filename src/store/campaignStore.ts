@@ -64,7 +64,33 @@ export type ImportRowResult =
   | { status: 'new' }
   /** Already in the store from an earlier import of this line (a resumed run). */
   | { status: 'seen' }
-  | { status: 'duplicate'; of: number; by: 'phone' | 'contact_id' };
+  | { status: 'duplicate'; of: number; by: 'phone' | 'contact_id' }
+  /** An edited file gives this contact_id another number: it replaced the old one (the contact is pending again). */
+  | { status: 'changed'; from: string }
+  /** Removed by an earlier import, back in the file: pending again. */
+  | { status: 'restored' }
+  /** Another number, but a call to the old one is in flight: nothing changed; the next import tries again. */
+  | { status: 'in_flight'; phone: string };
+
+/** What an import of an edited file changed, kept for `campaign status`. */
+export interface ImportChange {
+  kind: 'removed' | 'number_changed' | 'restored';
+  contactId: string;
+  line: number;
+  oldPhone: string | null;
+  newPhone: string | null;
+  /** The contact's state before the change (a removed `done` contact was already called). */
+  stateBefore: ContactState;
+}
+
+export interface ImportChanges {
+  /** The import pass these are from (the latest that changed anything), or null if none ever did. */
+  pass: number | null;
+  removed: number;
+  numberChanged: number;
+  restored: number;
+  items: ImportChange[];
+}
 
 export interface BadRow {
   line: number;
@@ -186,8 +212,15 @@ export interface CampaignStore {
   recordBadRows(id: string, pass: number, rows: BadRow[]): Promise<void>;
   /** Marks pending contacts with these numbers excluded (do-not-call); returns how many. */
   excludePhones(id: string, phones: string[], note: string, now: number): Promise<number>;
-  /** Records a complete pass: bad rows from older passes are dropped, the source key remembered. */
-  finishImport(id: string, pass: number, key: string, rows: number): Promise<void>;
+  /**
+   * Records a complete pass: bad rows from older passes are dropped, the source key remembered
+   * (null: forget it, so the next run reads the file again). Contacts the pass did not see have
+   * left the file: pending ones are cancelled (excluded, never dialled), in-flight ones get no
+   * retry; returns how many were removed.
+   */
+  finishImport(id: string, pass: number, key: string | null, rows: number): Promise<{ removed: number }>;
+  /** The changes of the latest import that changed anything (removed rows, corrected numbers), up to `limit` listed. */
+  importChanges(id: string, limit?: number): Promise<ImportChanges>;
 
   /** Pending contacts due at `now`, earliest first. */
   due(id: string, now: number, limit: number): Promise<ContactRow[]>;

@@ -21,12 +21,14 @@ import type {
   ContactState,
   ExportRow,
   FinishedAttempt,
+  ImportChange,
+  ImportChanges,
   ImportRowResult,
   OutcomeUpdate,
   OverdueAttempt,
 } from './campaignStore.js';
 import { transaction } from './postgresTx.js';
-import { cpsBudget, json, parse, statsFrom, toCampaign, toContact, toExportRow } from './sqliteCampaignStore.js';
+import { changesFrom, cpsBudget, json, parse, REMOVED_NOTE, RESTORABLE, statsFrom, toCampaign, toContact, toExportRow } from './sqliteCampaignStore.js';
 import type { CallOutcome } from './types.js';
 
 type Row = Record<string, unknown>;
@@ -87,11 +89,36 @@ export class PostgresCampaignStore implements CampaignStore {
     return res.rowCount ?? 0;
   }
 
-  async finishImport(id: string, pass: number, key: string, rows: number): Promise<void> {
-    await transaction(this.pool, async (c) => {
+  async finishImport(id: string, pass: number, key: string | null, rows: number): Promise<{ removed: number }> {
+    return transaction(this.pool, async (c) => {
       await c.query('DELETE FROM campaign_bad_rows WHERE campaign_id = $1 AND seen_pass < $2', [id, pass]);
+      // Contacts this pass did not see are no longer in the file: record, then cancel the pending ones.
+      await c.query(
+        `INSERT INTO campaign_changes (campaign_id, pass, kind, contact_id, line, old_phone, new_phone, state_before)
+         SELECT campaign_id, $2, 'removed', contact_id, line, phone, NULL, state FROM campaign_contacts
+         WHERE campaign_id = $1 AND seen_pass < $2 AND removed_pass IS NULL ORDER BY line`,
+        [id, pass],
+      );
+      const removed = await c.query(
+        `UPDATE campaign_contacts SET removed_pass = $2,
+           state = CASE WHEN state = 'pending' THEN 'excluded' ELSE state END,
+           note = CASE WHEN state = 'pending' THEN '${REMOVED_NOTE}' ELSE note END
+         WHERE campaign_id = $1 AND seen_pass < $2 AND removed_pass IS NULL`,
+        [id, pass],
+      );
       await c.query('UPDATE campaigns SET imported_key = $1, rows = $2 WHERE id = $3', [key, rows, id]);
+      return { removed: removed.rowCount ?? 0 };
     });
+  }
+
+  async importChanges(id: string, limit = 1000): Promise<ImportChanges> {
+    const pass = ((await this.q('SELECT max(pass) AS pass FROM campaign_changes WHERE campaign_id = $1', [id])).rows[0]!.pass ?? null) as
+      | number
+      | null;
+    if (pass === null) return changesFrom(null, [], []);
+    const counts = await this.q('SELECT kind, count(*) AS n FROM campaign_changes WHERE campaign_id = $1 AND pass = $2 GROUP BY kind', [id, pass]);
+    const items = await this.q('SELECT * FROM campaign_changes WHERE campaign_id = $1 AND pass = $2 ORDER BY seq LIMIT $3', [id, pass, limit]);
+    return changesFrom(pass, counts.rows as { kind: ImportChange['kind']; n: number }[], items.rows as Row[]);
   }
 
   async due(id: string, now: number, limit: number): Promise<ContactRow[]> {
@@ -244,7 +271,9 @@ export class PostgresCampaignStore implements CampaignStore {
     const result = json(u.result);
     return transaction(this.pool, async (c) => {
       const res = await c.query(
-        `UPDATE campaign_contacts SET state = $1, next_at = $2, last_outcome = $3, outcome = $4, result = $5,
+        // A contact removed from the file while its call was out gets no retry.
+        `UPDATE campaign_contacts SET state = CASE WHEN removed_pass IS NOT NULL THEN 'done' ELSE $1 END,
+           next_at = CASE WHEN removed_pass IS NOT NULL THEN 0 ELSE $2::bigint END, last_outcome = $3, outcome = $4, result = $5,
            owner = NULL, lease_until = NULL, updated_at = $6
          WHERE campaign_id = $7 AND contact_id = $8 AND attempts = $9 AND ${IN_FLIGHT}`,
         [u.next.state, u.next.state === 'pending' ? Math.round(u.next.nextAt) : 0, kind, outcome, result, u.endedAt, id, u.contactId, u.attempt],
@@ -334,24 +363,73 @@ async function importOne(c: pg.PoolClient, campaignId: string, pass: number, row
     [...values, now],
   );
   if (ins.rowCount === 1) return { status: 'new' };
+  // Locked, so the state read here is the state changed below (SQLite's write lock gives the same):
+  // a claim passes the row over (SKIP LOCKED), an outcome waits for this import to commit.
   const clash = (
     await c.query(
-      `SELECT contact_id, line, seen_pass, phone FROM campaign_contacts
-       WHERE campaign_id = $1 AND (contact_id = $2 OR phone = $3) ORDER BY (contact_id = $2) DESC LIMIT 1`,
+      `SELECT contact_id, line, seen_pass, phone, state, note, removed_pass FROM campaign_contacts
+       WHERE campaign_id = $1 AND (contact_id = $2 OR phone = $3) ORDER BY (contact_id = $2) DESC LIMIT 1 FOR UPDATE`,
       [campaignId, row.contactId, row.phone],
     )
-  ).rows[0] as { contact_id: string; line: number; seen_pass: number; phone: string } | undefined;
+  ).rows[0] as
+    | { contact_id: string; line: number; seen_pass: number; phone: string; state: ContactState; note: string | null; removed_pass: number | null }
+    | undefined;
   if (!clash) throw new Error(`contact ${row.contactId} clashed with a row that is gone`);
   const same = clash.contact_id === row.contactId && clash.phone === row.phone;
+  const change = (kind: ImportChange['kind'], oldPhone: string | null, newPhone: string | null) =>
+    c.query(
+      `INSERT INTO campaign_changes (campaign_id, pass, kind, contact_id, line, old_phone, new_phone, state_before)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [campaignId, pass, kind, row.contactId, row.line, oldPhone, newPhone, clash.state],
+    );
+  // The same row again: from an earlier pass (resume, an edited file), or from a concurrent importer of the same file.
   if (same && (clash.seen_pass < pass || clash.line === row.line)) {
     if (clash.seen_pass < pass) {
+      // A row removed by an earlier import and now back in the file is pending again.
       await c.query(
-        `UPDATE campaign_contacts SET line = $3, seen_pass = $4, name = $6, appointment_id = $7, zones = $8, zone_source = $9, fields = $10
+        `UPDATE campaign_contacts SET line = $3, seen_pass = $4, name = $6, appointment_id = $7, zones = $8, zone_source = $9, fields = $10,
+           state = CASE WHEN ${RESTORABLE} THEN 'pending' ELSE state END,
+           next_at = CASE WHEN ${RESTORABLE} THEN 0 ELSE next_at END,
+           note = CASE WHEN ${RESTORABLE} THEN NULL ELSE note END,
+           removed_pass = NULL
          WHERE campaign_id = $1 AND contact_id = $2 AND phone = $5`,
         values,
       );
+      if (clash.removed_pass !== null && clash.state === 'excluded' && clash.note === REMOVED_NOTE) {
+        await change('restored', null, row.phone);
+        return { status: 'restored' };
+      }
     }
     return { status: 'seen' };
+  }
+  // The file now gives this contact another number (the old one was wrong).
+  if (clash.contact_id === row.contactId && clash.seen_pass < pass) {
+    if (clash.state === 'dispatching' || clash.state === 'dispatched') {
+      await c.query('UPDATE campaign_contacts SET seen_pass = $1 WHERE campaign_id = $2 AND contact_id = $3', [pass, campaignId, row.contactId]);
+      return { status: 'in_flight', phone: clash.phone };
+    }
+    // The new number may be another contact's: a savepoint keeps that unique violation from
+    // aborting the whole import transaction.
+    await c.query('SAVEPOINT replace_number');
+    try {
+      await c.query(
+        `UPDATE campaign_contacts SET phone = $5, line = $3, seen_pass = $4, name = $6,
+           appointment_id = $7, zones = $8, zone_source = $9, fields = $10,
+           state = 'pending', next_at = 0, note = NULL, removed_pass = NULL, updated_at = $11
+         WHERE campaign_id = $1 AND contact_id = $2 AND NOT ${IN_FLIGHT}`,
+        [...values, now],
+      );
+      await c.query('RELEASE SAVEPOINT replace_number');
+    } catch (err) {
+      if ((err as { code?: string }).code !== '23505') throw err;
+      await c.query('ROLLBACK TO SAVEPOINT replace_number');
+      const other = (await c.query('SELECT line FROM campaign_contacts WHERE campaign_id = $1 AND phone = $2', [campaignId, row.phone])).rows[0] as {
+        line: number;
+      };
+      return { status: 'duplicate', of: other.line, by: 'phone' };
+    }
+    await change('number_changed', clash.phone, row.phone);
+    return { status: 'changed', from: clash.phone };
   }
   return { status: 'duplicate', of: clash.line, by: clash.phone === row.phone ? 'phone' : 'contact_id' };
 }

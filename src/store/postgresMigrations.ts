@@ -159,4 +159,19 @@ export const PG_MIGRATIONS: string[] = [
    CREATE INDEX messages_pending ON messages(created_at) WHERE callback = 'pending';`,
   // 7: call_records(purged_at), for RETENTION_DAYS (retentionStore.ts).
   `ALTER TABLE call_records ADD COLUMN purged_at TEXT;`,
+  // 8: campaign files that change (SQLite's CAMPAIGN_CHANGES_MIGRATION). `seq` stands in for
+  // SQLite's rowid: `importChanges` lists a pass's changes in the order they were made.
+  `ALTER TABLE campaign_contacts ADD COLUMN removed_pass INTEGER;
+   CREATE TABLE campaign_changes (
+     seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+     campaign_id TEXT NOT NULL,
+     pass INTEGER NOT NULL,
+     kind TEXT NOT NULL CHECK (kind IN ('removed','number_changed','restored')),
+     contact_id TEXT NOT NULL,
+     line INTEGER NOT NULL,
+     old_phone TEXT,
+     new_phone TEXT,
+     state_before TEXT NOT NULL
+   );
+   CREATE INDEX campaign_changes_pass ON campaign_changes(campaign_id, pass);`,
 ];

@@ -17,6 +17,8 @@ import type {
   ContactState,
   ExportRow,
   FinishedAttempt,
+  ImportChange,
+  ImportChanges,
   ImportRowResult,
   OutcomeUpdate,
   OverdueAttempt,
@@ -25,6 +27,10 @@ import type {
 type DB = Database.Database;
 
 const IN_FLIGHT = `state IN ('dispatching','dispatched')`;
+/** The note on a pending contact cancelled because its row left the file. */
+export const REMOVED_NOTE = 'removed from the CSV';
+/** A contact an import cancelled because its row left the file, which a later import may restore. */
+export const RESTORABLE = `removed_pass IS NOT NULL AND state = 'excluded' AND note = '${REMOVED_NOTE}'`;
 export const json = (v: unknown) => (v === undefined || v === null ? null : JSON.stringify(v));
 export const parse = <T>(s: unknown): T | null => (typeof s === 'string' ? (JSON.parse(s) as T) : null);
 
@@ -78,6 +84,29 @@ export function toExportRow(c: ContactRow): ExportRow {
     room: c.room,
     note: c.note,
   };
+}
+
+/** An import's changes from the counting and listing queries' rows (both backends run the same ones). */
+export function changesFrom(
+  pass: number | null,
+  counts: { kind: ImportChange['kind']; n: number }[],
+  items: Record<string, unknown>[],
+): ImportChanges {
+  const out: ImportChanges = { pass, removed: 0, numberChanged: 0, restored: 0, items: [] };
+  for (const r of counts) {
+    if (r.kind === 'removed') out.removed = r.n;
+    else if (r.kind === 'number_changed') out.numberChanged = r.n;
+    else out.restored = r.n;
+  }
+  out.items = items.map((r) => ({
+    kind: r.kind as ImportChange['kind'],
+    contactId: r.contact_id as string,
+    line: r.line as number,
+    oldPhone: (r.old_phone as string | null) ?? null,
+    newPhone: (r.new_phone as string | null) ?? null,
+    stateBefore: r.state_before as ContactState,
+  }));
+  return out;
 }
 
 /** Stats from the counting queries' rows (both backends run the same ones). */
@@ -151,15 +180,49 @@ export class SqliteCampaignStore implements CampaignStore {
            'pending', 0, @now)`,
       ),
       findClash: db.prepare(
-        `SELECT contact_id, line, seen_pass, phone FROM campaign_contacts
+        `SELECT contact_id, line, seen_pass, phone, state, note, removed_pass FROM campaign_contacts
          WHERE campaign_id = ? AND (contact_id = ? OR phone = ?) ORDER BY (contact_id = ?) DESC LIMIT 1`,
       ),
       // A row seen in an earlier pass is this row again (a resumed import); refresh what the CSV says
       // about it, except for the dial state.
+      // A row removed by an earlier import and now back in the file is pending again.
       refreshContact: db.prepare(
         `UPDATE campaign_contacts SET line = @line, seen_pass = @pass, name = @name, appointment_id = @appointmentId,
-           zones = @zones, zone_source = @zoneSource, fields = @fields
+           zones = @zones, zone_source = @zoneSource, fields = @fields,
+           state = CASE WHEN ${RESTORABLE} THEN 'pending' ELSE state END,
+           next_at = CASE WHEN ${RESTORABLE} THEN 0 ELSE next_at END,
+           note = CASE WHEN ${RESTORABLE} THEN NULL ELSE note END,
+           removed_pass = NULL
          WHERE campaign_id = @campaignId AND contact_id = @contactId AND phone = @phone`,
+      ),
+      // A corrected number under the same contact_id: a new line to try, whatever the old one did.
+      replaceNumber: db.prepare(
+        `UPDATE campaign_contacts SET phone = @phone, line = @line, seen_pass = @pass, name = @name,
+           appointment_id = @appointmentId, zones = @zones, zone_source = @zoneSource, fields = @fields,
+           state = 'pending', next_at = 0, note = NULL, removed_pass = NULL, updated_at = @now
+         WHERE campaign_id = @campaignId AND contact_id = @contactId AND NOT ${IN_FLIGHT}`,
+      ),
+      touchSeen: db.prepare('UPDATE campaign_contacts SET seen_pass = ? WHERE campaign_id = ? AND contact_id = ?'),
+      insertChange: db.prepare(
+        `INSERT INTO campaign_changes (campaign_id, pass, kind, contact_id, line, old_phone, new_phone, state_before)
+         VALUES (@campaignId, @pass, @kind, @contactId, @line, @oldPhone, @newPhone, @stateBefore)`,
+      ),
+      // Contacts an import pass did not see are no longer in the file: record, then cancel the pending ones.
+      noteRemoved: db.prepare(
+        `INSERT INTO campaign_changes (campaign_id, pass, kind, contact_id, line, old_phone, new_phone, state_before)
+         SELECT campaign_id, @pass, 'removed', contact_id, line, phone, NULL, state FROM campaign_contacts
+         WHERE campaign_id = @id AND seen_pass < @pass AND removed_pass IS NULL ORDER BY line`,
+      ),
+      markRemoved: db.prepare(
+        `UPDATE campaign_contacts SET removed_pass = @pass,
+           state = CASE WHEN state = 'pending' THEN 'excluded' ELSE state END,
+           note = CASE WHEN state = 'pending' THEN '${REMOVED_NOTE}' ELSE note END
+         WHERE campaign_id = @id AND seen_pass < @pass AND removed_pass IS NULL`,
+      ),
+      lastChangePass: db.prepare('SELECT max(pass) AS pass FROM campaign_changes WHERE campaign_id = ?'),
+      changeCounts: db.prepare('SELECT kind, count(*) AS n FROM campaign_changes WHERE campaign_id = ? AND pass = ? GROUP BY kind'),
+      changeItems: db.prepare(
+        'SELECT * FROM campaign_changes WHERE campaign_id = ? AND pass = ? ORDER BY rowid LIMIT ?',
       ),
       upsertBad: db.prepare(
         `INSERT INTO campaign_bad_rows (campaign_id, line, reason, seen_pass) VALUES (?, ?, ?, ?)
@@ -171,6 +234,7 @@ export class SqliteCampaignStore implements CampaignStore {
       ),
       dropOldBad: db.prepare('DELETE FROM campaign_bad_rows WHERE campaign_id = ? AND seen_pass < ?'),
       finishImport: db.prepare('UPDATE campaigns SET imported_key = ?, rows = ? WHERE id = ?'),
+      finishImportKeepKey: db.prepare('UPDATE campaigns SET imported_key = NULL, rows = ? WHERE id = ?'),
       due: db.prepare(
         // Ties in next_at come in index order (insertion, i.e. CSV order); ordering by line as well
         // would sort every pending contact on each call.
@@ -227,8 +291,10 @@ export class SqliteCampaignStore implements CampaignStore {
            AND NOT EXISTS (SELECT 1 FROM call_records r WHERE r.room = c.room AND r.ended_at IS NOT NULL)
          LIMIT ?`,
       ),
+      // A contact removed from the file while its call was out gets no retry.
       outcome: db.prepare(
-        `UPDATE campaign_contacts SET state = @state, next_at = @nextAt, last_outcome = @kind, outcome = @outcome,
+        `UPDATE campaign_contacts SET state = CASE WHEN removed_pass IS NOT NULL THEN 'done' ELSE @state END,
+           next_at = CASE WHEN removed_pass IS NOT NULL THEN 0 ELSE @nextAt END, last_outcome = @kind, outcome = @outcome,
            result = @result, owner = NULL, lease_until = NULL, updated_at = @now
          WHERE campaign_id = @campaignId AND contact_id = @contactId AND attempts = @attempt AND ${IN_FLIGHT}`,
       ),
@@ -303,14 +369,38 @@ export class SqliteCampaignStore implements CampaignStore {
       if (!isUnique(err)) throw err;
     }
     const clash = this.s.findClash.get(campaignId, c.contactId, c.phone, c.contactId) as
-      | { contact_id: string; line: number; seen_pass: number; phone: string }
+      | { contact_id: string; line: number; seen_pass: number; phone: string; state: ContactState; note: string | null; removed_pass: number | null }
       | undefined;
     if (!clash) throw new Error(`contact ${c.contactId} clashed with a row that is gone`);
     const same = clash.contact_id === c.contactId && clash.phone === c.phone;
-    // The same row again: from an earlier pass (resume), or from a concurrent importer of the same file.
+    const change = (kind: ImportChange['kind'], oldPhone: string | null, newPhone: string | null) =>
+      this.s.insertChange.run({ campaignId, pass, kind, contactId: c.contactId, line: c.line, oldPhone, newPhone, stateBefore: clash.state });
+    // The same row again: from an earlier pass (resume, an edited file), or from a concurrent importer of the same file.
     if (same && (clash.seen_pass < pass || clash.line === c.line)) {
-      if (clash.seen_pass < pass) this.s.refreshContact.run(params);
+      if (clash.seen_pass < pass) {
+        this.s.refreshContact.run(params);
+        if (clash.removed_pass !== null && clash.state === 'excluded' && clash.note === REMOVED_NOTE) {
+          change('restored', null, c.phone);
+          return { status: 'restored' };
+        }
+      }
       return { status: 'seen' };
+    }
+    // The file now gives this contact another number (the old one was wrong).
+    if (clash.contact_id === c.contactId && clash.seen_pass < pass) {
+      if (clash.state === 'dispatching' || clash.state === 'dispatched') {
+        this.s.touchSeen.run(pass, campaignId, c.contactId);
+        return { status: 'in_flight', phone: clash.phone };
+      }
+      try {
+        this.s.replaceNumber.run(params);
+      } catch (err) {
+        if (!isUnique(err)) throw err;
+        const other = this.s.findClash.get(campaignId, '', c.phone, '') as { line: number };
+        return { status: 'duplicate', of: other.line, by: 'phone' };
+      }
+      change('number_changed', clash.phone, c.phone);
+      return { status: 'changed', from: clash.phone };
     }
     return { status: 'duplicate', of: clash.line, by: clash.phone === c.phone ? 'phone' : 'contact_id' };
   }
@@ -325,11 +415,25 @@ export class SqliteCampaignStore implements CampaignStore {
     return this.db.transaction(() => phones.reduce((n, p) => n + this.s.exclude.run(note, now, id, p).changes, 0))();
   }
 
-  async finishImport(id: string, pass: number, key: string, rows: number): Promise<void> {
-    this.db.transaction(() => {
+  async finishImport(id: string, pass: number, key: string | null, rows: number): Promise<{ removed: number }> {
+    return this.db.transaction(() => {
       this.s.dropOldBad.run(id, pass);
-      this.s.finishImport.run(key, rows, id);
+      this.s.noteRemoved.run({ id, pass });
+      const removed = this.s.markRemoved.run({ id, pass }).changes;
+      if (key === null) this.s.finishImportKeepKey.run(rows, id);
+      else this.s.finishImport.run(key, rows, id);
+      return { removed };
     })();
+  }
+
+  async importChanges(id: string, limit = 1000): Promise<ImportChanges> {
+    const pass = (this.s.lastChangePass.get(id) as { pass: number | null }).pass;
+    if (pass === null) return changesFrom(null, [], []);
+    return changesFrom(
+      pass,
+      this.s.changeCounts.all(id, pass) as { kind: ImportChange['kind']; n: number }[],
+      this.s.changeItems.all(id, pass, limit) as Record<string, unknown>[],
+    );
   }
 
   async due(id: string, now: number, limit: number): Promise<ContactRow[]> {

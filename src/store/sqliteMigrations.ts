@@ -74,6 +74,26 @@ const CAMPAIGN_MIGRATION = `
   CREATE INDEX call_records_room ON call_records(room);
 `;
 
+/**
+ * Version 8: campaign files that change. `removed_pass` marks a contact whose row left the file
+ * (pending ones are cancelled, in-flight ones are not retried); `campaign_changes` keeps what each
+ * import of an edited file changed, for `campaign status`.
+ */
+const CAMPAIGN_CHANGES_MIGRATION = `
+  ALTER TABLE campaign_contacts ADD COLUMN removed_pass INTEGER;
+  CREATE TABLE campaign_changes (
+    campaign_id TEXT NOT NULL,
+    pass INTEGER NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('removed','number_changed','restored')),
+    contact_id TEXT NOT NULL,
+    line INTEGER NOT NULL,
+    old_phone TEXT,
+    new_phone TEXT,
+    state_before TEXT NOT NULL
+  );
+  CREATE INDEX campaign_changes_pass ON campaign_changes(campaign_id, pass);
+`;
+
 /** Each entry moves the schema up one version; never edit an entry that has shipped. */
 export const MIGRATIONS: string[] = [
   `CREATE TABLE call_records (
@@ -157,6 +177,8 @@ export const MIGRATIONS: string[] = [
   MESSAGE_MIGRATION,
   // 7: call_records(purged_at), for RETENTION_DAYS (retentionStore.ts).
   RETENTION_MIGRATION,
+  // 8: see CAMPAIGN_CHANGES_MIGRATION above.
+  CAMPAIGN_CHANGES_MIGRATION,
 ];
 
 /**

@@ -1,0 +1,100 @@
+/**
+ * The desk's appointment tools against a real (in-memory) store, without a session: who may see
+ * and change which booking, and how much one caller or one call may book.
+ */
+import './helpers/logger.js';
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { llm } from '@livekit/agents';
+import { type CallUserdata, newUserdata } from '../agents/userdata.js';
+import { openStore } from '../src/store/index.js';
+import { DEFAULT_RULES } from '../tools/appointmentBook.js';
+import { appointmentTools } from '../tools/appointments.js';
+
+const NOW = new Date('2026-11-23T13:00:00Z'); // Monday 08:00 in New York
+const rules = { ...DEFAULT_RULES, timezone: 'America/New_York' };
+
+function caller(callId: string, callerNumber: string | null): CallUserdata {
+  return newUserdata({ callId, direction: 'inbound', callerNumber, businessName: 'Riverside Clinic', timezone: rules.timezone });
+}
+
+type Tools = ReturnType<typeof appointmentTools>;
+async function call(tools: Tools, name: keyof Tools, args: Record<string, unknown>, u: CallUserdata): Promise<string> {
+  const tool = tools[name] as unknown as { execute: (a: unknown, o: unknown) => Promise<string> };
+  return tool.execute(args, { ctx: { userData: u }, toolCallId: 't', abortSignal: new AbortController().signal });
+}
+async function refusal(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(err instanceof llm.ToolError, String(err));
+    return err.message;
+  }
+  assert.fail('expected the tool to refuse');
+}
+
+describe('who owns a booking', () => {
+  it('two callers without caller ID see and change nothing of each other', async () => {
+    const store = await openStore(':memory:');
+    const tools = appointmentTools({ store: store.appointments, rules, now: () => NOW });
+    const first = caller('call-a', null);
+    const booked = await call(tools, 'book_appointment', { start: '2026-11-24T10:00', name: 'Ana' }, first);
+    const id = /Booked (\S+)/.exec(booked)![1]!;
+    const second = caller('call-b', null);
+    assert.equal(await call(tools, 'find_appointments', {}, second), 'No upcoming appointments for this caller.');
+    assert.match(await refusal(call(tools, 'cancel_appointment', { appointmentId: id }, second)), /no active appointment/);
+    assert.match(await refusal(call(tools, 'reschedule_appointment', { appointmentId: id, newStart: '2026-11-24T11:00' }, second)), /no active appointment/);
+    assert.equal((await store.appointments.get(id))!.status, 'booked');
+    await store.close();
+  });
+
+  it('bookings stored under a shared non-number (the old "+" for withheld caller ID) belong to nobody by number', async () => {
+    const store = await openStore(':memory:');
+    const old = await store.appointments.book({ name: 'Bo', phone: '+', start: '2026-11-24T14:00:00Z', durationMin: 30, reason: null, callId: 'old-call' });
+    assert.ok(old.ok);
+    const tools = appointmentTools({ store: store.appointments, rules, now: () => NOW });
+    const u = caller('call-c', '+');
+    assert.equal(await call(tools, 'find_appointments', {}, u), 'No upcoming appointments for this caller.');
+    assert.match(await refusal(call(tools, 'cancel_appointment', { appointmentId: old.appointment.id }, u)), /no active appointment/);
+    await store.close();
+  });
+});
+
+describe('calendar abuse', () => {
+  it('one call books at most maxPerCall appointments, then hears why', async () => {
+    const store = await openStore(':memory:');
+    const tools = appointmentTools({ store: store.appointments, rules: { ...rules, maxPerCall: 2 }, now: () => NOW });
+    const u = caller('call-d', null);
+    await call(tools, 'book_appointment', { start: '2026-11-24T10:00', name: 'Cy' }, u);
+    await call(tools, 'book_appointment', { start: '2026-11-24T10:30', name: 'Cy' }, u);
+    const why = await refusal(call(tools, 'book_appointment', { start: '2026-11-24T11:00', name: 'Cy' }, u));
+    assert.match(why, /at most 2 appointments in one call/);
+    assert.equal((await store.appointments.activeBetween('2026-11-24T00:00:00Z', '2026-11-25T00:00:00Z')).length, 2);
+    await store.close();
+  });
+
+  it('one number holds at most maxPerCaller upcoming appointments, across calls', async () => {
+    const store = await openStore(':memory:');
+    const tools = appointmentTools({ store: store.appointments, rules: { ...rules, maxPerCaller: 2, maxPerCall: 5 }, now: () => NOW });
+    await call(tools, 'book_appointment', { start: '2026-11-24T10:00', name: 'Di' }, caller('call-e1', '+12125550101'));
+    await call(tools, 'book_appointment', { start: '2026-11-25T10:00', name: 'Di' }, caller('call-e2', '+12125550101'));
+    const why = await refusal(call(tools, 'book_appointment', { start: '2026-11-26T10:00', name: 'Di' }, caller('call-e3', '+12125550101')));
+    assert.match(why, /already has 2 upcoming appointments/);
+    // Someone else still can.
+    assert.match(await call(tools, 'book_appointment', { start: '2026-11-26T10:00', name: 'Ed' }, caller('call-f', '+12125550102')), /^Booked/);
+    await store.close();
+  });
+
+  it('nothing is booked, moved or offered beyond the horizon (year 2999 included)', async () => {
+    const store = await openStore(':memory:');
+    const tools = appointmentTools({ store: store.appointments, rules: { ...rules, horizonDays: 30 }, now: () => NOW });
+    const u = caller('call-g', '+12125550103');
+    assert.match(await refusal(call(tools, 'book_appointment', { start: '2999-01-05T10:00', name: 'Flo' }, u)), /up to 30 days ahead/);
+    assert.match(await refusal(call(tools, 'book_appointment', { start: '2027-01-05T10:00', name: 'Flo' }, u)), /up to 30 days ahead/);
+    assert.match(await refusal(call(tools, 'check_availability', { date: '2027-01-05' }, u)), /up to 30 days ahead/);
+    const booked = await call(tools, 'book_appointment', { start: '2026-12-01T10:00', name: 'Flo' }, u);
+    const id = /Booked (\S+)/.exec(booked)![1]!;
+    assert.match(await refusal(call(tools, 'reschedule_appointment', { appointmentId: id, newStart: '2027-03-01T10:00' }, u)), /up to 30 days ahead/);
+    await store.close();
+  });
+});
