@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { concatPcm, silence } from '../../src/sandbox/speechSignal.js';
 import { SippCallee, type SippOutcome } from '../../src/stack/sippCallee.js';
 import type { LiveStack } from '../../src/stack/stack.js';
 import { KEY, agentSaid, finishedCall, roomsGone, scriptCaller, scriptModel, speechSegments, startPhone, startStack, voice } from './helpers.js';
@@ -62,12 +63,17 @@ describe('outbound calls on the real stack', () => {
     const goodbye = 'Thanks Dana, we will see you soon. Goodbye!';
     scriptCaller(stack, 'Hello?', 'Yes, this is Dana.');
     scriptModel(stack, [{ toolCalls: [{ name: 'confirm_identity', arguments: {} }] }, { toolCalls: [{ name: 'end_call', arguments: { goodbye, summary: 'reached Dana' } }] }]);
-    // The callee says "Hello?" the moment the call connects, as people do.
-    const phone = await startPhone(stack, CALLEE, { autoAnswer: true, port: stack.ports.callee, mic: voice('Hello?') });
+    // The callee says "Hello?" as they lift the phone to their ear, half a second after it
+    // connects. (Said in the very first 0.4 s, LiveKit SIP 1.0 loses it before its media is up:
+    // no audio reaches the room at all, whoever listens.)
+    const phone = await startPhone(stack, CALLEE, { autoAnswer: true, port: stack.ports.callee, mic: concatPcm(silence(500, 8000), voice('Hello?')) });
     try {
       const since = Date.now();
       const pending = call('Dana Lee');
       const answered = await phone.waitForEvent('CALL_ESTABLISHED', 30_000);
+      // The session was listening before the callee answered: its STT stream was already open.
+      const stt = stack.providers.deepgram.connectionsFor(KEY).filter((c) => c.connectedAt >= since);
+      assert.ok(stt.length > 0 && stt[0]!.connectedAt <= answered.at, `the STT connected ${stt[0] ? stt[0].connectedAt - answered.at : 'never'} ms after the callee answered`);
       const greeting = await agentSaid(stack, 'Am I speaking with Dana Lee?', 20_000, since);
       assert.ok(greeting.requestedAt >= answered.at, `the agent started speaking ${answered.at - greeting.requestedAt} ms before the callee answered`);
       const hello = stack.providers.deepgram.segmentsFor(KEY).find((s) => (s.speechStartedAt ?? 0) >= since && s.transcript === 'Hello?');
