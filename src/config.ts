@@ -404,8 +404,8 @@ export function loadConfig(env: Record<string, string | undefined> = readEnv(), 
       out[key] = parsed.data;
     } else {
       const why = parsed.error.issues.map((i) => i.message).join('; ');
-      // A URL may carry credentials (scheme://user:password@host): they are not shown either.
-      const safe = value === undefined ? undefined : hidePassword(value).replace(/\/\/[^/@\s]*@/, '//REDACTED@');
+      // A URL may carry credentials (scheme://user:password@host): the password is not shown either.
+      const safe = value === undefined ? undefined : hidePassword(value);
       const shown = SECRET_SET.has(key) || safe === undefined ? '' : ` (got ${JSON.stringify(safe)})`;
       problems.push(`${key}: ${why}${shown} — ${purpose}`);
     }

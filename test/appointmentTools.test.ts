@@ -19,9 +19,24 @@ function caller(callId: string, callerNumber: string | null): CallUserdata {
 }
 
 type Tools = ReturnType<typeof appointmentTools>;
-async function call(tools: Tools, name: keyof Tools, args: Record<string, unknown>, u: CallUserdata): Promise<string> {
+/** The caller's side of each call's conversation, as much of a session as the tools read. */
+const sessions = new WeakMap<CallUserdata, { history: { items: { type: string; role: string }[] }; say: () => void }>();
+function sessionOf(u: CallUserdata) {
+  let s = sessions.get(u);
+  if (!s) sessions.set(u, (s = { history: { items: [] }, say: () => undefined }));
+  return s;
+}
+async function run(tools: Tools, name: keyof Tools, args: Record<string, unknown>, u: CallUserdata): Promise<string> {
   const tool = tools[name] as unknown as { execute: (a: unknown, o: unknown) => Promise<string> };
-  return tool.execute(args, { ctx: { userData: u }, toolCallId: 't', abortSignal: new AbortController().signal });
+  const ctx = { userData: u, session: sessionOf(u), waitForPlayout: async () => undefined };
+  return tool.execute(args, { ctx, toolCallId: 't', abortSignal: new AbortController().signal });
+}
+/** A tool call; book_appointment as on a call: read back first, the caller says yes, then booked. */
+async function call(tools: Tools, name: keyof Tools, args: Record<string, unknown>, u: CallUserdata): Promise<string> {
+  if (name !== 'book_appointment') return run(tools, name, args, u);
+  await run(tools, name, args, u);
+  sessionOf(u).history.items.push({ type: 'message', role: 'user' });
+  return run(tools, name, args, u);
 }
 async function refusal(p: Promise<unknown>): Promise<string> {
   try {
