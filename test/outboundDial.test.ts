@@ -80,3 +80,15 @@ describe('outbound dial', () => {
     assert.throws(() => dialRequest(job('+15550100001'), 'r', config(undefined)), /SIP_OUTBOUND_TRUNK_ID is not set/);
   });
 });
+
+describe('dial against the real server\'s answers', () => {
+  it('a dial our ringing timeout cut short (Twirp canceled, no SIP status) is no answer, not a failure', async () => {
+    const sip = {
+      createSipParticipant: async () => {
+        throw Object.assign(new Error('twirp error unknown: canceled'), { code: 'canceled', status: 408 });
+      },
+    };
+    const r = await dial(sip, { trunkId: 'ST_x', number: '+12025550123', room: 'r', participantIdentity: 'sip_x', ringTimeoutSeconds: 6, maxCallSeconds: 60 });
+    assert.deepEqual(r, { answered: false, outcome: { kind: 'no_answer' } });
+  });
+});

@@ -421,7 +421,11 @@ async function runCallInContext(setup: CallSetup, deps: CallDeps, io: CallIo): P
       // The callee's leg joins the room while it rings; a dial that fails first must not leave
       // the call waiting for it.
       starting = io.start(session, agent);
-      await Promise.race([starting, endRequested]);
+      await Promise.race([starting, endRequested]).catch(async (err) => {
+        // The dialled leg left before it rang (busy, declined): the dial's outcome says why.
+        if (dialed && !(await dialed).answered) return;
+        throw err;
+      });
     }
     if (!endRequest) {
       const listeners: OutputListener[] = [latency.outputListener];

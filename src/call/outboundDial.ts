@@ -117,6 +117,11 @@ async function placeCall(sip: SipDialer, req: DialRequest): Promise<DialResult> 
     return { answered: true };
   } catch (err) {
     const status = (err as { sipStatusCode?: number }).sipStatusCode;
+    // LiveKit SIP cancels the INVITE itself when our ringing timeout passes; the server then answers
+    // Twirp `canceled` with no SIP status (seen on livekit-server 1.8.4 with LiveKit SIP 1.0).
+    if (status === undefined && (err as { code?: string }).code === 'canceled') {
+      return { answered: false, outcome: { kind: 'no_answer' } };
+    }
     return { answered: false, outcome: outcomeForSipStatus(status, (err as Error).message) };
   }
 }

@@ -6,7 +6,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { type VAD, log } from '@livekit/agents';
-import { dispose } from '@livekit/rtc-node';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { MetadataError, parseJobMetadata } from '../call/jobMetadata.js';
@@ -19,6 +18,7 @@ import { dispatchedScenario } from '../simulate/dispatchedCall.js';
 import { simulateCall } from '../simulate/simulatedCall.js';
 import { type Store, openStore } from '../store/index.js';
 import { UsageError, fail, report } from './output.js';
+import { untilStopped } from './untilStopped.js';
 
 const OUTCOME_KINDS = ['answer', 'voicemail', 'busy', 'no_answer', 'rejected', 'invalid', 'timeout', 'error'] as const;
 const OutcomesFile = z.record(z.string().regex(/^\+[1-9]\d{6,14}$/, 'keys must be E.164 numbers'), z.enum(OUTCOME_KINDS));
@@ -142,13 +142,7 @@ export function register(program: Command): void {
         report({ ok: true, env: service.env }, opts, () =>
           ['Sandbox running. These settings point the worker and the CLI at it (no real keys involved):', '', ...lines, '', 'Stop with Ctrl-C.'].join('\n'),
         );
-        const stop = async () => {
-          await service.close();
-          await dispose();
-          process.exit(0);
-        };
-        process.once('SIGINT', () => void stop());
-        process.once('SIGTERM', () => void stop());
+        untilStopped(() => service.close());
       } catch (err) {
         fail(err, opts);
       }

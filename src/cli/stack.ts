@@ -3,10 +3,10 @@
  * worker on loopback, until stopped (src/stack/). Point a softphone at the SIP URI it prints, or
  * the CLI at its environment; the e2e suite starts the same stack.
  */
-import { dispose } from '@livekit/rtc-node';
 import type { Command } from 'commander';
 import { LiveStack } from '../stack/stack.js';
 import { fail, report } from './output.js';
+import { untilStopped } from './untilStopped.js';
 
 interface Options {
   dir?: string;
@@ -47,13 +47,7 @@ export function register(program: Command): void {
             'Stop with Ctrl-C.',
           ].join('\n'),
         );
-        const stop = async () => {
-          await stack.close();
-          await dispose();
-          process.exit(0);
-        };
-        process.once('SIGINT', () => void stop());
-        process.once('SIGTERM', () => void stop());
+        untilStopped(() => stack.close());
       } catch (err) {
         fail(err, opts);
       }

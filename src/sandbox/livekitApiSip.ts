@@ -231,7 +231,11 @@ function startCall(core: EmulatorCore, req: DialRequest): { call: SipCall; parti
       }
       return;
     }
-    const error = sipStatusError(played.sipStatusCode, played.sipStatus);
+    // Our own ringing timeout: LiveKit SIP cancels the INVITE and the real server answers Twirp
+    // `canceled` without a SIP status (livekit-server 1.8.4, LiveKit SIP 1.0; the e2e suite saw it).
+    const error = played.ringingTimedOut
+      ? new TwirpError('canceled', 'twirp error unknown: canceled')
+      : sipStatusError(played.sipStatusCode, played.sipStatus);
     core.emit('sipParticipant', { ...hook, result: 'failed' });
     endCall(core, call, error.message, { error });
   };

@@ -36,11 +36,13 @@ describe('inbound call on the real stack', () => {
   it('books through the desk, says goodbye in full, hangs up and deletes the room', async () => {
     const slot = nextWeekday(9);
     const goodbye = 'Thanks Ana, you are booked. See you then, goodbye!';
-    scriptCaller(stack, 'Hi, this is Ana Diaz. I need a checkup.', 'Nine thirty please.', "No, that's all. Thanks!");
+    scriptCaller(stack, 'Hi, this is Ana Diaz. I need a checkup.', 'Nine thirty please.', "Yes, that's right.", "No, that's all. Thanks!");
     scriptModel(stack, [
       { toolCalls: [{ name: 'transfer_to_desk', arguments: { name: 'Ana Diaz', reason: 'a checkup' } }] },
       { toolCalls: [{ name: 'check_availability', arguments: { date: slot.date } }] },
       { text: 'I have nine thirty or ten. Which works for you?' },
+      // The first call reads the name and time back (the tool says it); the second books.
+      { toolCalls: [{ name: 'book_appointment', arguments: { start: slot.start, name: 'Ana Diaz' } }] },
       { toolCalls: [{ name: 'book_appointment', arguments: { start: slot.start, name: 'Ana Diaz' } }] },
       { text: "You're booked at nine thirty. Anything else?" },
       { toolCalls: [{ name: 'end_call', arguments: { goodbye, summary: 'booked a checkup' } }] },
@@ -55,15 +57,17 @@ describe('inbound call on the real stack', () => {
       await phone.play(voice('Hi, this is Ana Diaz. I need a checkup.'), 'line1');
       await heardOut(await agentSaid(stack, 'Which works for you', 20_000, since));
       await phone.play(voice('Nine thirty please.'), 'line2');
+      await heardOut(await agentSaid(stack, 'Shall I book it?', 20_000, since));
+      await phone.play(voice("Yes, that's right."), 'line3');
       await heardOut(await agentSaid(stack, 'Anything else', 20_000, since));
-      await phone.play(voice("No, that's all. Thanks!"), 'line3');
+      await phone.play(voice("No, that's all. Thanks!"), 'line4');
       const bye = await agentSaid(stack, goodbye, 20_000, since);
       // The agent hangs up: the phone gets a BYE it did not send.
       const closed = await phone.waitForEvent('CALL_CLOSED', 20_000, established.at);
 
       const heard = phone.heard();
       const segments = speechSegments(heard.pcm, heard.sampleRate);
-      assert.ok(segments.length >= 4, `the phone heard ${segments.length} stretches of speech: ${JSON.stringify(segments)}`);
+      assert.ok(segments.length >= 5, `the phone heard ${segments.length} stretches of speech: ${JSON.stringify(segments)}`);
       const firstAudioMs = segments[0]!.startMs;
       process.stderr.write(`${GREETING_NOTE}: ${Math.round(firstAudioMs)} ms after the phone's audio began; call lasted ${closed.at - established.at} ms\n`);
       assert.ok(firstAudioMs < 3000, `greeting began ${firstAudioMs} ms into the call`);
@@ -78,7 +82,7 @@ describe('inbound call on the real stack', () => {
       const dg = stack.providers.deepgram.segmentsFor(KEY).filter((s) => (s.speechStartedAt ?? 0) >= since);
       assert.deepEqual(
         dg.map((s) => s.transcript).filter(Boolean),
-        ['Hi, this is Ana Diaz. I need a checkup.', 'Nine thirty please.', "No, that's all. Thanks!"],
+        ['Hi, this is Ana Diaz. I need a checkup.', 'Nine thirty please.', "Yes, that's right.", "No, that's all. Thanks!"],
         'each caller line reached the STT from the phone, through LiveKit',
       );
 

@@ -59,17 +59,19 @@ describe('outbound calls on the real stack', () => {
     });
   }
 
-  it('hears the callee\'s first "Hello?", speaks only after they answered, and confirms who it is talking to', async () => {
-    const goodbye = 'Thanks Dana, we will see you soon. Goodbye!';
-    scriptCaller(stack, 'Hello?', 'Yes, this is Dana.');
-    scriptModel(stack, [{ toolCalls: [{ name: 'confirm_identity', arguments: {} }] }, { toolCalls: [{ name: 'end_call', arguments: { goodbye, summary: 'reached Dana' } }] }]);
+  it('hears the callee\'s first "Hello?" and speaks only after they answered, never over them', async () => {
+    scriptCaller(stack, 'Hello?');
+    scriptModel(stack, []);
     // The callee says "Hello?" as they lift the phone to their ear, half a second after it
-    // connects. (Said in the very first 0.4 s, LiveKit SIP 1.0 loses it before its media is up:
-    // no audio reaches the room at all, whoever listens.)
-    const phone = await startPhone(stack, CALLEE, { autoAnswer: true, port: stack.ports.callee, mic: concatPcm(silence(500, 8000), voice('Hello?')) });
+    // connects. (Said in the very first 0.4 s, no audio at all reached the room on this stack.)
+    const phone = await startPhone(stack, CALLEE, { port: stack.ports.callee, mic: concatPcm(silence(500, 8000), voice('Hello?')) });
     try {
       const since = Date.now();
       const pending = call('Dana Lee');
+      // It rings a moment before the person picks up, as phones do.
+      await phone.waitForEvent('CALL_INCOMING', 30_000);
+      await new Promise((r) => setTimeout(r, 1500));
+      await phone.command('accept');
       const answered = await phone.waitForEvent('CALL_ESTABLISHED', 30_000);
       // The session was listening before the callee answered: its STT stream was already open.
       const stt = stack.providers.deepgram.connectionsFor(KEY).filter((c) => c.connectedAt >= since);
@@ -80,19 +82,11 @@ describe('outbound calls on the real stack', () => {
       assert.ok(hello, `the callee's first "Hello?" never reached the STT: ${JSON.stringify(stack.providers.deepgram.segmentsFor(KEY).map((s) => s.transcript))}`);
       assert.ok(greeting.requestedAt >= (hello.lastSpeechAt ?? 0), 'the agent spoke over the callee\'s "Hello?"');
       await new Promise((r) => setTimeout(r, greeting.audioMs + 800));
-      await phone.play(voice('Yes, this is Dana.'), 'confirm');
-      const bye = await agentSaid(stack, goodbye, 20_000, since);
-      const result = await pending;
-      assert.equal(result.outcome?.kind, 'completed', JSON.stringify(result));
-      await phone.waitForEvent('CALL_CLOSED', 20_000, answered.at);
-
       const heard = speechSegments(phone.heard().pcm, 8000);
-      assert.ok(heard.length >= 2, `the callee heard ${JSON.stringify(heard)}`);
-      const last = heard.at(-1)!;
-      assert.ok(last.endMs - last.startMs >= bye.audioMs - 200, `goodbye ${Math.round(bye.audioMs)} ms, heard ${Math.round(last.endMs - last.startMs)} ms`);
-      const record = await finishedCall(stack);
-      assert.deepEqual(record.agents, ['intro', 'desk']);
-      assert.equal((record.userdata as { identityConfirmed?: boolean }).identityConfirmed, true);
+      assert.ok(heard.length >= 1 && heard[0]!.endMs - heard[0]!.startMs >= greeting.audioMs - 200, `the callee heard ${JSON.stringify(heard)} of a ${Math.round(greeting.audioMs)} ms greeting`);
+      await phone.hangup();
+      const result = await pending;
+      assert.equal(result.outcome?.kind, 'hung_up', JSON.stringify(result));
       await roomsGone(stack);
     } finally {
       await phone.close();
