@@ -82,9 +82,10 @@ describe('outbound calls on the real stack', () => {
       assert.ok(hello, `the callee's first "Hello?" never reached the STT: ${JSON.stringify(stack.providers.deepgram.segmentsFor(KEY).map((s) => s.transcript))}`);
       assert.ok(greeting.requestedAt >= (hello.lastSpeechAt ?? 0), 'the agent spoke over the callee\'s "Hello?"');
       await new Promise((r) => setTimeout(r, greeting.audioMs + 800));
+      await phone.hangup();
+      await phone.waitForEvent('CALL_CLOSED', 10_000, answered.at);
       const heard = speechSegments(phone.heard().pcm, 8000);
       assert.ok(heard.length >= 1 && heard[0]!.endMs - heard[0]!.startMs >= greeting.audioMs - 200, `the callee heard ${JSON.stringify(heard)} of a ${Math.round(greeting.audioMs)} ms greeting`);
-      await phone.hangup();
       const result = await pending;
       assert.equal(result.outcome?.kind, 'hung_up', JSON.stringify(result));
       await roomsGone(stack);
