@@ -27,8 +27,13 @@ export interface LineGate {
   readonly open: boolean;
   /** True once the line opens; false if the call ended first (then say nothing, ever). */
   readonly ready: Promise<boolean>;
+  /**
+   * The caller's current turn began before the line opened (an outbound callee's "Hello?"): the
+   * greeting answers it, so it gets no reply, and no LLM call, of its own.
+   */
+  readonly turnBeganClosed: boolean;
 }
 
 export function openLineGate(): LineGate {
-  return { open: true, ready: Promise.resolve(true) };
+  return { open: true, ready: Promise.resolve(true), turnBeganClosed: false };
 }

@@ -85,15 +85,16 @@ export function introAgent(deps: AgentDeps, u: CallUserdata): voice.Agent<CallUs
     },
     onUserTurnCompleted: () => {
       // On an outbound call the callee usually speaks first ("Hello?") while we are still
-      // finding out whether they are a person; that turn gets the greeting, not a reply.
-      if (!deps.line.open) throw new voice.StopResponse();
+      // finding out whether they are a person; that turn gets the greeting, not a reply, even
+      // when its transcript only arrives once the line is open.
+      if (!deps.line.open || deps.line.turnBeganClosed) throw new voice.StopResponse();
       // Words "heard" while keys are being pressed are the tones leaking into the audio.
       if (deps.control.keysBeingPressed?.()) throw new voice.StopResponse();
     },
     // Nor does it cost an LLM call: preemptive generation would otherwise start one on the
     // callee's first words, before the turn is even committed.
     llmNode: (ctx, chatCtx, toolCtx, settings) =>
-      deps.line.open
+      deps.line.open && !deps.line.turnBeganClosed
         ? (voice.Agent.default.llmNode(ctx.agent, chatCtx, toolCtx as llm.ToolContext<unknown>, settings) as ReturnType<NonNullable<voice.AgentHooks<CallUserdata>['llmNode']>>)
         : null,
   });

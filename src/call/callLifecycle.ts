@@ -30,6 +30,7 @@ import { DEFAULT_PRICES, type PriceTable, callCost } from '../cost/index.js';
 import { LatencyTracker, type TurnLatency } from './latency.js';
 import { UsageMeter } from './usageMeter.js';
 import { type OutputListener, tapOutput } from './outputTap.js';
+import { CallLine } from './callLine.js';
 import { RecordingTap } from './recordingTap.js';
 import { type RoomApi, RoomJanitor } from './roomJanitor.js';
 import { Keypad } from './dtmf.js';
@@ -179,19 +180,15 @@ async function runCallInContext(setup: CallSetup, deps: CallDeps, io: CallIo): P
   });
   if (config.RECORDING_DIR) userdata.recording = { disclosure: config.RECORDING_DISCLOSURE, state: 'on' };
 
-  let resolveLine!: (open: boolean) => void;
-  const line = { open: false, ready: new Promise<boolean>((r) => (resolveLine = r)) };
-  const openLine = () => {
-    line.open = true;
-    resolveLine(true);
-  };
+  const line = new CallLine();
+  const openLine = () => line.openNow();
   let endRequest: EndRequest | undefined;
   let signalEnd!: () => void;
   const endRequested = new Promise<void>((r) => (signalEnd = r));
   const requestEnd = (req: EndRequest) => {
     if (endRequest) return; // the first reason wins; later ones are consequences of ending
     endRequest = req;
-    resolveLine(false); // no effect once the line is open
+    line.neverOpen();
     signalEnd();
   };
 
@@ -366,6 +363,7 @@ async function runCallInContext(setup: CallSetup, deps: CallDeps, io: CallIo): P
       },
       userdata,
     );
+    line.watch(session as voice.AgentSession<unknown>);
     callLog.attach(session, agent.id);
     latency.attach(session);
     observer.attach(session, providers, latency);

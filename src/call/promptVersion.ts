@@ -43,7 +43,7 @@ export function promptVersions(direction: Direction, outboundWithContact = direc
     policy: CLINIC_POLICY,
     rules: { ...DEFAULT_RULES, timezone: 'UTC' },
     now: () => new Date(0),
-    line: { open: false, ready: new Promise<boolean>(() => undefined) },
+    line: { open: false, ready: new Promise<boolean>(() => undefined), turnBeganClosed: false },
   };
   const versions: Record<string, string> = {};
   for (const agent of [introAgent(deps, u), deskAgent(deps, u)]) {

@@ -7,9 +7,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { concatPcm, silence } from '../../src/sandbox/speechSignal.js';
+import { type ChatRequestRecord, contentText } from '../../src/sandbox/openaiEmulator.js';
 import { SippCallee, type SippOutcome } from '../../src/stack/sippCallee.js';
 import type { LiveStack } from '../../src/stack/stack.js';
-import { KEY, agentSaid, finishedCall, roomsGone, scriptCaller, scriptModel, speechSegments, startPhone, startStack, voice } from './helpers.js';
+import { KEY, agentSaid, finishedCall, heardOut, roomsGone, scriptCaller, scriptModel, speechSegments, startPhone, startStack, voice } from './helpers.js';
 
 let stack: LiveStack;
 const CALLEE = '+12025550123';
@@ -25,6 +26,12 @@ after(async () => {
 interface CallResult {
   ok: boolean;
   outcome?: { kind: string; sipStatus?: number };
+}
+
+/** The caller's line a chat request asks the model to answer. */
+function lastUserLine(r: ChatRequestRecord): string {
+  const m = [...r.messages].reverse().find((x) => x.role === 'user');
+  return m ? contentText(m.content) : '';
 }
 
 function call(name: string): Promise<CallResult> {
@@ -59,9 +66,10 @@ describe('outbound calls on the real stack', () => {
     });
   }
 
-  it('hears the callee\'s first "Hello?" and speaks only after they answered, never over them', async () => {
-    scriptCaller(stack, 'Hello?');
-    scriptModel(stack, []);
+  it('hears the callee\'s first "Hello?", speaks only after they answered, and answers their next line, not the "Hello?" again', async () => {
+    const reply = 'Thanks Dana. I am calling from the clinic about your visit.';
+    scriptCaller(stack, 'Hello?', 'Yes, this is Dana.');
+    scriptModel(stack, [{ text: reply }]);
     // The callee says "Hello?" as they lift the phone to their ear, half a second after it
     // connects. (Said in the very first 0.4 s, no audio at all reached the room on this stack.)
     const phone = await startPhone(stack, CALLEE, { port: stack.ports.callee, mic: concatPcm(silence(500, 8000), voice('Hello?')) });
@@ -81,11 +89,23 @@ describe('outbound calls on the real stack', () => {
       const hello = stack.providers.deepgram.segmentsFor(KEY).find((s) => (s.speechStartedAt ?? 0) >= since && s.transcript === 'Hello?');
       assert.ok(hello, `the callee's first "Hello?" never reached the STT: ${JSON.stringify(stack.providers.deepgram.segmentsFor(KEY).map((s) => s.transcript))}`);
       assert.ok(greeting.requestedAt >= (hello.lastSpeechAt ?? 0), 'the agent spoke over the callee\'s "Hello?"');
-      await new Promise((r) => setTimeout(r, greeting.audioMs + 800));
+      await heardOut(greeting);
+      // The greeting answered the "Hello?": nothing else was said, and the model was not asked.
+      const saidSince = () => stack.providers.cartesia.generationsFor(KEY).filter((g) => g.requestedAt >= since).map((g) => g.text);
+      // The agent's requests, not AMD's classifier (its own tool, save_prediction).
+      const askedSince = () =>
+        stack.providers.openai.requestsFor(KEY).filter((r) => r.receivedAt >= since && r.toolNames.length > 0 && !r.toolNames.includes('save_prediction'));
+      assert.deepEqual(saidSince().length, 1, `after its greeting the agent also said: ${JSON.stringify(saidSince().slice(1))}`);
+      assert.equal(askedSince().length, 0, `the model was asked to answer "Hello?": ${JSON.stringify(askedSince().map(lastUserLine))}`);
+
+      await phone.play(voice('Yes, this is Dana.'), 'confirm');
+      const answer = await agentSaid(stack, reply, 20_000, since);
+      await heardOut(answer);
+      assert.deepEqual(askedSince().map(lastUserLine), ['Yes, this is Dana.'], 'the model answered the callee\'s second line, once');
       await phone.hangup();
       await phone.waitForEvent('CALL_CLOSED', 10_000, answered.at);
       const heard = speechSegments(phone.heard().pcm, 8000);
-      assert.ok(heard.length >= 1 && heard[0]!.endMs - heard[0]!.startMs >= greeting.audioMs - 200, `the callee heard ${JSON.stringify(heard)} of a ${Math.round(greeting.audioMs)} ms greeting`);
+      assert.ok(heard.length >= 2 && heard[0]!.endMs - heard[0]!.startMs >= greeting.audioMs - 200, `the callee heard ${JSON.stringify(heard)} of a ${Math.round(greeting.audioMs)} ms greeting and a reply`);
       const result = await pending;
       assert.equal(result.outcome?.kind, 'hung_up', JSON.stringify(result));
       await roomsGone(stack);
