@@ -7,6 +7,7 @@
  * never echoed, not even when they are the thing that is wrong.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { parse as parseDotenv } from 'dotenv';
 import { z } from 'zod';
 
@@ -71,6 +72,10 @@ const spec = {
   WORKER_MAX_CALLS: [
     z.coerce.number().int().min(0).max(10_000).default(0),
     'calls at once the worker reports as full load to LiveKit (0: machine CPU, the framework\'s measure)',
+  ],
+  WORKER_ID: [
+    z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, ., - and _ only').optional(),
+    'names this worker in its call records, so after a crash its restart ends the calls it left open (default: the host name; set it where that changes at each restart, as in containers)',
   ],
   HEALTH_PORT: [
     z.coerce.number().int().min(1).max(65_535).default(8081),
@@ -495,6 +500,11 @@ export function redactedConfig(config: Config): Record<string, unknown> {
     shown[key] = SECRET_SET.has(key) ? (v ? '[set]' : '[unset]') : typeof v === 'string' ? hidePassword(v) : v;
   }
   return shown;
+}
+
+/** This worker's name in the call records it owns (WORKER_ID, or the host name). */
+export function workerId(config: Pick<Config, 'WORKER_ID'>): string {
+  return config.WORKER_ID ?? hostname();
 }
 
 /** `.env.example` content, generated from the schema so it can never drift from it. */

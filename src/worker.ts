@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { AutoSubscribe, type JobContext, type JobProcess, ServerOptions, type VAD, cli, defineAgent, log, workflows } from '@livekit/agents';
+import { AutoSubscribe, type JobContext, type JobProcess, ServerOptions, type VAD, cli, defineAgent, initializeLogger, log, workflows } from '@livekit/agents';
 import {
   AudioStream,
   ParticipantKind,
@@ -23,7 +23,7 @@ import { DTMF_KEYS } from '../tools/dtmf.js';
 import { dialRequest } from './call/outboundDial.js';
 import { MetadataError, parseJobMetadata } from './call/jobMetadata.js';
 import { apiUrl, livekitRoomApi } from './livekit/roomApi.js';
-import { type Config, ConfigError, loadConfig, readEnv } from './config.js';
+import { type Config, ConfigError, loadConfig, readEnv, workerId } from './config.js';
 import { PriceTableError, loadPriceTable } from './cost/index.js';
 import { PROFILE_RATES, isPhoneProfile, phoneProfile } from './session/providers.js';
 import { loadVad, roomIoOptions } from './session/sessionFactory.js';
@@ -36,12 +36,14 @@ import { warmTransferUnavailable } from './livekit/serverFeatures.js';
 import { callerIdNumber } from './telephony/phoneNumber.js';
 import { configWarnings } from './configWarnings.js';
 import { endLostCall } from './call/lostCall.js';
+import { endOrphanedCalls } from './call/orphanSweep.js';
 import { HostPool } from './host/hostPool.js';
 import { sharedExecutorFactory } from './host/sharedJobExecutor.js';
 import { buildVersion } from './observe/buildVersion.js';
 import { processMetrics } from './observe/metrics.js';
 import { metricsRoute, startMetricsServer } from './observe/metricsServer.js';
 import { installTracing } from './observe/tracing.js';
+import { redactFrameworkLogs } from './privacy/logRedaction.js';
 
 interface ProcData extends Record<string, unknown> {
   vad: VAD;
@@ -286,6 +288,10 @@ async function main(): Promise<void> {
   process.env.LIVEKIT_API_SECRET ??= config.LIVEKIT_API_SECRET;
   // The framework reads its log level from LOG_LEVEL (checked above, also when it came from .env).
   if (config.LOG_LEVEL) process.env.LOG_LEVEL ??= config.LOG_LEVEL;
+  // The start-up steps below log through the framework's logger, which cli.runApp only sets up
+  // later (and sets up again, at the level it is given).
+  initializeLogger({ pretty: false, level: process.env.LOG_LEVEL ?? 'info' });
+  redactFrameworkLogs();
   for (const warning of configWarnings(config)) process.stderr.write(`warning: ${warning}\n`);
   await waitForLiveKit(config.LIVEKIT_URL, (line) => process.stderr.write(`${line}\n`));
   // Migrations, records journaled by an earlier run, and the webhook loop: once per worker.
@@ -295,6 +301,8 @@ async function main(): Promise<void> {
       process.exit(2);
     });
     await replayJournal(config, store);
+    // Before any call process starts: an open record whose process is gone is one we left behind.
+    await endCallsLeftOpen(config, store);
     startWebhookDelivery(config, store);
   }
   const agent = fileURLToPath(import.meta.url);
@@ -344,6 +352,16 @@ function callHosts(config: Config, agentModule: string): HostPool {
     void cleanUpLostCall(config, info.job.room?.name ?? '', reason);
   });
   return pool;
+}
+
+async function endCallsLeftOpen(config: Config, store: Store): Promise<void> {
+  try {
+    const sweep = await endOrphanedCalls({ store, roomApi: livekitRoomApi(config), workerId: workerId(config) });
+    if (sweep.ended.length > 0) log().warn({ rooms: sweep.ended, workerId: workerId(config) }, 'ended calls an earlier run of this worker left open');
+  } catch (error) {
+    // Never a reason not to take new calls: the next start tries again.
+    log().error({ error }, 'could not end the calls an earlier run left open');
+  }
 }
 
 async function cleanUpLostCall(config: Config, room: string, reason: string): Promise<void> {

@@ -15,11 +15,12 @@ import { bookRules } from '../../tools/appointmentBook.js';
 import type { CallControl, CollectDigitsRequest, EndCallRequest, KeypadControl, TransferRequest, TransferResult } from '../../tools/callControl.js';
 import { dtmfCode, keypadLine, parseDtmfSequence } from '../../tools/dtmf.js';
 import { TransferAllowList } from '../../tools/transfer.js';
-import type { Config } from '../config.js';
+import { type Config, workerId } from '../config.js';
 import { type ChannelProfile, type ProviderKeys, type Providers, buildProviders, closeProviders, isPhoneProfile } from '../session/providers.js';
 import { RestartableSTT } from '../session/restartableStt.js';
 import { createSession } from '../session/sessionFactory.js';
 import type { CallOutcome, CallRecord, Direction, Store } from '../store/index.js';
+import { newOwner } from '../store/owner.js';
 import { join } from 'node:path';
 import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -165,7 +166,7 @@ async function runCallInContext(setup: CallSetup, deps: CallDeps, io: CallIo): P
   const startedAtMs = Date.now();
 
   // A first write the store refused (recordJournal.ts keeps it): end the call on the path that deletes the room.
-  const unrecorded = await startRecord(store, setup, now).then(() => undefined, (err: Error) => err.message);
+  const unrecorded = await startRecord(store, setup, now, newOwner(workerId(config))).then(() => undefined, (err: Error) => err.message);
   if (unrecorded) return finishWithoutSession(setup, deps, janitor, { kind: 'error', error: `call record: ${unrecorded}` }, now);
 
   if (setup.dial && !deps.sip) throw new Error('an outbound call needs the SIP API (CallDeps.sip)');
@@ -735,8 +736,10 @@ function startRecord(
   store: Store,
   setup: Pick<CallSetup, 'callId' | 'room' | 'direction' | 'callerNumber' | 'campaignId' | 'contactId'>,
   now: () => Date,
+  owner: string | null = null,
 ): Promise<void> {
   const started = store.calls.start({
+    owner,
     id: setup.callId,
     room: setup.room,
     direction: setup.direction,

@@ -24,7 +24,7 @@ import { type Clock, systemClock } from './clock.js';
 import { EMPTY_DNC, type DncList } from './dnc.js';
 import { type DispatchSink, isFatalApiError } from './dispatchSink.js';
 import { jobFor } from './outbound.js';
-import { newOwner, ownerIsDead } from './owner.js';
+import { newOwner, ownerIsDead } from '../store/owner.js';
 import { decideRetry, type RetryPolicy } from './retry.js';
 import { type DialPolicy, checkDialable } from '../telephony/dialPolicy.js';
 

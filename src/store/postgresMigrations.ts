@@ -174,4 +174,7 @@ export const PG_MIGRATIONS: string[] = [
      state_before TEXT NOT NULL
    );
    CREATE INDEX campaign_changes_pass ON campaign_changes(campaign_id, pass);`,
+  // 9: who runs a call (store/owner.ts), so a restarted worker finds the calls its last run left open.
+  `ALTER TABLE call_records ADD COLUMN owner TEXT;
+   CREATE INDEX call_records_open_by_owner ON call_records(owner) WHERE ended_at IS NULL;`,
 ];

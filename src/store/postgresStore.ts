@@ -75,9 +75,9 @@ class PgCallRecords implements CallRecordStore {
   async start(call: CallStart): Promise<void> {
     try {
       await this.pool.query(
-        `INSERT INTO call_records (id, room, direction, caller_number, campaign_id, contact_id, started_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-        [call.id, call.room, call.direction, call.callerNumber, call.campaignId ?? null, call.contactId ?? null, call.startedAt],
+        `INSERT INTO call_records (id, room, direction, caller_number, campaign_id, contact_id, started_at, owner)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        [call.id, call.room, call.direction, call.callerNumber, call.campaignId ?? null, call.contactId ?? null, call.startedAt, call.owner ?? null],
       );
     } catch (err) {
       throw new StoreError(`call record ${call.id} could not be started: ${(err as Error).message}`, { cause: err });
@@ -117,6 +117,14 @@ class PgCallRecords implements CallRecordStore {
     const { rows } = await this.pool.query(
       'SELECT * FROM call_records WHERE ($1::text IS NULL OR campaign_id = $1) ORDER BY started_at DESC LIMIT $2',
       [options.campaignId ?? null, options.limit ?? 100],
+    );
+    return (rows as Row[]).map(toCallRecord);
+  }
+
+  async openOnHost(host: string): Promise<CallRecord[]> {
+    const { rows } = await this.pool.query(
+      'SELECT * FROM call_records WHERE ended_at IS NULL AND starts_with(owner, $1) ORDER BY started_at',
+      [`${host}:`],
     );
     return (rows as Row[]).map(toCallRecord);
   }

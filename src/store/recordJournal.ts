@@ -96,6 +96,10 @@ class JournaledCalls implements CallRecordStore {
     return this.inner.list(options);
   }
 
+  openOnHost(host: string): Promise<CallRecord[]> {
+    return this.inner.openOnHost(host);
+  }
+
   private async retrying(op: 'start' | 'finish', id: string, waits: readonly number[], write: () => Promise<void>): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {

@@ -38,6 +38,7 @@ export function toCallRecord(r: Row): CallRecord {
     campaignId: (r.campaign_id as string | null) ?? null,
     contactId: (r.contact_id as string | null) ?? null,
     startedAt: r.started_at as string,
+    owner: (r.owner as string | null) ?? null,
     finished: r.ended_at !== null,
     endedAt: (r.ended_at as string | null) ?? undefined,
     outcome: parse(r.outcome),

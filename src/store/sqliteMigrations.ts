@@ -94,6 +94,10 @@ const CAMPAIGN_CHANGES_MIGRATION = `
   CREATE INDEX campaign_changes_pass ON campaign_changes(campaign_id, pass);
 `;
 
+/** call_records(owner): the process running the call; open records are looked up by it. */
+export const OPEN_CALL_OWNER_MIGRATION = `ALTER TABLE call_records ADD COLUMN owner TEXT;
+   CREATE INDEX call_records_open_by_owner ON call_records(owner) WHERE ended_at IS NULL;`;
+
 /** Each entry moves the schema up one version; never edit an entry that has shipped. */
 export const MIGRATIONS: string[] = [
   `CREATE TABLE call_records (
@@ -179,6 +183,8 @@ export const MIGRATIONS: string[] = [
   RETENTION_MIGRATION,
   // 8: see CAMPAIGN_CHANGES_MIGRATION above.
   CAMPAIGN_CHANGES_MIGRATION,
+  // 9: who runs a call (store/owner.ts), so a restarted worker finds the calls its last run left open.
+  OPEN_CALL_OWNER_MIGRATION,
 ];
 
 /**

@@ -71,10 +71,10 @@ class SqliteCallRecords implements CallRecordStore {
   async start(call: CallStart): Promise<void> {
     try {
       this.prepare(
-          `INSERT INTO call_records (id, room, direction, caller_number, campaign_id, contact_id, started_at)
-           VALUES (@id, @room, @direction, @callerNumber, @campaignId, @contactId, @startedAt)`,
+          `INSERT INTO call_records (id, room, direction, caller_number, campaign_id, contact_id, started_at, owner)
+           VALUES (@id, @room, @direction, @callerNumber, @campaignId, @contactId, @startedAt, @owner)`,
         )
-        .run({ campaignId: null, contactId: null, ...call });
+        .run({ campaignId: null, contactId: null, owner: null, ...call });
     } catch (err) {
       throw new StoreError(`call record ${call.id} could not be started: ${(err as Error).message}`, { cause: err });
     }
@@ -113,6 +113,13 @@ class SqliteCallRecords implements CallRecordStore {
       ? this.prepare('SELECT * FROM call_records WHERE campaign_id = ? ORDER BY started_at DESC LIMIT ?')
           .all(options.campaignId, limit)
       : this.prepare('SELECT * FROM call_records ORDER BY started_at DESC LIMIT ?').all(limit);
+    return (rows as Record<string, unknown>[]).map(toCallRecord);
+  }
+
+  async openOnHost(host: string): Promise<CallRecord[]> {
+    // substr, not LIKE: a host name may hold LIKE's wildcards.
+    const rows = this.prepare('SELECT * FROM call_records WHERE ended_at IS NULL AND substr(owner, 1, ?) = ? ORDER BY started_at')
+      .all(host.length + 1, `${host}:`);
     return (rows as Record<string, unknown>[]).map(toCallRecord);
   }
 }

@@ -30,6 +30,8 @@ export interface CallRecordStore {
   /** The record of the call in a room (the finished one if there are several); outbound attempts have one room each. */
   findByRoom(room: string): Promise<CallRecord | undefined>;
   list(options?: { limit?: number; campaignId?: string }): Promise<CallRecord[]>;
+  /** Records not finished yet whose owner runs on `host` (store/owner.ts), oldest first. */
+  openOnHost(host: string): Promise<CallRecord[]>;
 }
 
 export interface AppointmentStore {

@@ -58,6 +58,8 @@ export interface CallStart {
   startedAt: string;
   campaignId?: string | null;
   contactId?: string | null;
+  /** The process running the call (store/owner.ts); null for records written by other tools. */
+  owner?: string | null;
 }
 
 export interface CallFinish {
