@@ -182,6 +182,10 @@ const spec = {
 
   // Call limits.
   MAX_CALL_SECONDS: [seconds(900), 'longest a call may last before the agent wraps up'],
+  DRAIN_SECONDS: [
+    z.coerce.number().positive().max(86_400).optional(),
+    'on SIGTERM, how long calls in progress may go on before each is ended with a goodbye (default MAX_CALL_SECONDS + 30; keep it under your orchestrator\'s kill grace period)',
+  ],
   SILENCE_REPROMPT_SECONDS: [seconds(8), 'caller silence before the agent asks "are you still there?"'],
   SILENCE_TIMEOUT_SECONDS: [seconds(8), 'further silence after the reprompt before hanging up'],
 
@@ -500,6 +504,15 @@ export function redactedConfig(config: Config): Record<string, unknown> {
     shown[key] = SECRET_SET.has(key) ? (v ? '[set]' : '[unset]') : typeof v === 'string' ? hidePassword(v) : v;
   }
   return shown;
+}
+
+/**
+ * How long a SIGTERM lets calls in progress run on (the framework's drain) before the rest are
+ * ended the way a shutdown ends them: a goodbye, then the room deleted. Past MAX_CALL_SECONDS every
+ * call has wrapped up on its own, so by default the drain never cuts one short.
+ */
+export function drainMs(config: Pick<Config, 'DRAIN_SECONDS' | 'MAX_CALL_SECONDS'>): number {
+  return (config.DRAIN_SECONDS ?? config.MAX_CALL_SECONDS + 30) * 1000;
 }
 
 /** This worker's name in the call records it owns (WORKER_ID, or the host name). */
