@@ -23,7 +23,7 @@ import { DTMF_KEYS } from '../tools/dtmf.js';
 import { dialRequest } from './call/outboundDial.js';
 import { MetadataError, parseJobMetadata } from './call/jobMetadata.js';
 import { apiUrl, livekitRoomApi } from './livekit/roomApi.js';
-import { type Config, ConfigError, loadConfig, readEnv, workerId } from './config.js';
+import { type Config, ConfigError, drainMs, loadConfig, readEnv, workerId } from './config.js';
 import { PriceTableError, loadPriceTable } from './cost/index.js';
 import { PROFILE_RATES, isPhoneProfile, phoneProfile } from './session/providers.js';
 import { loadVad, roomIoOptions } from './session/sessionFactory.js';
@@ -39,6 +39,7 @@ import { endLostCall } from './call/lostCall.js';
 import { endOrphanedCalls } from './call/orphanSweep.js';
 import { HostPool } from './host/hostPool.js';
 import { sharedExecutorFactory } from './host/sharedJobExecutor.js';
+import { onShutdownRequest } from './host/shutdownRequest.js';
 import { buildVersion } from './observe/buildVersion.js';
 import { processMetrics } from './observe/metrics.js';
 import { metricsRoute, startMetricsServer } from './observe/metricsServer.js';
@@ -66,7 +67,10 @@ async function entry(ctx: JobContext<ProcData>): Promise<void> {
   }
   const shutdown = new AbortController();
   let callDone: Promise<unknown> = Promise.resolve();
-  // Worker shutdown (SIGTERM after the drain timeout, or a job kill): wrap up, then delete the room.
+  // Worker shutdown (SIGTERM after the drain timeout, the worker gone, a job kill): wrap up with a
+  // goodbye, then delete the room. The request comes while the session still runs; the shutdown
+  // callback is the framework's last word, after it has closed the session.
+  const stopListening = onShutdownRequest(ctx, () => shutdown.abort());
   ctx.addShutdownCallback(async () => {
     shutdown.abort();
     await callDone;
@@ -133,6 +137,7 @@ async function entry(ctx: JobContext<ProcData>): Promise<void> {
     const result = (await callDone) as Awaited<ReturnType<typeof runCall>>;
     log().info({ callId, room, outcome: result.record.outcome?.kind, roomDeleted: result.roomDeleted }, 'call ended');
   } finally {
+    stopListening();
     await store.close();
     ctx.shutdown('call ended');
   }
@@ -322,6 +327,7 @@ async function main(): Promise<void> {
       apiKey: config.LIVEKIT_API_KEY,
       apiSecret: config.LIVEKIT_API_SECRET,
       port: config.HEALTH_PORT,
+      drainTimeout: drainMs(config),
       // LiveKit gives jobs only to workers reporting a load under 0.65; machine-wide CPU (the
       // framework's measure) also counts whatever else runs there.
       ...(config.WORKER_MAX_CALLS > 0 ? { loadFunc: async (w: { activeJobs: unknown[] }) => w.activeJobs.length / config.WORKER_MAX_CALLS } : {}),

@@ -20,8 +20,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 const agentModule = join(here, 'fixtures', 'host', 'agent.js');
 const logger = { pretty: false, level: 'error' };
 
-type Plan = { do: 'end-after'; ms: number } | { do: 'wait-for-shutdown' } | { do: 'crash' } | { do: 'exit-process'; afterMs: number };
-type Report = { fixture: true; pid: number; event: string; jobId?: string; token?: string; contextJob?: string };
+type Plan = { do: 'end-after'; ms: number } | { do: 'wait-for-shutdown' } | { do: 'hold-call' } | { do: 'crash' } | { do: 'exit-process'; afterMs: number };
+type Report = { fixture: true; pid: number; event: string; jobId?: string; token?: string; contextJob?: string; reason?: string };
 
 function jobInfo(id: string, plan: Plan, room = `room-${id}`): RunningJobInfo {
   return {
@@ -130,6 +130,31 @@ describe('call hosts', () => {
       await pool.close(10_000);
       assert.deepEqual(await endB, {});
       assert.deepEqual(reports.filter((r) => r.event === 'shutdown-callback').map((r) => r.jobId), ['A', 'B']);
+    } finally {
+      await pool.close(10_000);
+    }
+  });
+
+  it('an entry that holds its call hears the shutdown request while it runs, and ends before its shutdown callbacks', async () => {
+    const pool = new HostPool({ agentModule, callsPerHost: 4, logger });
+    const reports = collect(pool);
+    try {
+      const [a, b] = await Promise.all([pool.reserve(), pool.reserve()]);
+      const endA = a!.launch(jobInfo('H1', { do: 'hold-call' }));
+      const endB = b!.launch(jobInfo('H2', { do: 'hold-call' }));
+      await until('both started', () => reports.filter((r) => r.event === 'started').length === 2);
+      a!.shutdown('H1', 'shutdown request');
+      assert.deepEqual(await endA, {});
+      // The entry was told, said its goodbye, and only then did the framework's last step run.
+      assert.deepEqual(
+        reports.filter((r) => r.jobId === 'H1' && r.event !== 'started').map((r) => [r.event, r.reason]),
+        [['shutdown-requested', 'shutdown request'], ['goodbye-said', undefined], ['shutdown-callback', undefined]],
+      );
+      assert.equal(reports.some((r) => r.jobId === 'H2' && r.event === 'shutdown-requested'), false, 'the neighbour was not asked');
+      // The worker gone (the host's IPC channel closed) reaches a held call the same way.
+      await pool.close(10_000);
+      assert.deepEqual(await endB, {});
+      assert.deepEqual(reports.filter((r) => r.jobId === 'H2' && r.event !== 'started').map((r) => r.event), ['shutdown-requested', 'goodbye-said', 'shutdown-callback']);
     } finally {
       await pool.close(10_000);
     }

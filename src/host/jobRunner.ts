@@ -2,11 +2,13 @@
  * One LiveKit job inside a call host, run the way the framework's own job process runs it
  * (@livekit/agents ipc/job_proc_lazy_main): a Room and a JobContext of its own, the entry
  * function inside the job's async context, and on close: wait for the entry, close the primary
- * session, the framework's session-end step, leave the room, then the shutdown callbacks.
+ * session, the framework's session-end step, leave the room, then the shutdown callbacks. A close
+ * asked from outside is first told to the entry (shutdownRequest.ts).
  * What differs is only that the process outlives the job and holds others beside it.
  */
 import { type AgentDefinition, IdleTimeoutError, JobContext, type JobProcess, type RunningJobInfo, type ipc, log, runWithJobContextAsync, telemetry, waitUntilTimeout } from '@livekit/agents';
 import { Room, RoomEvent } from '@livekit/rtc-node';
+import { requestShutdown } from './shutdownRequest.js';
 
 export interface RunningJob {
   /** Ask the job to end (a shutdown request from the worker, or the host closing). */
@@ -83,7 +85,12 @@ export function runJob(
   })();
 
   return {
-    close: (reason) => closeWith(reason),
+    // Before the wait for the entry: an entry that holds the call learns now, while its session
+    // can still say goodbye (shutdownRequest.ts). Not on a room disconnect: that is the caller's.
+    close: (reason) => {
+      requestShutdown(ctx, reason);
+      closeWith(reason);
+    },
     done,
   };
 }
