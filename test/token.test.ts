@@ -44,9 +44,9 @@ describe('token', () => {
   test('its room config dispatches our agent by name', async () => {
     const t = await mintJoinToken({ apiKey: 'devkey', apiSecret: 'secret', agentName: 'frontdesk', ttlSeconds: 60 });
     const claims = await verify(t.token);
-    assert.equal(claims.roomConfig?.agents?.length, 1);
-    assert.equal(claims.roomConfig?.agents?.[0]?.agentName, 'frontdesk');
-    assert.equal(claims.roomConfig?.agents?.[0]?.metadata ?? '', '', 'a browser session carries no job metadata (the worker reads none)');
+    // Exactly this: any field at its default (restartPolicy, deployment, emptyTimeout…) is one an
+    // older server may not know, and it then refuses the token (livekit-server 1.8.4 does, 401).
+    assert.deepEqual(claims.roomConfig, { agents: [{ agentName: 'frontdesk' }] });
     assert.match(t.room, /^call_browser_[0-9a-f]{8}$/);
     assert.match(t.identity, /^tester_[0-9a-f]{6}$/);
   });

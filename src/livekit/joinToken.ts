@@ -38,6 +38,19 @@ export interface JoinToken {
   expiresAt: string;
 }
 
+/**
+ * The token's room configuration as the JSON the server parses, holding only the fields we set.
+ * The SDK's own serialisation writes every field of the protocol version we pin, defaults
+ * included (`restartPolicy`, `deployment`…), and a server older than that protocol refuses the
+ * whole token as invalid (livekit-server 1.8.4: 401, unknown field "restartPolicy"). Fields left at
+ * their defaults mean the same to every server, so they are left out.
+ */
+export function roomConfigClaim(agentName: string): RoomConfiguration {
+  const config = new RoomConfiguration({ agents: [new RoomAgentDispatch({ agentName })] });
+  // A plain object in the claim's place: the SDK puts it into the JWT as it is.
+  return config.toJson({ emitDefaultValues: false }) as unknown as RoomConfiguration;
+}
+
 export async function mintJoinToken(req: JoinTokenRequest): Promise<JoinToken> {
   const room = req.room ?? `${req.roomPrefix ?? 'call'}_browser_${randomBytes(4).toString('hex')}`;
   const identity = req.identity ?? `tester_${randomBytes(3).toString('hex')}`;
@@ -45,7 +58,7 @@ export async function mintJoinToken(req: JoinTokenRequest): Promise<JoinToken> {
   at.addGrant({ roomJoin: true, room, canPublish: true, canSubscribe: true, canPublishData: true });
   // Applied by the server when this join creates the room: it dispatches the agent, explicitly,
   // as the SIP dispatch rule does for phone calls.
-  at.roomConfig = new RoomConfiguration({ agents: [new RoomAgentDispatch({ agentName: req.agentName })] });
+  at.roomConfig = roomConfigClaim(req.agentName);
   const token = await at.toJwt();
   return {
     token,

@@ -53,14 +53,14 @@ export function calleeScenario(outcome: SippOutcome): string {
 export class SippCallee {
   private constructor(readonly process: ManagedProcess) {}
 
-  /** Listens on 127.0.0.1:`port` for one call and answers it with `outcome`. */
-  static async start(dir: string, port: number, outcome: SippOutcome): Promise<SippCallee> {
+  /** Listens on 127.0.0.1:`port` for `calls` calls (one by default) and answers each with `outcome`. */
+  static async start(dir: string, port: number, outcome: SippOutcome, calls = 1): Promise<SippCallee> {
     const xml = join(dir, `callee-${outcome}.xml`);
     writeFileSync(xml, calleeScenario(outcome));
     const proc = new ManagedProcess({
       name: `sipp callee (${outcome})`,
       command: 'sipp',
-      args: ['-sf', xml, '-i', '127.0.0.1', '-p', String(port), '-m', '1', '-nostdin', '-trace_err', '-error_file', join(dir, `callee-${outcome}-errors.log`)],
+      args: ['-sf', xml, '-i', '127.0.0.1', '-p', String(port), '-m', String(calls), '-nostdin', '-trace_err', '-error_file', join(dir, `callee-${outcome}-errors.log`)],
       logPath: join(dir, `callee-${outcome}.log`),
     });
     // sipp prints its screen only on a TTY; give it a moment to bind before the dial.
@@ -69,7 +69,7 @@ export class SippCallee {
     return new SippCallee(proc);
   }
 
-  /** Resolves with sipp's exit code once its one call is over (0: the scenario ran as written). */
+  /** Resolves with sipp's exit code once its calls are over (0: the scenario ran as written). */
   async done(timeoutMs: number): Promise<number | null> {
     const timer = setTimeout(() => this.process.signal('SIGKILL'), timeoutMs);
     const { code } = await this.process.exited;
