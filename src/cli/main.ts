@@ -27,6 +27,7 @@ const COMMANDS: Record<string, CommandModule[]> = {
   sandbox: [{ module: 'sandbox', framework: true }],
   setup: [{ module: 'setupSip' }, { module: 'setupTwilio' }, { module: 'setupTelnyx' }],
   token: [{ module: 'token' }],
+  playground: [{ module: 'playground' }],
   call: [{ module: 'call' }],
   calls: [{ module: 'calls' }],
   campaign: [{ module: 'campaign' }],
