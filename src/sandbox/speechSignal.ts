@@ -537,3 +537,23 @@ export class EnergySegmenter {
     };
   }
 }
+
+export interface SpeechSegment {
+  startMs: number;
+  endMs: number;
+}
+
+/**
+ * Stretches of speech in a recording (energy over −40 dBFS; 300 ms under it closes one): what a
+ * phone or a room caller heard, for the e2e suite and the real-media bench.
+ */
+export function speechSegments(pcm: Int16Array, sampleRate: number): SpeechSegment[] {
+  const seg = new EnergySegmenter({ sampleRate, endpointingMs: 300 });
+  const out: SpeechSegment[] = [];
+  const collect = (e: ReturnType<EnergySegmenter['push']>[number] | undefined) => {
+    if (e?.type === 'end') out.push({ startMs: e.startSec * 1000, endMs: e.endSec * 1000 });
+  };
+  for (const e of seg.push(pcm)) collect(e);
+  collect(seg.forceEnd());
+  return out;
+}

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { DateTime } from 'luxon';
 import { CartesiaEmulator } from '../../src/sandbox/cartesiaEmulator.js';
 import { type Reply } from '../../src/sandbox/openaiEmulator.js';
-import { EnergySegmenter, synthesizeSpeech } from '../../src/sandbox/speechSignal.js';
+import { synthesizeSpeech } from '../../src/sandbox/speechSignal.js';
+export { type SpeechSegment as Segment, speechSegments } from '../../src/sandbox/speechSignal.js';
 import { modelScript } from '../../src/simulate/modelScript.js';
 import { BaresipPhone, type PhoneEvent } from '../../src/stack/baresipPhone.js';
 import { LiveStack, type StackOptions } from '../../src/stack/stack.js';
@@ -65,23 +66,6 @@ export async function agentSaid(stack: LiveStack, text: string, timeoutMs = 20_0
 export async function heardOut(g: Generation, marginMs = 800): Promise<void> {
   const until = (g.firstByteAt ?? Date.now()) + g.audioMs + marginMs;
   await sleep(Math.max(0, until - Date.now()));
-}
-
-export interface Segment {
-  startMs: number;
-  endMs: number;
-}
-
-/** Stretches of speech in what the phone heard (energy over −40 dBFS, 300 ms gaps close them). */
-export function speechSegments(pcm: Int16Array, sampleRate: number): Segment[] {
-  const seg = new EnergySegmenter({ sampleRate, endpointingMs: 300 });
-  const out: Segment[] = [];
-  const collect = (e: ReturnType<EnergySegmenter['push']>[number] | undefined) => {
-    if (e?.type === 'end') out.push({ startMs: e.startSec * 1000, endMs: e.endSec * 1000 });
-  };
-  for (const e of seg.push(pcm)) collect(e);
-  collect(seg.forceEnd());
-  return out;
 }
 
 export async function startPhone(stack: LiveStack, number: string, opts: { autoAnswer?: boolean; port?: number; mic?: Int16Array } = {}): Promise<BaresipPhone> {

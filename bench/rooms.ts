@@ -1,0 +1,484 @@
+/**
+ * bench:rooms — what a call really costs, with real media: N phones (src/stack/rtpPhone.ts: SIP
+ * and G.711 RTP) call the production worker through the real livekit-server and livekit-sip on loopback, the providers
+ * emulated with the fixed latencies bench:calls uses. The same run then repeats with the
+ * framework's own executor (the worker with CALLS_PER_PROCESS=1) as the peer.
+ *
+ * Measured per run: CPU and memory of the worker's processes only (LiveKit, SIP, the phones and
+ * this process, which runs the emulators, are reported apart); the agent's own first-audio figure
+ * against the providers' latencies (overhead); what the phones heard: first audio, the silence
+ * before each reply, gaps inside replies; rooms left behind. Method and results: bench/README.md.
+ *
+ *   npm run bench:rooms -- [--calls 25] [--per-process K] [--stagger-ms 5000] [--no-peer] [--json]
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { dispose } from '@livekit/rtc-node';
+import type { Brain } from '../src/sandbox/openaiEmulator.js';
+import { g711uRoundTrip, speechSegments, synthesizeSpeech, type SpeechSegment } from '../src/sandbox/speechSignal.js';
+import { RtpPhone, type RtpPacket } from '../src/stack/rtpPhone.js';
+import { LiveStack } from '../src/stack/stack.js';
+import { openStore } from '../src/store/index.js';
+import type { TurnLatency } from '../src/call/latency.js';
+
+// ------------------------------------------------------------------------------------ options
+const argv = process.argv.slice(2);
+const opt = (name: string) => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+};
+const CALLS = Number(opt('--calls') ?? 25);
+const PER_PROCESS = opt('--per-process');
+const STAGGER_MS = Number(opt('--stagger-ms') ?? 5000);
+const PEER = !argv.includes('--no-peer');
+const JSON_OUT = argv.includes('--json');
+const TIMEOUT_S = Number(opt('--timeout-s') ?? 300);
+const KEY = 'stack';
+const TARGETS = { calls: 25, workerCores: 1.2, mbPerCall: 40, overheadP95Ms: 30, gaps: 0, roomsLeaked: 0 };
+
+const LINES = ['Hi, I need to check my appointment time.', 'It is for Thursday morning.', 'Great, that is all, thank you.'];
+const REPLIES = ['Sure, I can help with that. Which day is it for?', 'Thursday at ten is what I have for you.', 'You are welcome. Goodbye!'];
+
+const say = (line: string) => process.stderr.write(`${line}\n`);
+
+// ------------------------------------------------------------------------------------ /proc
+const CLK_TCK = 100;
+
+interface ProcSample {
+  ticks: number;
+  rssKb: number;
+  pssKb: number;
+}
+
+function readProc(pid: number): ProcSample | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(f[11]) + Number(f[12]);
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    let pssKb = rssKb;
+    try {
+      pssKb = Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? rssKb);
+    } catch {
+      // smaps_rollup needs a newer kernel; RSS stands in.
+    }
+    return { ticks, rssKb, pssKb };
+  } catch {
+    return null; // gone
+  }
+}
+
+/** `root` and every process below it. */
+function processTree(root: number): number[] {
+  const parents = new Map<number, number[]>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const list = parents.get(ppid) ?? [];
+      list.push(Number(d));
+      parents.set(ppid, list);
+    } catch {
+      // exited while listing
+    }
+  }
+  const out: number[] = [];
+  const walk = (pid: number) => {
+    out.push(pid);
+    for (const c of parents.get(pid) ?? []) walk(c);
+  };
+  walk(root);
+  return out;
+}
+
+/**
+ * CPU and memory of a group of processes, sampled every 500 ms. CPU counts every process seen, from
+ * its first sample (or its birth, if it started during the window) to its last, so the framework's
+ * one-process-per-call peer is counted although its processes exit with their calls.
+ */
+class GroupMeter {
+  private readonly first = new Map<number, number>();
+  private readonly last = new Map<number, number>();
+  peakRssMb = 0;
+  peakPssMb = 0;
+  private pssSum = 0;
+  private samples = 0;
+  constructor(private readonly pids: () => number[]) {}
+
+  sample(windowOpen: boolean): void {
+    let rss = 0;
+    let pss = 0;
+    for (const pid of this.pids()) {
+      const s = readProc(pid);
+      if (!s) continue;
+      rss += s.rssKb;
+      pss += s.pssKb;
+      if (!windowOpen) continue;
+      if (!this.first.has(pid)) this.first.set(pid, this.started ? 0 : s.ticks);
+      this.last.set(pid, s.ticks);
+    }
+    if (!windowOpen) return;
+    this.started = true;
+    this.peakRssMb = Math.max(this.peakRssMb, rss / 1024);
+    this.peakPssMb = Math.max(this.peakPssMb, pss / 1024);
+    this.pssSum += pss / 1024;
+    this.samples++;
+  }
+  private started = false;
+
+  cores(wallMs: number): number {
+    let ticks = 0;
+    for (const [pid, end] of this.last) ticks += end - (this.first.get(pid) ?? 0);
+    return ticks / CLK_TCK / (wallMs / 1000);
+  }
+  get meanPssMb(): number {
+    return this.samples ? this.pssSum / this.samples : 0;
+  }
+}
+
+// ------------------------------------------------------------------------------------ numbers
+const pct = (xs: number[], p: number): number | null => {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+};
+const r1 = (x: number | null) => (x === null ? null : Math.round(x * 10) / 10);
+const dist = (xs: number[]) => ({ p50: r1(pct(xs, 50)), p95: r1(pct(xs, 95)), max: r1(pct(xs, 100)), n: xs.length });
+
+/**
+ * Runs of digital silence (≥ 20 ms of |x| ≤ 8, µ-law's step at zero) inside the stretches of
+ * speech: a jitter buffer that ran dry plays exactly that. The synthetic voice has some of its own
+ * between words, so the same count on the reply as synthesised (through µ-law) is subtracted.
+ */
+function silentRuns(pcm: Int16Array, rate: number, segs: SpeechSegment[]): number {
+  const min = Math.round(0.02 * rate);
+  let runs = 0;
+  for (const s of segs) {
+    let run = 0;
+    for (let i = Math.floor((s.startMs * rate) / 1000); i < Math.min(pcm.length, Math.ceil((s.endMs * rate) / 1000)); i++) {
+      if (Math.abs(pcm[i]!) <= 8) run++;
+      else {
+        if (run >= min) runs++;
+        run = 0;
+      }
+    }
+  }
+  return runs;
+}
+const REFERENCE_RUNS = REPLIES.map((t) => {
+  const pcm = g711uRoundTrip(synthesizeSpeech(t, { sampleRate: 8000 }));
+  return silentRuns(pcm, 8000, speechSegments(pcm, 8000));
+});
+const lineSpeechEndMs = LINES.map((t) => {
+  const pcm = synthesizeSpeech(t, { sampleRate: 8000 });
+  return speechSegments(pcm, 8000).at(-1)!.endMs;
+});
+const replyAudioMs = REPLIES.map((t) => (synthesizeSpeech(t, { sampleRate: 8000 }).length / 8000) * 1000);
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
+
+/** The model answers each caller line with the next fixed reply, the same for every call. */
+const brain: Brain = (req) => {
+  const turns = req.messages.filter((m) => m.role === 'user').length;
+  return { text: REPLIES[Math.min(Math.max(turns, 1), REPLIES.length) - 1]! };
+};
+
+// ------------------------------------------------------------------------------------ one run
+interface PhoneRun {
+  phone: RtpPhone;
+  number: string;
+  answeredAt?: number;
+  error?: string;
+}
+
+const voiced = (p: RtpPacket) => {
+  let sum = 0;
+  for (const x of p.pcm) sum += x * x;
+  return Math.sqrt(sum / p.pcm.length) > 328; // −40 dBFS
+};
+
+/**
+ * What one phone received of one reply, from its first voiced packet until 300 ms without voice:
+ * packets lost (sequence numbers skipped), packets late (over 60 ms after the one before, which
+ * a phone's jitter buffer plays as a hole), and holes in the audio itself (the agent's output ran
+ * dry and LiveKit SIP sent silence), over the reply's own.
+ */
+function replyAt(packets: RtpPacket[], after: number, k: number): { startAt: number; gaps: number } | null {
+  const i0 = packets.findIndex((p) => p.at > after && voiced(p));
+  if (i0 < 0) return null;
+  let end = i0;
+  let quiet = 0;
+  for (let i = i0; i < packets.length && quiet < 15; i++) {
+    if (voiced(packets[i]!)) {
+      end = i;
+      quiet = 0;
+    } else quiet++;
+  }
+  let gaps = 0;
+  for (let i = i0 + 1; i <= end; i++) {
+    const a = packets[i - 1]!;
+    const b = packets[i]!;
+    if (((b.seq - a.seq) & 0xffff) !== 1) gaps++;
+    else if (b.at - a.at > 60) gaps++;
+  }
+  const pcm = new Int16Array((end - i0 + 1) * 160);
+  for (let i = i0; i <= end; i++) pcm.set(packets[i]!.pcm.subarray(0, 160), (i - i0) * 160);
+  gaps += Math.max(0, silentRuns(pcm, 8000, [{ startMs: 0, endMs: (pcm.length / 8000) * 1000 }]) - REFERENCE_RUNS[k]!);
+  return { startAt: packets[i0]!.at, gaps };
+}
+
+async function runOnce(label: string, callsPerProcess: string | undefined) {
+  say(`\n== ${label}: ${CALLS} calls, CALLS_PER_PROCESS=${callsPerProcess ?? 'worker default'}, starts over ${STAGGER_MS} ms`);
+  const stack = await LiveStack.start({
+    ports: 'random',
+    // Load is the worker's calls, not machine CPU: the phones and servers share these 2 cores.
+    workerEnv: { WORKER_MAX_CALLS: String(CALLS * 4), ...(callsPerProcess ? { CALLS_PER_PROCESS: callsPerProcess } : {}) },
+    log: (l) => say(`[stack] ${l}`),
+  });
+  try {
+    stack.providers.openai.setBrain(KEY, brain);
+    // Every call's lines share one key; the words do not matter to the brain, only that a final
+    // transcript comes (an empty one is no turn).
+    stack.providers.deepgram.setBehaviour(KEY, { fallbackTranscript: 'A caller line.' });
+    const worker = stack.worker!.child.pid!;
+    const byName = (re: RegExp) => stack.processes.filter((p) => re.test(p.name)).map((p) => p.child.pid!).filter(Boolean);
+    const phones: PhoneRun[] = [];
+    const meters = {
+      worker: new GroupMeter(() => processTree(worker)),
+      livekit: new GroupMeter(() => byName(/^livekit-server$/)),
+      sip: new GroupMeter(() => byName(/^livekit-sip$/)),
+      // The phones run in this process, beside the provider emulators.
+      bench: new GroupMeter(() => [process.pid]),
+    };
+
+    // Warm-up: one call, so the call hosts are up and prewarmed as a running worker's are, and
+    // the greeting's length is known for pacing the phones.
+    const warm = await RtpPhone.open('+14155550100');
+    const since = Date.now();
+    const warmUp = await warm.dial(stack.sipUri);
+    let greeting;
+    for (;;) {
+      greeting = stack.providers.cartesia.generationsFor(KEY).find((g) => (g.requestedAt ?? 0) >= since && g.doneAt && g.firstByteAt);
+      if (greeting || Date.now() - since > 30_000) break;
+      await sleep(50);
+    }
+    if (!greeting) throw new Error('warm-up call: the agent never greeted');
+    const emuSkew = performance.timeOrigin + performance.now() - Date.now();
+    const greetingDoneMs = greeting.firstByteAt! - emuSkew + greeting.audioMs - warmUp + 700;
+    await sleep(greetingDoneMs - (Date.now() - warmUp));
+    await warm.hangup();
+    warm.close();
+    for (let i = 0; i < 100 && (await stack.rooms().listRooms()).length > 0; i++) await sleep(100);
+    say(`warm-up done; greeting plays out ${Math.round(greetingDoneMs)} ms after the call is up`);
+
+    for (let i = 0; i < CALLS; i++) {
+      const number = `+1415555${String(1000 + i).padStart(4, '0')}`;
+      phones.push({ phone: await RtpPhone.open(number), number });
+    }
+    for (const m of Object.values(meters)) m.sample(false);
+    const idle = processTree(worker).map(readProc).reduce((n, s) => n + (s?.pssKb ?? 0), 0) / 1024;
+
+    const t0 = Date.now();
+    let windowOpen = true;
+    const sampler = setInterval(() => {
+      for (const m of Object.values(meters)) m.sample(windowOpen);
+    }, 500);
+    const golden = 0.6180339887;
+    const lines = LINES.map((t) => synthesizeSpeech(t, { sampleRate: 8000 }));
+    const runs = phones.map(async (p, i) => {
+      await sleep(t0 + (i * STAGGER_MS) / CALLS + ((i * golden) % 1) * 20 - Date.now());
+      try {
+        p.answeredAt = await p.phone.dial(stack.sipUri, 60_000);
+        let next = p.answeredAt + greetingDoneMs;
+        for (const [k, line] of lines.entries()) {
+          await sleep(next - Date.now());
+          p.phone.say(line);
+          next = Date.now() + (line.length / 8) + 1500 + replyAudioMs[k]! + 700;
+        }
+        await sleep(next - Date.now());
+        await p.phone.hangup();
+      } catch (err) {
+        p.error = (err as Error).message;
+      }
+    });
+    let limit: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'timeout'>((r) => (limit = setTimeout(() => r('timeout'), TIMEOUT_S * 1000)));
+    const timedOut = (await Promise.race([Promise.all(runs).then(() => 'done' as const), deadline])) === 'timeout';
+    clearTimeout(limit);
+    const wallMs = Date.now() - t0;
+    windowOpen = false;
+    clearInterval(sampler);
+
+    // Rooms: every call's room must be gone shortly after its phone hung up.
+    let rooms = (await stack.rooms().listRooms()).length;
+    for (let i = 0; i < 100 && rooms > 0; i++) {
+      await sleep(100);
+      rooms = (await stack.rooms().listRooms()).length;
+    }
+
+    const metrics = await (await fetch(`http://127.0.0.1:${stack.ports.worker}/metrics`)).text();
+    const metric = (name: string) =>
+      metrics
+        .split('\n')
+        .filter((l) => l.startsWith(name))
+        .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+
+    // ------------------------------------------------------------------ per turn: overhead
+    const store = await openStore(stack.env.STORE_URL!);
+    const records = (await store.calls.list({ limit: CALLS + 10 })).filter((r) => r.callerNumber && r.callerNumber !== '+14155550100');
+    await store.close();
+    const E = Number(process.env.ENDPOINTING_MS ?? 0) || (await endpointingMs(stack));
+    const L = stack.providers.latencies;
+    const conns = stack.providers.deepgram.connections;
+    const sttDelayMs = (conns[0]?.endpointingMs ?? stack.providers.deepgram.minEndpointingMs) + L.sttFinalMs;
+    const segs = stack.providers.deepgram.segmentsFor(KEY);
+    const emu = (t: number) => t - emuSkew;
+    const overheads: number[] = [];
+    const firstAudio: number[] = [];
+    for (const r of records) {
+      const turns = ((r.latency as { turns?: TurnLatency[] } | null)?.turns ?? []).filter((t) => t.firstAudioMs !== null);
+      for (const t of turns) {
+        // The STT's clock starts when the caller's last speech reached it; of the segments ending
+        // near this turn's VAD anchor, the nearest is this call's (calls are spread in time).
+        const S = t.callerStoppedAt;
+        const seg = segs
+          .filter((s) => Math.abs(emu(s.lastSpeechAt) - S) < 400)
+          .sort((a, b) => Math.abs(emu(a.lastSpeechAt) - S) - Math.abs(emu(b.lastSpeechAt) - S))[0];
+        if (!seg) continue;
+        const heardAt = emu(seg.lastSpeechAt) - S;
+        const expected = Math.max(E, heardAt + sttDelayMs + L.llmFirstTokenMs + L.ttsFirstByteMs);
+        overheads.push(t.firstAudioMs! - expected);
+        firstAudio.push(t.firstAudioMs!);
+      }
+    }
+
+    // ------------------------------------------------------------------ at the phones
+    const phoneFirstAudio: number[] = [];
+    const replyGaps: number[] = [];
+    let gaps = 0;
+    let repliesHeard = 0;
+    for (const p of phones) {
+      if (!p.answeredAt) continue;
+      const packets = p.phone.received;
+      const first = packets.find(voiced);
+      if (first) phoneFirstAudio.push(first.at - p.answeredAt);
+      for (const [k, endAt] of p.phone.saidEndAt.entries()) {
+        // The line's last packet left at endAt; its speech ended a little before (trailing quiet).
+        const speechEnd = endAt - (lines[k]!.length / 8 - lineSpeechEndMs[k]!);
+        const reply = replyAt(packets, endAt, k);
+        if (!reply) continue;
+        repliesHeard++;
+        replyGaps.push(reply.startAt - speechEnd);
+        gaps += reply.gaps;
+      }
+    }
+    for (const p of phones) p.phone.close();
+
+    const cores = meters.worker.cores(wallMs);
+    const result = {
+      label,
+      callsPerProcess: callsPerProcess ? Number(callsPerProcess) : 'default',
+      calls: CALLS,
+      completed: phones.filter((p) => p.answeredAt && !p.error).length,
+      errors: phones.filter((p) => p.error).map((p) => `${p.number}: ${p.error}`).slice(0, 5),
+      timedOut,
+      wallMs,
+      worker: {
+        cores: r1(cores),
+        callsPerCore: r1(cores > 0 ? CALLS / cores : null),
+        processes: new Set(processTree(worker)).size,
+        peakPssMb: r1(meters.worker.peakPssMb),
+        peakRssMb: r1(meters.worker.peakRssMb),
+        idlePssMb: r1(idle),
+        pssMbPerCall: r1(meters.worker.peakPssMb / CALLS),
+        addedPssMbPerCall: r1((meters.worker.peakPssMb - idle) / CALLS),
+      },
+      apart: {
+        livekitCores: r1(meters.livekit.cores(wallMs)),
+        sipCores: r1(meters.sip.cores(wallMs)),
+        phonesAndEmulatorsCores: r1(meters.bench.cores(wallMs)),
+        livekitPeakPssMb: r1(meters.livekit.peakPssMb),
+        sipPeakPssMb: r1(meters.sip.peakPssMb),
+      },
+      turns: { expected: CALLS * LINES.length, measured: overheads.length, repliesHeardAtPhone: repliesHeard },
+      overheadMs: dist(overheads),
+      firstAudioMs: dist(firstAudio),
+      phone: { greetingFirstAudioMs: dist(phoneFirstAudio), silenceBeforeReplyMs: dist(replyGaps), gapsInReplies: gaps },
+      underrunsAtOutput: metric('switchboard_audio_underruns'),
+      roomsLeaked: rooms,
+      model: {
+        endpointingMs: E,
+        sttDelayMs,
+        llmFirstTokenMs: L.llmFirstTokenMs,
+        ttsFirstByteMs: L.ttsFirstByteMs,
+        formula: 'overhead = firstAudioMs − max(ENDPOINTING_MS, sttHeardAt + sttDelay + llmFirstToken + ttsFirstByte); sttHeardAt = when the STT emulator received the last speech, relative to the VAD anchor',
+      },
+    };
+    return result;
+  } finally {
+    await stack.close();
+  }
+}
+
+/** The worker's ENDPOINTING_MS, as its config reads it (its default unless the env sets one). */
+async function endpointingMs(stack: LiveStack): Promise<number> {
+  const { loadConfig } = await import('../src/config.js');
+  return loadConfig({ ...process.env, ...stack.env }).ENDPOINTING_MS;
+}
+
+// ------------------------------------------------------------------------------------ report
+type Run = Awaited<ReturnType<typeof runOnce>>;
+
+function table(runs: Run[]): string {
+  const row = (r: Run) =>
+    [
+      r.label.padEnd(10),
+      `${r.completed}/${r.calls}`.padEnd(7),
+      `${r.worker.cores}`.padEnd(6),
+      `${r.worker.callsPerCore}`.padEnd(8),
+      `${r.worker.pssMbPerCall} (+${r.worker.addedPssMbPerCall})`.padEnd(14),
+      `${r.overheadMs.p50} / ${r.overheadMs.p95} / ${r.overheadMs.max}`.padEnd(20),
+      `${r.phone.greetingFirstAudioMs.p50}`.padEnd(8),
+      `${r.phone.silenceBeforeReplyMs.p50} / ${r.phone.silenceBeforeReplyMs.p95}`.padEnd(14),
+      `${r.phone.gapsInReplies}/${r.underrunsAtOutput}`.padEnd(8),
+      `${r.roomsLeaked}`,
+    ].join(' ');
+  return [
+    'run        calls   cores  calls/c  PSS MB/call    overhead p50/p95/max first@ph reply@ph 50/95 gaps/ur leaked',
+    ...runs.map(row),
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  const runs: Run[] = [await runOnce('ours', PER_PROCESS)];
+  if (PEER) runs.push(await runOnce('framework', '1'));
+  const [ours, peer] = runs;
+  const targets = {
+    workerCores: { target: `≤ ${TARGETS.workerCores}`, value: ours!.worker.cores, met: (ours!.worker.cores ?? 99) <= TARGETS.workerCores },
+    mbPerCall: { target: `≤ ${TARGETS.mbPerCall}`, value: ours!.worker.pssMbPerCall, met: (ours!.worker.pssMbPerCall ?? 999) <= TARGETS.mbPerCall },
+    overheadP95Ms: { target: `≤ ${TARGETS.overheadP95Ms}`, value: ours!.overheadMs.p95, met: ours!.overheadMs.p95 !== null && ours!.overheadMs.p95 <= TARGETS.overheadP95Ms },
+    gaps: { target: `${TARGETS.gaps}`, value: ours!.phone.gapsInReplies, met: ours!.phone.gapsInReplies === 0 },
+    roomsLeaked: { target: '0', value: ours!.roomsLeaked, met: ours!.roomsLeaked === 0 },
+    calls: { target: `${TARGETS.calls}`, value: ours!.completed, met: ours!.completed >= TARGETS.calls },
+  };
+  const vsPeer = peer
+    ? {
+        callsPerCoreRatio: r1(ours!.worker.callsPerCore && peer.worker.callsPerCore ? ours!.worker.callsPerCore / peer.worker.callsPerCore : null),
+        mbPerCallRatio: r1(ours!.worker.pssMbPerCall && peer.worker.pssMbPerCall ? peer.worker.pssMbPerCall / ours!.worker.pssMbPerCall : null),
+      }
+    : null;
+  const out = { bench: 'rooms', calls: CALLS, staggerMs: STAGGER_MS, runs, targets, vsPeer, when: new Date().toISOString() };
+  process.stdout.write(`${table(runs)}\n`);
+  for (const [k, t] of Object.entries(targets)) process.stdout.write(`target ${k}: ${t.target}, got ${t.value} — ${t.met ? 'met' : 'NOT met'}\n`);
+  if (vsPeer) process.stdout.write(`ours vs the framework's executor: ${vsPeer.callsPerCoreRatio}× the calls per core, ${vsPeer.mbPerCallRatio}× less memory per call\n`);
+  if (JSON_OUT) process.stdout.write(`${JSON.stringify(out)}\n`);
+}
+
+main()
+  .catch((err) => {
+    process.stderr.write(`bench:rooms failed: ${(err as Error).stack ?? err}\n`);
+    process.exitCode = 1;
+  })
+  .finally(() => void dispose());
