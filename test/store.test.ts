@@ -127,6 +127,20 @@ for (const backend of BACKENDS) {
       await s.close();
     });
 
+    it('lists calls since a time in the query itself, so the limit counts only those', async () => {
+      const s = await open();
+      const at = (d: string) => `2026-12-0${d}T10:00:00.000Z`;
+      for (const [id, d, campaignId] of [['old', '1', 'k'], ['mid', '2', null], ['new', '3', 'k'], ['newest', '4', null]] as const) {
+        await s.calls.start({ id, room: `room-${id}`, direction: 'inbound', callerNumber: null, startedAt: at(d), campaignId });
+      }
+      assert.deepEqual((await s.calls.list({ since: at('2') })).map((r) => r.id), ['newest', 'new', 'mid']);
+      assert.deepEqual((await s.calls.list({ since: at('2'), campaignId: 'k' })).map((r) => r.id), ['new']);
+      // With the filter after the limit, limit 2 would have left 'mid' out and kept nothing older.
+      assert.deepEqual((await s.calls.list({ since: '2026-12-01T12:00:00.000Z', limit: 2 })).map((r) => r.id), ['newest', 'new']);
+      assert.deepEqual((await s.calls.list({ since: at('5') })).map((r) => r.id), []);
+      await s.close();
+    });
+
     it('books a slot once: the second booking of the same start is slot_taken', async () => {
       const s = await open();
       const first = await s.appointments.book({ ...base, start: '2026-11-24T15:00:00Z' });

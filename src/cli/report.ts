@@ -44,12 +44,16 @@ export function register(program: Command): void {
         const store = await openStore(storeTarget(loadConfig()));
         let records: CallRecord[];
         try {
-          records = await store.calls.list({ limit: MAX_CALLS, ...(opts.campaign ? { campaignId: opts.campaign } : {}) });
+          // Both filters in the query: the cap then counts only the calls the report is about.
+          records = await store.calls.list({
+            limit: MAX_CALLS,
+            ...(opts.campaign ? { campaignId: opts.campaign } : {}),
+            ...(since ? { since: since.toISOString() } : {}),
+          });
         } finally {
           await store.close();
         }
         const truncated = records.length >= MAX_CALLS;
-        if (since) records = records.filter((r) => Date.parse(r.startedAt) >= since.getTime());
         const result = { ok: true, since: since?.toISOString() ?? null, campaign: opts.campaign ?? null, truncated, ...callsReport(records) };
         report(result, opts, () => render(result));
       } catch (err) {

@@ -113,10 +113,10 @@ class PgCallRecords implements CallRecordStore {
     return rows[0] ? toCallRecord(rows[0] as Row) : undefined;
   }
 
-  async list(options: { limit?: number; campaignId?: string } = {}): Promise<CallRecord[]> {
+  async list(options: { limit?: number; campaignId?: string; since?: string } = {}): Promise<CallRecord[]> {
     const { rows } = await this.pool.query(
-      'SELECT * FROM call_records WHERE ($1::text IS NULL OR campaign_id = $1) ORDER BY started_at DESC LIMIT $2',
-      [options.campaignId ?? null, options.limit ?? 100],
+      'SELECT * FROM call_records WHERE ($1::text IS NULL OR campaign_id = $1) AND ($2::text IS NULL OR started_at >= $2) ORDER BY started_at DESC LIMIT $3',
+      [options.campaignId ?? null, options.since ?? null, options.limit ?? 100],
     );
     return (rows as Row[]).map(toCallRecord);
   }

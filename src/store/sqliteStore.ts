@@ -107,12 +107,10 @@ class SqliteCallRecords implements CallRecordStore {
     return row ? toCallRecord(row as Record<string, unknown>) : undefined;
   }
 
-  async list(options: { limit?: number; campaignId?: string } = {}): Promise<CallRecord[]> {
-    const limit = options.limit ?? 100;
-    const rows = options.campaignId
-      ? this.prepare('SELECT * FROM call_records WHERE campaign_id = ? ORDER BY started_at DESC LIMIT ?')
-          .all(options.campaignId, limit)
-      : this.prepare('SELECT * FROM call_records ORDER BY started_at DESC LIMIT ?').all(limit);
+  async list(options: { limit?: number; campaignId?: string; since?: string } = {}): Promise<CallRecord[]> {
+    const rows = this.prepare(
+      'SELECT * FROM call_records WHERE (@campaign IS NULL OR campaign_id = @campaign) AND (@since IS NULL OR started_at >= @since) ORDER BY started_at DESC LIMIT @limit',
+    ).all({ campaign: options.campaignId ?? null, since: options.since ?? null, limit: options.limit ?? 100 });
     return (rows as Record<string, unknown>[]).map(toCallRecord);
   }
 

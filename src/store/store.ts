@@ -29,7 +29,11 @@ export interface CallRecordStore {
   get(id: string): Promise<CallRecord | undefined>;
   /** The record of the call in a room (the finished one if there are several); outbound attempts have one room each. */
   findByRoom(room: string): Promise<CallRecord | undefined>;
-  list(options?: { limit?: number; campaignId?: string }): Promise<CallRecord[]>;
+  /**
+   * Newest first. `since`: only calls started at or after this ISO time (records store
+   * `toISOString()` times, which order as text).
+   */
+  list(options?: { limit?: number; campaignId?: string; since?: string }): Promise<CallRecord[]>;
   /** Records not finished yet whose owner runs on `host` (store/owner.ts), oldest first. */
   openOnHost(host: string): Promise<CallRecord[]>;
 }
