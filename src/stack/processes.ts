@@ -123,16 +123,23 @@ export class ManagedProcess {
   }
 }
 
-/** A TCP port nobody listens on right now (loopback). */
-export function freeTcpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
+/**
+ * A TCP port nobody listens on right now, on every address (livekit-sip binds 0.0.0.0). Chosen
+ * below the kernel's ephemeral range (32768+), so the outgoing connections every process here
+ * makes cannot take it between this check and the server's bind: they did once, and SIP failed to
+ * start with "address already in use".
+ */
+export async function freeTcpPort(): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const srv = createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '0.0.0.0', () => srv.close(() => resolve(true)));
     });
-  });
+    if (free) return port;
+  }
+  throw new StackProcessError('no free TCP port found between 20000 and 32000');
 }
 
 /** A port free for both TCP and UDP (SIP listens on both). */
@@ -142,7 +149,7 @@ export async function freePort(): Promise<number> {
     const udpFree = await new Promise<boolean>((resolve) => {
       const s = createSocket('udp4');
       s.once('error', () => resolve(false));
-      s.bind(port, '127.0.0.1', () => s.close(() => resolve(true)));
+      s.bind(port, '0.0.0.0', () => s.close(() => resolve(true)));
     });
     if (udpFree) return port;
   }
@@ -152,7 +159,8 @@ export async function freePort(): Promise<number> {
 /** `count` consecutive UDP ports starting at a free one (a media port range). */
 export async function freeUdpRange(count: number): Promise<{ start: number; end: number }> {
   for (let attempt = 0; attempt < 20; attempt++) {
-    const start = 20_000 + Math.floor(Math.random() * 20_000);
+    // Below the single ports (freeTcpPort) and the ephemeral range, so neither can land inside it.
+    const start = 10_000 + Math.floor(Math.random() * (10_000 - count));
     const sockets = await Promise.all(
       Array.from({ length: count }, (_, i) =>
         new Promise<ReturnType<typeof createSocket> | null>((resolve) => {
