@@ -35,6 +35,7 @@ import { waitForLiveKit } from './livekit/waitForServer.js';
 import { warmTransferUnavailable } from './livekit/serverFeatures.js';
 import { callerIdNumber } from './telephony/phoneNumber.js';
 import { configWarnings } from './configWarnings.js';
+import { joinOrEnd } from './call/joinRoom.js';
 import { endLostCall } from './call/lostCall.js';
 import { endOrphanedCalls } from './call/orphanSweep.js';
 import { HostPool } from './host/hostPool.js';
@@ -107,9 +108,11 @@ async function entry(ctx: JobContext<ProcData>): Promise<void> {
         contact: meta.contact, campaignId: meta.campaignId, contactId: meta.contactId, detectMachine: true, dial,
       };
       identity = dial.participantIdentity;
-      await ctx.connect(undefined, AutoSubscribe.AUDIO_ONLY);
+      if (!(await joinOrEnd(() => ctx.connect(undefined, AutoSubscribe.AUDIO_ONLY), setup, deps))) return;
     } else {
-      await ctx.connect(undefined, AutoSubscribe.AUDIO_ONLY);
+      // Who called is known only inside the room; until then the record is an inbound call.
+      const unknown = { callId, room, direction: 'inbound' as const, callerNumber: null };
+      if (!(await joinOrEnd(() => ctx.connect(undefined, AutoSubscribe.AUDIO_ONLY), unknown, deps))) return;
       const participant = await ctx.waitForParticipant();
       const isPhone = participant.kind === ParticipantKind.SIP;
       identity = participant.identity;

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { abortCall } from '../src/call/callLifecycle.js';
+import { joinOrEnd } from '../src/call/joinRoom.js';
 import { MetadataError, parseJobMetadata } from '../src/call/jobMetadata.js';
 import { livekitRoomApi } from '../src/livekit/roomApi.js';
 import { LiveKitApiEmulator } from '../src/sandbox/livekitApi.js';
@@ -88,6 +89,27 @@ describe('a job that cannot become a call', () => {
     assert.equal(rec?.finished, true);
     assert.equal(rec?.outcome?.kind, 'error');
     assert.match(rec?.outcome?.kind === 'error' ? rec.outcome.error : '', /phoneNumber: must be E\.164/);
+    await store.close();
+  });
+
+  it('a room the agent cannot join is deleted (the phone would ring on) and the record says why', async () => {
+    const store = await openStore(':memory:');
+    const roomApi = livekitRoomApi(lk.env() as never);
+    lk.joinParticipant('job-room-2', { identity: 'sip_+14155550100', kind: 'sip' });
+    const setup = { callId: 'c-nojoin', room: 'job-room-2', direction: 'inbound' as const, callerNumber: null };
+    const joined = await joinOrEnd(async () => {
+      throw new Error('handle not found (ReadyForRoomEvent)');
+    }, setup, { store, roomApi });
+    assert.equal(joined, false);
+    assert.equal(lk.count('DeleteRoom', { room: 'job-room-2' }), 1);
+    const rec = await store.calls.get('c-nojoin');
+    assert.deepEqual(rec?.outcome, { kind: 'error', error: 'the agent could not join the room: handle not found (ReadyForRoomEvent)' });
+
+    // A join that works touches nothing.
+    lk.joinParticipant('job-room-3', { identity: 'sip_+14155550101', kind: 'sip' });
+    assert.equal(await joinOrEnd(async () => undefined, { ...setup, callId: 'c-ok', room: 'job-room-3' }, { store, roomApi }), true);
+    assert.equal(lk.count('DeleteRoom', { room: 'job-room-3' }), 0);
+    assert.equal(await store.calls.get('c-ok'), undefined);
     await store.close();
   });
 });
