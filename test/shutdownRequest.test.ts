@@ -25,6 +25,14 @@ describe('shutdown requests to a running entry', () => {
     assert.deepEqual(later, []);
   });
 
+  it('a host of 13 calls adds no process listener per call (Node warns past 10)', () => {
+    onShutdownRequest(fakeCtx(), () => undefined)();
+    const before = [process.listenerCount('message'), process.listenerCount('disconnect')];
+    const stops = Array.from({ length: 13 }, () => onShutdownRequest(fakeCtx(), () => undefined));
+    assert.deepEqual([process.listenerCount('message'), process.listenerCount('disconnect')], before);
+    for (const stop of stops) stop();
+  });
+
   it('a request for one job reaches only that job; losing the worker reaches all', () => {
     const heard: string[] = [];
     const a = fakeCtx();

@@ -17,9 +17,34 @@ import type { JobContext } from '@livekit/agents';
 type Listener = (reason: string) => void;
 
 const listeners = new WeakMap<JobContext, Set<Listener>>();
+/** Every job's listener in this process, for the process-wide signals. */
+const everyone = new Set<Listener>();
+let installed = false;
+
+/**
+ * One listener per process, not per job: a call host runs 13 calls, and a pair of process
+ * listeners each tripped Node's MaxListeners warning (seen in bench:rooms). The call host's own
+ * messages carry `host:`, never `case:`, so a shutdownRequest here is always the framework's, to
+ * a process that runs one job.
+ */
+function installProcessListeners(): void {
+  if (installed) return;
+  installed = true;
+  // The framework's job process protocol (ipc/job_proc_lazy_main): `{ case: 'shutdownRequest' }`.
+  process.on('message', (msg: unknown) => {
+    const m = msg as { case?: unknown; value?: { reason?: unknown } } | null;
+    if (m?.case !== 'shutdownRequest') return;
+    const reason = typeof m.value?.reason === 'string' ? m.value.reason : 'shutdown request';
+    for (const l of [...everyone]) l(reason);
+  });
+  process.on('disconnect', () => {
+    for (const l of [...everyone]) l('worker disconnected');
+  });
+}
 
 /** Calls `listener` once when this job is asked to end; returns the unsubscribe. */
 export function onShutdownRequest(ctx: JobContext, listener: Listener): () => void {
+  installProcessListeners();
   let fired = false;
   const once: Listener = (reason) => {
     if (fired) return;
@@ -30,18 +55,10 @@ export function onShutdownRequest(ctx: JobContext, listener: Listener): () => vo
   const set = listeners.get(ctx) ?? new Set<Listener>();
   listeners.set(ctx, set);
   set.add(once);
-  // The framework's job process protocol (ipc/job_proc_lazy_main): `{ case: 'shutdownRequest' }`.
-  const onMessage = (msg: unknown) => {
-    const m = msg as { case?: unknown; value?: { reason?: unknown } } | null;
-    if (m?.case === 'shutdownRequest') once(typeof m.value?.reason === 'string' ? m.value.reason : 'shutdown request');
-  };
-  const onDisconnect = () => once('worker disconnected');
-  process.on('message', onMessage);
-  process.on('disconnect', onDisconnect);
+  everyone.add(once);
   const stop = () => {
     set.delete(once);
-    process.off('message', onMessage);
-    process.off('disconnect', onDisconnect);
+    everyone.delete(once);
   };
   return stop;
 }
