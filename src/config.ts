@@ -122,6 +122,10 @@ const spec = {
   // Turn taking tuned for the phone: a PSTN leg already adds 100–200 ms, so endpointing is kept
   // short; see README "Latency".
   ENDPOINTING_MS: [z.coerce.number().int().min(0).max(5000).default(400), 'silence before a turn ends'],
+  INPUT_FRAME_MS: [
+    z.enum(['10', '20']).default('10').transform(Number),
+    "size of the caller's audio frames rtc-node hands the session, in ms (10: rtc-node's default; 20: one phone packet, half the per-frame work)",
+  ],
   PREEMPTIVE_TTS: [
     z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
     'start speech synthesis before the end of turn is confirmed (faster replies; discarded replies cost TTS)',

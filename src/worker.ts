@@ -129,7 +129,7 @@ async function entry(ctx: JobContext<ProcData>): Promise<void> {
         // A dialled leg joins the room before it rings and leaves at once when the line is busy;
         // a session started on a leg that is already gone never closes.
         if (setup.dial) await callReachesPhone(ctx, identity);
-        await session.start({ agent, room: ctx.room, ...roomIoOptions(setup.profile, identity) });
+        await session.start({ agent, room: ctx.room, ...roomIoOptions(setup.profile, identity, config.INPUT_FRAME_MS) });
       },
       hungUp: participantLeft(ctx, identity),
       shutdown: shutdown.signal,

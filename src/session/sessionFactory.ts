@@ -97,11 +97,13 @@ export function createSession({ config, profile, vad, providers, userdata }: Ses
 }
 
 /** RoomIO options per profile. The lifecycle, not RoomIO, owns hang-up and room deletion. */
-export function roomIoOptions(profile: ChannelProfile, participantIdentity: string) {
+export function roomIoOptions(profile: ChannelProfile, participantIdentity: string, frameMs?: number) {
   const rate = PROFILE_RATES[profile].room;
   return {
     inputOptions: {
       audioSampleRate: rate,
+      // (patches/) rtc-node's frame size; unset keeps its default.
+      ...(frameMs ? { audioFrameSizeMs: frameMs } : {}),
       participantIdentity,
       closeOnDisconnect: false,
       deleteRoomOnClose: false,
