@@ -9,7 +9,8 @@
  * against the providers' latencies (overhead); what the phones heard: first audio, the silence
  * before each reply, gaps inside replies; rooms left behind. Method and results: bench/README.md.
  *
- *   npm run bench:rooms -- [--calls 25] [--per-process K] [--stagger-ms 5000] [--no-peer] [--json]
+ *   npm run bench:rooms -- [--calls 25] [--per-process K] [--stagger-ms 5000] [--no-peer]
+ *                          [--worker-env INPUT_FRAME_MS=20] [--json]
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -33,6 +34,8 @@ const STAGGER_MS = Number(opt('--stagger-ms') ?? 5000);
 const PEER = !argv.includes('--no-peer');
 const JSON_OUT = argv.includes('--json');
 const TIMEOUT_S = Number(opt('--timeout-s') ?? 300);
+/** `--worker-env K=V,K=V`: settings for the worker in both runs (e.g. INPUT_FRAME_MS=20). */
+const WORKER_ENV = Object.fromEntries((opt('--worker-env') ?? '').split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
 const KEY = 'stack';
 const TARGETS = { calls: 25, workerCores: 1.2, mbPerCall: 40, overheadP95Ms: 30, gaps: 0, roomsLeaked: 0 };
 
@@ -234,7 +237,7 @@ async function runOnce(label: string, callsPerProcess: string | undefined) {
   const stack = await LiveStack.start({
     ports: 'random',
     // Load is the worker's calls, not machine CPU: the phones and servers share these 2 cores.
-    workerEnv: { WORKER_MAX_CALLS: String(CALLS * 4), ...(callsPerProcess ? { CALLS_PER_PROCESS: callsPerProcess } : {}) },
+    workerEnv: { ...WORKER_ENV, WORKER_MAX_CALLS: String(CALLS * 4), ...(callsPerProcess ? { CALLS_PER_PROCESS: callsPerProcess } : {}) },
     log: (l) => say(`[stack] ${l}`),
   });
   try {
@@ -469,7 +472,7 @@ async function main(): Promise<void> {
         mbPerCallRatio: r1(ours!.worker.pssMbPerCall && peer.worker.pssMbPerCall ? peer.worker.pssMbPerCall / ours!.worker.pssMbPerCall : null),
       }
     : null;
-  const out = { bench: 'rooms', calls: CALLS, staggerMs: STAGGER_MS, runs, targets, vsPeer, when: new Date().toISOString() };
+  const out = { bench: 'rooms', calls: CALLS, staggerMs: STAGGER_MS, workerEnv: WORKER_ENV, runs, targets, vsPeer, when: new Date().toISOString() };
   process.stdout.write(`${table(runs)}\n`);
   for (const [k, t] of Object.entries(targets)) process.stdout.write(`target ${k}: ${t.target}, got ${t.value} — ${t.met ? 'met' : 'NOT met'}\n`);
   if (vsPeer) process.stdout.write(`ours vs the framework's executor: ${vsPeer.callsPerCoreRatio}× the calls per core, ${vsPeer.mbPerCallRatio}× less memory per call\n`);

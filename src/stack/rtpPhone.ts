@@ -123,9 +123,22 @@ export class RtpPhone {
       'a=sendrecv',
       '',
     ].join('\r\n');
-    this.send(this.request('INVITE', uri, this.cseq, sdp, 'application/sdp'));
-    await this.until(() => this.answeredAt !== undefined, timeoutMs, 'no 200 OK to the INVITE');
-    return this.answeredAt!;
+    const invite = this.request('INVITE', uri, this.cseq, sdp, 'application/sdp');
+    this.send(invite);
+    try {
+      await this.until(() => this.answeredAt !== undefined || this.closedAt !== undefined, timeoutMs, 'no 200 OK to the INVITE');
+    } catch (err) {
+      // A caller who gives up: CANCEL the INVITE (same Via branch), as a phone does, so what is
+      // left behind afterwards is the server's, not this phone's.
+      const via = /^Via: .+$/m.exec(invite)![0];
+      this.send(
+        [`CANCEL ${uri} SIP/2.0`, via, 'Max-Forwards: 70', /^From: .+$/m.exec(invite)![0], `To: <${uri}>`, `Call-ID: ${this.callId}`, 'CSeq: 1 CANCEL', 'Content-Length: 0', '', ''].join('\r\n'),
+      );
+      this.end('us');
+      throw err;
+    }
+    if (this.answeredAt === undefined) throw new Error(`rtpPhone ${this.number}: the call was refused`);
+    return this.answeredAt;
   }
 
   private request(method: string, uri: string, cseq: number, body = '', type?: string): string {
