@@ -356,7 +356,11 @@ function startTracing(config: Config): void {
  */
 function callHosts(config: Config, agentModule: string): HostPool {
   // Unref'd: after a drain the worker exits, and idle hosts follow it (they watch the IPC channel).
-  const pool = new HostPool({ agentModule, callsPerHost: config.CALLS_PER_PROCESS, memoryLimitMB: config.HOST_MEMORY_LIMIT_MB, unref: true });
+  // CALL_HOST_CPU_PROF_DIR: each call host writes a V8 CPU profile there when it exits (for
+  // bench:rooms --cpu-prof; --cpu-prof cannot come through NODE_OPTIONS).
+  const profDir = process.env.CALL_HOST_CPU_PROF_DIR;
+  const execArgv = profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : undefined;
+  const pool = new HostPool({ agentModule, callsPerHost: config.CALLS_PER_PROCESS, memoryLimitMB: config.HOST_MEMORY_LIMIT_MB, unref: true, ...(execArgv ? { execArgv } : {}) });
   pool.on('job-lost', (info, reason) => {
     void cleanUpLostCall(config, info.job.room?.name ?? '', reason);
   });
