@@ -21,6 +21,8 @@ export class RoomCaller {
   private closed = false;
   /** Epoch ms when the agent's audio track was subscribed (what `heard()` counts from). */
   agentAudioAt?: number;
+  /** Sizes (ms) of the frames rtc-node delivered, as the worker's room input gets them too. */
+  readonly frameMs = new Map<number, number>();
   /** The agent participant once it has joined. */
   agent?: RemoteParticipant;
   private agentWaiters: (() => void)[] = [];
@@ -67,6 +69,8 @@ export class RoomCaller {
     for await (const frame of stream) {
       if (this.closed) break;
       this.heardChunks.push(new Int16Array(frame.data));
+      const ms = (frame.samplesPerChannel / frame.sampleRate) * 1000;
+      this.frameMs.set(ms, (this.frameMs.get(ms) ?? 0) + 1);
     }
   }
 

@@ -54,6 +54,7 @@ describe('the CLI against the real server', () => {
       const bye = await agentSaid(stack, goodbye, 20_000, since);
       // The agent ends the call by deleting the room: the caller is disconnected, not left waiting.
       assert.ok(await caller.disconnected(20_000), 'the caller was not disconnected after the goodbye');
+      process.stderr.write(`e2e figure: rtc-node AudioStream frames without frameSizeMs (as the framework's room input opens them): ${JSON.stringify([...caller.frameMs])} [ms, count]\n`);
       const heard = caller.heard();
       const segments = speechSegments(heard.pcm, heard.sampleRate);
       assert.ok(segments.length >= 2, `the caller heard ${segments.length} stretches of speech: ${JSON.stringify(segments)}`);
