@@ -16,11 +16,13 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { dispose } from '@livekit/rtc-node';
 import type { Brain } from '../src/sandbox/openaiEmulator.js';
-import { g711uRoundTrip, speechSegments, synthesizeSpeech, type SpeechSegment } from '../src/sandbox/speechSignal.js';
+import { g711uRoundTrip, rms, speechSegments, synthesizeSpeech, type SpeechSegment } from '../src/sandbox/speechSignal.js';
 import { RtpPhone, type RtpPacket } from '../src/stack/rtpPhone.js';
 import { LiveStack } from '../src/stack/stack.js';
 import { openStore } from '../src/store/index.js';
-import type { TurnLatency } from '../src/call/latency.js';
+import { type TurnLatency, percentile } from '../src/call/latency.js';
+import { table } from '../src/cli/output.js';
+import { loadConfig } from '../src/config.js';
 
 // ------------------------------------------------------------------------------------ options
 const argv = process.argv.slice(2);
@@ -104,13 +106,13 @@ function processTree(root: number): number[] {
 class GroupMeter {
   private readonly first = new Map<number, number>();
   private readonly last = new Map<number, number>();
+  private started = false;
   peakRssMb = 0;
   peakPssMb = 0;
-  private pssSum = 0;
-  private samples = 0;
   constructor(private readonly pids: () => number[]) {}
 
-  sample(windowOpen: boolean): void {
+  /** One sample of the window (the sampler runs only while the calls do). */
+  sample(): void {
     let rss = 0;
     let pss = 0;
     for (const pid of this.pids()) {
@@ -118,37 +120,24 @@ class GroupMeter {
       if (!s) continue;
       rss += s.rssKb;
       pss += s.pssKb;
-      if (!windowOpen) continue;
       if (!this.first.has(pid)) this.first.set(pid, this.started ? 0 : s.ticks);
       this.last.set(pid, s.ticks);
     }
-    if (!windowOpen) return;
     this.started = true;
     this.peakRssMb = Math.max(this.peakRssMb, rss / 1024);
     this.peakPssMb = Math.max(this.peakPssMb, pss / 1024);
-    this.pssSum += pss / 1024;
-    this.samples++;
   }
-  private started = false;
 
   cores(wallMs: number): number {
     let ticks = 0;
     for (const [pid, end] of this.last) ticks += end - (this.first.get(pid) ?? 0);
     return ticks / CLK_TCK / (wallMs / 1000);
   }
-  get meanPssMb(): number {
-    return this.samples ? this.pssSum / this.samples : 0;
-  }
 }
 
 // ------------------------------------------------------------------------------------ numbers
-const pct = (xs: number[], p: number): number | null => {
-  if (xs.length === 0) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
-};
 const r1 = (x: number | null) => (x === null ? null : Math.round(x * 10) / 10);
-const dist = (xs: number[]) => ({ p50: r1(pct(xs, 50)), p95: r1(pct(xs, 95)), max: r1(pct(xs, 100)), n: xs.length });
+const dist = (xs: number[]) => ({ p50: r1(percentile(xs, 50)), p95: r1(percentile(xs, 95)), max: r1(percentile(xs, 100)), n: xs.length });
 
 /**
  * Runs of digital silence (≥ 20 ms of |x| ≤ 8, µ-law's step at zero) inside the stretches of
@@ -174,10 +163,8 @@ const REFERENCE_RUNS = REPLIES.map((t) => {
   const pcm = g711uRoundTrip(synthesizeSpeech(t, { sampleRate: 8000 }));
   return silentRuns(pcm, 8000, speechSegments(pcm, 8000));
 });
-const lineSpeechEndMs = LINES.map((t) => {
-  const pcm = synthesizeSpeech(t, { sampleRate: 8000 });
-  return speechSegments(pcm, 8000).at(-1)!.endMs;
-});
+const LINE_PCM = LINES.map((t) => synthesizeSpeech(t, { sampleRate: 8000 }));
+const lineSpeechEndMs = LINE_PCM.map((pcm) => speechSegments(pcm, 8000).at(-1)!.endMs);
 const replyAudioMs = REPLIES.map((t) => (synthesizeSpeech(t, { sampleRate: 8000 }).length / 8000) * 1000);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
@@ -196,11 +183,7 @@ interface PhoneRun {
   error?: string;
 }
 
-const voiced = (p: RtpPacket) => {
-  let sum = 0;
-  for (const x of p.pcm) sum += x * x;
-  return Math.sqrt(sum / p.pcm.length) > 328; // −40 dBFS
-};
+const voiced = (p: RtpPacket) => rms(p.pcm) > 0.01; // −40 dBFS
 
 /**
  * What one phone received of one reply, from its first voiced packet until 300 ms without voice:
@@ -280,22 +263,19 @@ async function runOnce(label: string, callsPerProcess: string | undefined) {
       const number = `+1415555${String(1000 + i).padStart(4, '0')}`;
       phones.push({ phone: await RtpPhone.open(number), number });
     }
-    for (const m of Object.values(meters)) m.sample(false);
     const idle = processTree(worker).map(readProc).reduce((n, s) => n + (s?.pssKb ?? 0), 0) / 1024;
 
     const t0 = Date.now();
-    let windowOpen = true;
     const sampler = setInterval(() => {
-      for (const m of Object.values(meters)) m.sample(windowOpen);
+      for (const m of Object.values(meters)) m.sample();
     }, 500);
     const golden = 0.6180339887;
-    const lines = LINES.map((t) => synthesizeSpeech(t, { sampleRate: 8000 }));
     const runs = phones.map(async (p, i) => {
       await sleep(t0 + (i * STAGGER_MS) / CALLS + ((i * golden) % 1) * 20 - Date.now());
       try {
         p.answeredAt = await p.phone.dial(stack.sipUri, 60_000);
         let next = p.answeredAt + greetingDoneMs;
-        for (const [k, line] of lines.entries()) {
+        for (const [k, line] of LINE_PCM.entries()) {
           await sleep(next - Date.now());
           p.phone.say(line);
           next = Date.now() + (line.length / 8) + 1500 + replyAudioMs[k]! + 700;
@@ -311,7 +291,6 @@ async function runOnce(label: string, callsPerProcess: string | undefined) {
     const timedOut = (await Promise.race([Promise.all(runs).then(() => 'done' as const), deadline])) === 'timeout';
     clearTimeout(limit);
     const wallMs = Date.now() - t0;
-    windowOpen = false;
     clearInterval(sampler);
 
     // Rooms: every call's room must be gone shortly after its phone hung up.
@@ -332,7 +311,8 @@ async function runOnce(label: string, callsPerProcess: string | undefined) {
     const store = await openStore(stack.env.STORE_URL!);
     const records = (await store.calls.list({ limit: CALLS + 10 })).filter((r) => r.callerNumber && r.callerNumber !== '+14155550100');
     await store.close();
-    const E = Number(process.env.ENDPOINTING_MS ?? 0) || (await endpointingMs(stack));
+    // The worker's ENDPOINTING_MS, read as its config reads it, from the env it was given.
+    const E = loadConfig({ ...process.env, ...stack.env, ...WORKER_ENV }).ENDPOINTING_MS;
     const L = stack.providers.latencies;
     const conns = stack.providers.deepgram.connections;
     const sttDelayMs = (conns[0]?.endpointingMs ?? stack.providers.deepgram.minEndpointingMs) + L.sttFinalMs;
@@ -369,7 +349,7 @@ async function runOnce(label: string, callsPerProcess: string | undefined) {
       if (first) phoneFirstAudio.push(first.at - p.answeredAt);
       for (const [k, endAt] of p.phone.saidEndAt.entries()) {
         // The line's last packet left at endAt; its speech ended a little before (trailing quiet).
-        const speechEnd = endAt - (lines[k]!.length / 8 - lineSpeechEndMs[k]!);
+        const speechEnd = endAt - (LINE_PCM[k]!.length / 8 - lineSpeechEndMs[k]!);
         const reply = replyAt(packets, endAt, k);
         if (!reply) continue;
         repliesHeard++;
@@ -425,33 +405,25 @@ async function runOnce(label: string, callsPerProcess: string | undefined) {
   }
 }
 
-/** The worker's ENDPOINTING_MS, as its config reads it (its default unless the env sets one). */
-async function endpointingMs(stack: LiveStack): Promise<number> {
-  const { loadConfig } = await import('../src/config.js');
-  return loadConfig({ ...process.env, ...stack.env }).ENDPOINTING_MS;
-}
-
 // ------------------------------------------------------------------------------------ report
 type Run = Awaited<ReturnType<typeof runOnce>>;
 
-function table(runs: Run[]): string {
-  const row = (r: Run) =>
-    [
-      r.label.padEnd(10),
-      `${r.completed}/${r.calls}`.padEnd(7),
-      `${r.worker.cores}`.padEnd(6),
-      `${r.worker.callsPerCore}`.padEnd(8),
-      `${r.worker.pssMbPerCall} (+${r.worker.addedPssMbPerCall})`.padEnd(14),
-      `${r.overheadMs.p50} / ${r.overheadMs.p95} / ${r.overheadMs.max}`.padEnd(20),
-      `${r.phone.greetingFirstAudioMs.p50}`.padEnd(8),
-      `${r.phone.silenceBeforeReplyMs.p50} / ${r.phone.silenceBeforeReplyMs.p95}`.padEnd(14),
-      `${r.phone.gapsInReplies}/${r.underrunsAtOutput}`.padEnd(8),
+function runsTable(runs: Run[]): string {
+  return table(
+    ['run', 'calls', 'cores', 'calls/core', 'PSS MB/call (added)', 'overhead p50/p95/max', 'first audio at phone', 'silence before reply p50/p95', 'gaps/underruns', 'rooms left'],
+    runs.map((r) => [
+      r.label,
+      `${r.completed}/${r.calls}`,
+      `${r.worker.cores}`,
+      `${r.worker.callsPerCore}`,
+      `${r.worker.pssMbPerCall} (+${r.worker.addedPssMbPerCall})`,
+      `${r.overheadMs.p50} / ${r.overheadMs.p95} / ${r.overheadMs.max}`,
+      `${r.phone.greetingFirstAudioMs.p50}`,
+      `${r.phone.silenceBeforeReplyMs.p50} / ${r.phone.silenceBeforeReplyMs.p95}`,
+      `${r.phone.gapsInReplies}/${r.underrunsAtOutput}`,
       `${r.roomsLeaked}`,
-    ].join(' ');
-  return [
-    'run        calls   cores  calls/c  PSS MB/call    overhead p50/p95/max first@ph reply@ph 50/95 gaps/ur leaked',
-    ...runs.map(row),
-  ].join('\n');
+    ]),
+  );
 }
 
 async function main(): Promise<void> {
@@ -473,7 +445,7 @@ async function main(): Promise<void> {
       }
     : null;
   const out = { bench: 'rooms', calls: CALLS, staggerMs: STAGGER_MS, workerEnv: WORKER_ENV, runs, targets, vsPeer, when: new Date().toISOString() };
-  process.stdout.write(`${table(runs)}\n`);
+  process.stdout.write(`${runsTable(runs)}\n`);
   for (const [k, t] of Object.entries(targets)) process.stdout.write(`target ${k}: ${t.target}, got ${t.value} — ${t.met ? 'met' : 'NOT met'}\n`);
   if (vsPeer) process.stdout.write(`ours vs the framework's executor: ${vsPeer.callsPerCoreRatio}× the calls per core, ${vsPeer.mbPerCallRatio}× less memory per call\n`);
   if (JSON_OUT) process.stdout.write(`${JSON.stringify(out)}\n`);
