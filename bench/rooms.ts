@@ -254,7 +254,7 @@ async function runOnce(label: string, callsPerProcess: string | undefined) {
     const emuSkew = performance.timeOrigin + performance.now() - Date.now();
     const greetingDoneMs = greeting.firstByteAt! - emuSkew + greeting.audioMs - warmUp + 700;
     await sleep(greetingDoneMs - (Date.now() - warmUp));
-    await warm.hangup();
+    warm.hangup();
     warm.close();
     for (let i = 0; i < 100 && (await stack.rooms().listRooms()).length > 0; i++) await sleep(100);
     say(`warm-up done; greeting plays out ${Math.round(greetingDoneMs)} ms after the call is up`);
@@ -281,7 +281,7 @@ async function runOnce(label: string, callsPerProcess: string | undefined) {
           next = Date.now() + (line.length / 8) + 1500 + replyAudioMs[k]! + 700;
         }
         await sleep(next - Date.now());
-        await p.phone.hangup();
+        p.phone.hangup();
       } catch (err) {
         p.error = (err as Error).message;
       }

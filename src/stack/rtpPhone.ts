@@ -61,7 +61,6 @@ export class RtpPhone {
   /** Epoch ms: the 200 OK, our BYE or theirs. */
   answeredAt?: number;
   closedAt?: number;
-  closedBy?: 'us' | 'them';
   private readonly callId = randomBytes(8).toString('hex');
   private readonly tag = randomBytes(4).toString('hex');
   private remoteTag = '';
@@ -134,7 +133,7 @@ export class RtpPhone {
       this.send(
         [`CANCEL ${uri} SIP/2.0`, via, 'Max-Forwards: 70', /^From: .+$/m.exec(invite)![0], `To: <${uri}>`, `Call-ID: ${this.callId}`, 'CSeq: 1 CANCEL', 'Content-Length: 0', '', ''].join('\r\n'),
       );
-      this.end('us');
+      this.end();
       throw err;
     }
     if (this.answeredAt === undefined) throw new Error(`rtpPhone ${this.number}: the call was refused`);
@@ -185,7 +184,6 @@ export class RtpPhone {
           clock.add(this);
         } else {
           this.closedAt = Date.now();
-          this.closedBy = 'them';
         }
       }
       this.wake();
@@ -205,7 +203,7 @@ export class RtpPhone {
     const via = /received=([\d.]+)|SIP\/2\.0\/UDP ([\d.]+):(\d+)/.exec(header(msg, 'Via') ?? '');
     const port = Number(via?.[3] ?? this.target.port);
     this.sip.send(reply, port, '127.0.0.1');
-    if (method === 'BYE') this.end('them');
+    if (method === 'BYE') this.end();
   }
 
   private onRtp(m: Buffer): void {
@@ -245,24 +243,18 @@ export class RtpPhone {
     }
   }
 
-  /** Hangs up (BYE); resolves once the call is over. */
-  async hangup(): Promise<void> {
+  /** Hangs up: sends the BYE and stops sending audio (the 200 OK is not waited for). */
+  hangup(): void {
     if (this.closedAt) return;
     this.send(this.request('BYE', this.remoteContact || this.target.uri, ++this.cseq));
-    this.end('us');
+    this.end();
   }
 
-  private end(by: 'us' | 'them'): void {
+  private end(): void {
     if (this.closedAt) return;
     this.closedAt = Date.now();
-    this.closedBy = by;
     clock.delete(this);
     this.wake();
-  }
-
-  /** Resolves when the far end hangs up (or we did). */
-  closed(timeoutMs: number): Promise<void> {
-    return this.until(() => this.closedAt !== undefined, timeoutMs, 'the call did not end');
   }
 
   private until(test: () => boolean, timeoutMs: number, what: string): Promise<void> {
