@@ -87,6 +87,7 @@ async function entry(ctx: JobContext<ProcData>): Promise<void> {
       return;
     }
     const deps = { config, store, vad: ctx.proc.userData.vad, roomApi, prices: loadPriceTable(config.PRICES_FILE) };
+    const join = () => ctx.connect(undefined, AutoSubscribe.AUDIO_ONLY);
     let setup: CallSetup;
     let identity: string;
 
@@ -108,11 +109,11 @@ async function entry(ctx: JobContext<ProcData>): Promise<void> {
         contact: meta.contact, campaignId: meta.campaignId, contactId: meta.contactId, detectMachine: true, dial,
       };
       identity = dial.participantIdentity;
-      if (!(await joinOrEnd(() => ctx.connect(undefined, AutoSubscribe.AUDIO_ONLY), setup, deps))) return;
+      if (!(await joinOrEnd(join, setup, deps))) return;
     } else {
       // Who called is known only inside the room; until then the record is an inbound call.
       const unknown = { callId, room, direction: 'inbound' as const, callerNumber: null };
-      if (!(await joinOrEnd(() => ctx.connect(undefined, AutoSubscribe.AUDIO_ONLY), unknown, deps))) return;
+      if (!(await joinOrEnd(join, unknown, deps))) return;
       const participant = await ctx.waitForParticipant();
       const isPhone = participant.kind === ParticipantKind.SIP;
       identity = participant.identity;

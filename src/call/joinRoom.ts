@@ -8,8 +8,7 @@
  * phone up.
  */
 import { log } from '@livekit/agents';
-import { type CallSetup, abortCall } from './callLifecycle.js';
-import type { CallDeps } from './callLifecycle.js';
+import { type CallDeps, type CallSetup, abortCall } from './callLifecycle.js';
 
 type Setup = Pick<CallSetup, 'callId' | 'room' | 'direction' | 'callerNumber' | 'campaignId' | 'contactId'>;
 

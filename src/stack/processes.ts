@@ -153,7 +153,7 @@ export async function freePort(): Promise<number> {
     });
     if (udpFree) return port;
   }
-  throw new StackProcessError('no free port found on 127.0.0.1');
+  throw new StackProcessError('no port free for both TCP and UDP found between 20000 and 32000');
 }
 
 /** `count` consecutive UDP ports starting at a free one (a media port range). */
