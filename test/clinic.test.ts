@@ -53,8 +53,10 @@ describe('retention: switchboard purge', () => {
     await store.calls.start({ id: 'live', room: 'room-live', direction: 'inbound', callerNumber: null, startedAt: new Date(now - 50 * DAY).toISOString() });
     await store.messages.take({ callId: 'old', callerName: 'Ana', callbackNumber: '+15550001111', text: 'old message', reason: null, callback: true, at: new Date(now - 40 * DAY).toISOString() });
     await store.messages.take({ callId: 'new', callerName: 'Bo', callbackNumber: null, text: 'new message', reason: null, callback: false, at: new Date(now - 5 * DAY).toISOString() });
-    const booked = await store.appointments.book({ name: 'Ana Diaz', phone: '+15550001111', start: '2020-01-06T15:00:00Z', durationMin: 30, reason: null, callId: 'old' });
+    const booked = await store.appointments.book({ name: 'Ana Diaz', phone: '+15550001111', start: '2020-01-06T15:00:00Z', durationMin: 30, reason: null, callId: 'old', dateOfBirth: '1980-03-04' });
     assert.ok(booked.ok);
+    const upcoming = await store.appointments.book({ name: 'Ana Diaz', phone: '+15550001111', start: new Date(now + 3 * DAY).toISOString(), durationMin: 30, reason: null, callId: 'new', dateOfBirth: '1980-03-04' });
+    assert.ok(upcoming.ok);
     await store.close();
 
     const env = { ...process.env, STORE_URL: `sqlite:${dbPath}`, RETENTION_DAYS: '30', LOG_LEVEL: 'error' };
@@ -62,7 +64,7 @@ describe('retention: switchboard purge', () => {
     assert.equal(dry.status, 0, dry.stderr);
     assert.deepEqual(
       { ...JSON.parse(dry.stdout.trim().split('\n').at(-1)!), cutoff: undefined },
-      { ok: true, dryRun: true, cutoff: undefined, days: 30, calls: 1, messages: 1, recordings: 1, recordingsAlreadyGone: 0 },
+      { ok: true, dryRun: true, cutoff: undefined, days: 30, calls: 1, messages: 1, recordings: 1, recordingsAlreadyGone: 0, datesOfBirth: 1 },
     );
     assert.ok(existsSync(oldWav), 'a dry run deletes nothing');
 
@@ -88,9 +90,12 @@ describe('retention: switchboard purge', () => {
     assert.equal(recent.recordingPath, newWav);
     assert.equal((await after.calls.get('live'))!.finished, false);
     assert.deepEqual((await after.messages.list()).map((m) => m.text), ['new message']);
-    assert.equal((await after.appointments.get(booked.appointment.id))?.name, 'Ana Diaz', 'bookings are kept');
+    const past = await after.appointments.get(booked.appointment.id);
+    assert.equal(past?.name, 'Ana Diaz', 'bookings are kept');
+    assert.equal(past?.dateOfBirth, null, "a past appointment's date of birth is cleared");
+    assert.equal((await after.appointments.get(upcoming.appointment.id))?.dateOfBirth, '1980-03-04', 'an upcoming one keeps it, to check the caller');
     // Purging again finds nothing more.
-    assert.deepEqual(await after.retention.purge(new Date(now - 30 * DAY).toISOString()), { calls: 0, messages: 0, recordings: [] });
+    assert.deepEqual(await after.retention.purge(new Date(now - 30 * DAY).toISOString()), { calls: 0, messages: 0, recordings: [], datesOfBirth: 0 });
     await after.close();
   });
 

@@ -155,6 +155,25 @@ for (const backend of BACKENDS) {
       await s.close();
     });
 
+    it("keeps a booking's date of birth until the appointment is past the retention, then clears only that", async () => {
+      const s = await open();
+      const past = await s.appointments.book({ ...base, start: '2026-10-01T15:00:00Z', dateOfBirth: '1980-03-04' });
+      const soon = await s.appointments.book({ ...base, start: '2026-12-20T15:00:00Z', dateOfBirth: '1980-03-04' });
+      const none = await s.appointments.book({ ...base, start: '2026-12-21T15:00:00Z' });
+      if (!past.ok || !soon.ok || !none.ok) throw new Error('booking failed');
+      assert.equal(past.appointment.dateOfBirth, '1980-03-04');
+      assert.equal(none.appointment.dateOfBirth, null);
+      const cutoff = '2026-11-01T00:00:00.000Z';
+      assert.equal((await s.retention.purge(cutoff, { dryRun: true })).datesOfBirth, 1);
+      assert.equal((await s.appointments.get(past.appointment.id))?.dateOfBirth, '1980-03-04', 'a dry run clears nothing');
+      assert.equal((await s.retention.purge(cutoff)).datesOfBirth, 1);
+      const after = await s.appointments.get(past.appointment.id);
+      assert.deepEqual([after?.dateOfBirth, after?.name, after?.status], [null, 'Ana', 'booked'], 'the booking itself stays');
+      assert.equal((await s.appointments.get(soon.appointment.id))?.dateOfBirth, '1980-03-04');
+      assert.equal((await s.retention.purge(cutoff)).datesOfBirth, 0);
+      await s.close();
+    });
+
     it('milliseconds, seconds or an offset do not make a taken slot a different one', async () => {
       const s = await open();
       const first = await s.appointments.book({ ...base, start: '2026-11-24T14:30:00Z' });

@@ -45,10 +45,11 @@ export function register(program: Command): void {
             });
           }
         }
-        const out = { ok: true, dryRun: opts.dryRun === true, cutoff, days, calls: result.calls, messages: result.messages, recordings: result.recordings.length, recordingsAlreadyGone: missing.length };
+        const out = { ok: true, dryRun: opts.dryRun === true, cutoff, days, calls: result.calls, messages: result.messages, recordings: result.recordings.length, recordingsAlreadyGone: missing.length, datesOfBirth: result.datesOfBirth };
         report(out, opts, () =>
           `${opts.dryRun ? 'Would purge' : 'Purged'} ${out.calls} call(s) before ${cutoff} (${days} days): ` +
-          `${out.messages} message(s), ${out.recordings} recording(s)${missing.length ? ` (${missing.length} already gone)` : ''}. Bookings kept.`,
+          `${out.messages} message(s), ${out.recordings} recording(s)${missing.length ? ` (${missing.length} already gone)` : ''}, ` +
+          `${out.datesOfBirth} date(s) of birth of past appointments. Bookings kept.`,
         );
       } catch (err) {
         fail(err, opts);

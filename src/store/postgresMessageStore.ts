@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { type Message, type MessageStore, type NewMessage, toMessage } from './messageStore.js';
-import type { PurgeResult, RetentionStore } from './retentionStore.js';
+import { PAST_DATE_OF_BIRTH, type PurgeResult, type RetentionStore } from './retentionStore.js';
 import { transaction } from './postgresTx.js';
 
 export class PostgresMessageStore implements MessageStore {
@@ -54,7 +54,14 @@ export class PostgresRetentionStore implements RetentionStore {
         )
       ).rows as { id: string; recording_path: string | null }[];
       const messages = Number((await c.query('SELECT COUNT(*) AS n FROM messages WHERE created_at < $1', [cutoffIso])).rows[0].n);
-      const result: PurgeResult = { calls: calls.length, messages, recordings: calls.flatMap((x) => (x.recording_path ? [x.recording_path] : [])) };
+      const pastDob = PAST_DATE_OF_BIRTH.replace('?', '$1');
+      const datesOfBirth = Number((await c.query(`SELECT COUNT(*) AS n FROM appointments WHERE ${pastDob}`, [cutoffIso])).rows[0].n);
+      const result: PurgeResult = {
+        calls: calls.length,
+        messages,
+        recordings: calls.flatMap((x) => (x.recording_path ? [x.recording_path] : [])),
+        datesOfBirth,
+      };
       if (options.dryRun) return result;
       await c.query(
         `UPDATE call_records SET transcript = NULL, tool_calls = NULL, userdata = NULL, result = NULL,
@@ -62,6 +69,7 @@ export class PostgresRetentionStore implements RetentionStore {
         [new Date().toISOString(), calls.map((x) => x.id)],
       );
       await c.query('DELETE FROM messages WHERE created_at < $1', [cutoffIso]);
+      await c.query(`UPDATE appointments SET date_of_birth = NULL WHERE ${pastDob}`, [cutoffIso]);
       return result;
     });
   }

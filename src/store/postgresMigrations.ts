@@ -177,4 +177,6 @@ export const PG_MIGRATIONS: string[] = [
   // 9: who runs a call (store/owner.ts), so a restarted worker finds the calls its last run left open.
   `ALTER TABLE call_records ADD COLUMN owner TEXT;
    CREATE INDEX call_records_open_by_owner ON call_records(owner) WHERE ended_at IS NULL;`,
+  // 10: appointments(date_of_birth), the second factor of IDENTITY_CHECK=dob.
+  `ALTER TABLE appointments ADD COLUMN date_of_birth TEXT;`,
 ];

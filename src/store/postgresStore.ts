@@ -148,9 +148,9 @@ class PgAppointments implements AppointmentStore {
     const now = new Date().toISOString();
     try {
       await this.pool.query(
-        `INSERT INTO appointments (id, name, phone, start_utc, duration_min, reason, status, call_id, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, 'booked', $7, $8, $8)`,
-        [id, a.name, a.phone, normaliseStart(a.start), a.durationMin, a.reason, a.callId, now],
+        `INSERT INTO appointments (id, name, phone, start_utc, duration_min, reason, status, call_id, created_at, updated_at, date_of_birth)
+         VALUES ($1, $2, $3, $4, $5, $6, 'booked', $7, $8, $8, $9)`,
+        [id, a.name, a.phone, normaliseStart(a.start), a.durationMin, a.reason, a.callId, now, a.dateOfBirth ?? null],
       );
     } catch (err) {
       if (isUniqueViolation(err)) return { ok: false, reason: 'slot_taken' };

@@ -3,7 +3,9 @@
  * longer. Purging a call clears its transcript, tool calls (their arguments carry what the caller
  * said), userdata and result, forgets its recording, and deletes the messages left on it. What
  * the business needs to run stays: the call record's outcome, timing and cost (statistics,
- * campaign state), and the bookings, which are the business's own records of its appointments.
+ * campaign state), and the bookings, which are the business's own records of its appointments. A
+ * booking's date of birth is there only to check a caller about that appointment, so it goes once
+ * the appointment is older than the cutoff.
  *
  * The recording files themselves are deleted by the caller of `purge` (the CLI), from the paths
  * it returns: the store does not touch the file system beyond its own database.
@@ -19,6 +21,8 @@ export interface PurgeResult {
   messages: number;
   /** Recording files of the purged calls, for the caller to delete. */
   recordings: string[];
+  /** Dates of birth cleared from appointments that started before the cutoff. */
+  datesOfBirth: number;
 }
 
 export interface RetentionStore {
@@ -28,6 +32,9 @@ export interface RetentionStore {
 
 /** Schema version 7 of the store: when a call record's personal data was purged. */
 export const RETENTION_MIGRATION = `ALTER TABLE call_records ADD COLUMN purged_at TEXT;`;
+
+/** Appointments started before the cutoff (the one parameter) that still hold a date of birth. */
+export const PAST_DATE_OF_BIRTH = 'start_utc < ? AND date_of_birth IS NOT NULL';
 
 export class SqliteRetentionStore implements RetentionStore {
   constructor(private readonly db: DB) {}
@@ -39,10 +46,14 @@ export class SqliteRetentionStore implements RetentionStore {
         .prepare(`SELECT id, recording_path FROM call_records WHERE started_at < ? AND ended_at IS NOT NULL AND purged_at IS NULL`)
         .all(cutoffIso) as { id: string; recording_path: string | null }[];
       const messages = (this.db.prepare('SELECT COUNT(*) AS n FROM messages WHERE created_at < ?').get(cutoffIso) as { n: number }).n;
+      const datesOfBirth = (
+        this.db.prepare(`SELECT COUNT(*) AS n FROM appointments WHERE ${PAST_DATE_OF_BIRTH}`).get(cutoffIso) as { n: number }
+      ).n;
       const result: PurgeResult = {
         calls: calls.length,
         messages,
         recordings: calls.flatMap((c) => (c.recording_path ? [c.recording_path] : [])),
+        datesOfBirth,
       };
       if (options.dryRun) return result;
       const now = new Date().toISOString();
@@ -52,6 +63,7 @@ export class SqliteRetentionStore implements RetentionStore {
       );
       for (const c of calls) clear.run(now, c.id);
       this.db.prepare('DELETE FROM messages WHERE created_at < ?').run(cutoffIso);
+      this.db.prepare(`UPDATE appointments SET date_of_birth = NULL WHERE ${PAST_DATE_OF_BIRTH}`).run(cutoffIso);
       return result;
     };
     // One transaction: a purge interrupted half way leaves nothing half cleared.

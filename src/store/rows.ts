@@ -64,6 +64,7 @@ export function toAppointment(r: Row): Appointment {
     reason: (r.reason as string | null) ?? null,
     status: r.status as AppointmentStatus,
     callId: (r.call_id as string | null) ?? null,
+    dateOfBirth: (r.date_of_birth as string | null) ?? null,
   };
 }
 

@@ -185,6 +185,8 @@ export const MIGRATIONS: string[] = [
   CAMPAIGN_CHANGES_MIGRATION,
   // 9: who runs a call (store/owner.ts), so a restarted worker finds the calls its last run left open.
   OPEN_CALL_OWNER_MIGRATION,
+  // 10: appointments(date_of_birth), the second factor of IDENTITY_CHECK=dob.
+  `ALTER TABLE appointments ADD COLUMN date_of_birth TEXT;`,
 ];
 
 /**

@@ -141,10 +141,10 @@ class SqliteAppointments implements AppointmentStore {
     const now = new Date().toISOString();
     try {
       this.prepare(
-          `INSERT INTO appointments (id, name, phone, start_utc, duration_min, reason, status, call_id, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, 'booked', ?, ?, ?)`,
+          `INSERT INTO appointments (id, name, phone, start_utc, duration_min, reason, status, call_id, created_at, updated_at, date_of_birth)
+           VALUES (?, ?, ?, ?, ?, ?, 'booked', ?, ?, ?, ?)`,
         )
-        .run(id, a.name, a.phone, normaliseStart(a.start), a.durationMin, a.reason, a.callId, now, now);
+        .run(id, a.name, a.phone, normaliseStart(a.start), a.durationMin, a.reason, a.callId, now, now, a.dateOfBirth ?? null);
     } catch (err) {
       if (isUniqueViolation(err)) return { ok: false, reason: 'slot_taken' };
       throw err;

@@ -116,9 +116,14 @@ export interface Appointment {
   reason: string | null;
   status: AppointmentStatus;
   callId: string | null;
+  /**
+   * The patient's date of birth (YYYY-MM-DD), the second factor IDENTITY_CHECK=dob checks. Never
+   * read out; cleared by `switchboard purge` once the appointment is past the retention.
+   */
+  dateOfBirth: string | null;
 }
 
-export type NewAppointment = Omit<Appointment, 'id' | 'status'>;
+export type NewAppointment = Omit<Appointment, 'id' | 'status' | 'dateOfBirth'> & { dateOfBirth?: string | null };
 
 /** Booking can lose a race with another call for the same slot; that is an answer, not an error. */
 export type BookResult = { ok: true; appointment: Appointment } | { ok: false; reason: 'slot_taken' };
