@@ -4,10 +4,11 @@
  */
 import type { CountryCode } from 'libphonenumber-js';
 import type { Config } from '../src/config.js';
+import type { IdentityCheck } from '../tools/identity.js';
 
 export interface AgentPolicy {
   /** Second factor before an existing appointment is read out or changed. */
-  identityCheck: 'name' | 'off';
+  identityCheck: IdentityCheck;
   emergency: { number: string; action: 'end' | 'transfer'; transferTo?: string };
   /** Where numbers a caller dictates without a country code are. */
   region: CountryCode;

@@ -39,23 +39,26 @@ export function emergencyLine(emergencyNumber: string, transferring: boolean): s
 }
 
 /** The name and time read back before a booking is made; the caller's yes books it. */
-export function readBackLine(name: string, when: string): string {
-  return `Just to check: that's ${name}, on ${when}. Shall I book it?`;
+export function readBackLine(name: string, when: string, born?: string): string {
+  return `Just to check: that's ${name}${born ? `, born ${born},` : ','} on ${when}. Shall I book it?`;
 }
 
 /** After the caller objected to the recording. */
 export const RECORDING_STOPPED_LINE = "Of course. I've stopped the recording; the rest of this call is not recorded.";
 
 /** The rules every agent follows on a public line; kept to what the tools cannot enforce alone. */
-export function safeguards(opts: { canTransfer: boolean; identityCheck: boolean; recording: boolean }): string {
+export function safeguards(opts: { canTransfer: boolean; identityCheck: 'name' | 'dob' | 'off'; recording: boolean }): string {
   return [
     'If the caller describes a medical emergency or someone in danger, call the emergency tool at once and do nothing else.',
     'Never say something was booked, moved, cancelled, confirmed, noted or that someone will call back unless a tool just did it.',
     opts.canTransfer
       ? 'If the caller wants a person, use transfer_to_person.'
       : 'Nobody can take calls live: if the caller wants a person, take a message with take_message (callBack true) and tell them someone will call them back.',
-    opts.identityCheck
+    opts.identityCheck === 'name'
       ? 'Caller ID can be faked: before saying anything about an existing appointment or changing it, ask for the full name on the booking and call verify_identity.'
+      : '',
+    opts.identityCheck === 'dob'
+      ? "Caller ID can be faked: before saying anything about an existing appointment or changing it, ask for the caller's date of birth and call verify_identity. Ask for the date of birth before booking too. Never say a date of birth aloud except in the read-back the booking tool makes."
       : '',
     opts.recording ? 'If the caller objects to the recording, call stop_recording.' : '',
   ].filter(Boolean).join(' ');

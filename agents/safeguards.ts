@@ -14,7 +14,7 @@ export function clinicSafeguards(deps: AgentDeps, u: CallUserdata): string {
   return safeguards({
     canTransfer: deps.control.transfer !== undefined,
     // An outbound call reached the number we dialled: caller ID is not the question there.
-    identityCheck: deps.policy.identityCheck !== 'off' && u.direction !== 'outbound',
+    identityCheck: u.direction === 'outbound' ? 'off' : deps.policy.identityCheck,
     recording: deps.control.recording !== undefined,
   });
 }

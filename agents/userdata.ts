@@ -39,7 +39,7 @@ export interface CallUserdata {
   /** The caller described an emergency; nothing is booked after this. */
   emergency?: { what: string; at: string };
   /** A booking read back to the caller, waiting for their yes (book_appointment's first call). */
-  pendingBooking?: { start: string; name: string; callerTurns: number };
+  pendingBooking?: { start: string; name: string; callerTurns: number; dateOfBirth?: string };
   /** Messages and callbacks taken on this call (also in the store): the end-of-call webhook carries them. */
   messages?: { id: string; text: string; callback: 'none' | 'pending'; callbackNumber: string | null }[];
   /** Short structured result for the call record (outbound work: confirmed, rescheduled, …). */

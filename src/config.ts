@@ -172,8 +172,8 @@ const spec = {
     'EMERGENCY_ACTION=transfer: where (a nurse line; must be on TRANSFER_ALLOWLIST)',
   ],
   IDENTITY_CHECK: [
-    z.enum(['name', 'off']).default('name'),
-    'second factor before an existing appointment is read out or changed: name (the name on the booking) or off',
+    z.enum(['name', 'dob', 'off']).default('name'),
+    'second factor before an existing appointment is read out or changed: name (the name on the booking), dob (the date of birth, also asked when booking; bookings without one fall back to the name) or off',
   ],
   REDACT_PII: [
     z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),

@@ -113,3 +113,65 @@ describe('calendar abuse', () => {
     await store.close();
   });
 });
+
+describe('IDENTITY_CHECK=dob', () => {
+  const dobTools = async () => {
+    const store = await openStore(':memory:');
+    return { store, tools: appointmentTools({ store: store.appointments, rules, now: () => NOW, identityCheck: 'dob' }) };
+  };
+
+  it('books only with a real date of birth, reads it back with the name and time, and stores it', async () => {
+    const { store, tools } = await dobTools();
+    const u = caller('call-dob', '+15550007777');
+    assert.match(await refusal(run(tools, 'book_appointment', { start: '2026-11-24T10:00', name: 'Gil Moss' }, u)), /date of birth first/);
+    assert.match(await refusal(run(tools, 'book_appointment', { start: '2026-11-24T10:00', name: 'Gil Moss', dateOfBirth: '1980-02-30' }, u)), /not a real date/);
+    assert.match(await refusal(run(tools, 'book_appointment', { start: '2026-11-24T10:00', name: 'Gil Moss', dateOfBirth: '2080-03-04' }, u)), /in the future/);
+    const said: string[] = [];
+    sessionOf(u).say = ((line: string) => void said.push(line)) as () => void;
+    const args = { start: '2026-11-24T10:00', name: 'Gil Moss', dateOfBirth: '1980-03-04' };
+    assert.equal(await run(tools, 'book_appointment', args, u), undefined, 'the first call only reads back');
+    assert.deepEqual(said, ["Just to check: that's Gil Moss, born March 4, 1980, on Tuesday, November 24 at 10:00 AM. Shall I book it?"]);
+    sessionOf(u).history.items.push({ type: 'message', role: 'user' });
+    // A corrected birth date is a new read-back, not a booking of what was read back before.
+    assert.equal(await run(tools, 'book_appointment', { ...args, dateOfBirth: '1980-03-05' }, u), undefined);
+    assert.equal(said.length, 2);
+    assert.match(said[1]!, /born March 5, 1980/);
+    sessionOf(u).history.items.push({ type: 'message', role: 'user' });
+    const booked = await run(tools, 'book_appointment', { ...args, dateOfBirth: '1980-03-05' }, u);
+    const id = /Booked (\S+)/.exec(booked)![1]!;
+    assert.equal((await store.appointments.get(id))?.dateOfBirth, '1980-03-05');
+    await store.close();
+  });
+
+  it("a booking with a birth date is proved only by it; a name does not do; one without falls back to its name", async () => {
+    const { store, tools } = await dobTools();
+    const withDob = await store.appointments.book({ name: 'Gil Moss', phone: '+15550007777', start: '2026-11-25T15:00:00Z', durationMin: 30, reason: null, callId: null, dateOfBirth: '1980-03-04' });
+    assert.ok(withDob.ok);
+    const u = caller('call-v', '+15550007777');
+    assert.match(await call(tools, 'find_appointments', {}, u), /ask for the caller's date of birth and call verify_identity/);
+    assert.match(await refusal(call(tools, 'cancel_appointment', { appointmentId: withDob.appointment.id }, u)), /date of birth/);
+    assert.match(await call(tools, 'verify_identity', { name: 'Gil Moss' }, u), /does not match/, 'the name alone is not enough');
+    assert.match(await call(tools, 'verify_identity', { dateOfBirth: '1980-03-04' }, u), /^Verified\./);
+    assert.match(await call(tools, 'cancel_appointment', { appointmentId: withDob.appointment.id }, u), /^Cancelled/);
+
+    const older = await store.appointments.book({ name: 'Ana Diaz', phone: '+15550001111', start: '2026-11-25T16:00:00Z', durationMin: 30, reason: null, callId: null });
+    assert.ok(older.ok);
+    const v = caller('call-w', '+15550001111');
+    assert.match(await call(tools, 'verify_identity', { dateOfBirth: '1980-03-04' }, v), /no date of birth on file: ask for the full name/);
+    // Asking for the name was not a wrong guess: two tries are still left.
+    assert.match(await call(tools, 'verify_identity', { name: 'Bo Diaz' }, v), /does not match/);
+    assert.match(await call(tools, 'verify_identity', { name: 'Ana Diaz' }, v), /^Verified\./);
+    await store.close();
+  });
+
+  it('stops after two wrong birth dates', async () => {
+    const { store, tools } = await dobTools();
+    await store.appointments.book({ name: 'Gil Moss', phone: '+15550007777', start: '2026-11-25T15:00:00Z', durationMin: 30, reason: null, callId: null, dateOfBirth: '1980-03-04' });
+    const u = caller('call-x', '+15550007777');
+    assert.match(await call(tools, 'verify_identity', { dateOfBirth: '1980-03-05' }, u), /date of birth does not match/);
+    assert.match(await call(tools, 'verify_identity', { dateOfBirth: '1981-03-04' }, u), /date of birth does not match/);
+    assert.match(await refusal(call(tools, 'verify_identity', { dateOfBirth: '1980-03-04' }, u)), /Too many tries/);
+    assert.notEqual(u.identityVerified, true);
+    await store.close();
+  });
+});

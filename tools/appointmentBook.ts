@@ -142,6 +142,11 @@ export function sayTime(dt: DateTime): string {
   return dt.toFormat("cccc, LLLL d 'at' h:mm a");
 }
 
+/** A calendar date (YYYY-MM-DD) as said aloud: "March 4, 1980". */
+export function sayDate(isoDate: string): string {
+  return DateTime.fromISO(isoDate, { zone: 'utc' }).toFormat('LLLL d, yyyy');
+}
+
 export function sayAppointment(a: Appointment, timezone: string): string {
   return sayTime(DateTime.fromISO(a.start, { zone: 'utc' }).setZone(timezone));
 }

@@ -20,18 +20,22 @@ import {
   freeSlots,
   parseLocalStart,
   sayAppointment,
+  sayDate,
   sayTime,
   utcIso,
 } from './appointmentBook.js';
-import { identityMatches } from './identity.js';
+import { dateOfBirthProblem, factorMatches, type GivenFactor, type IdentityCheck } from './identity.js';
 import { speakable } from './speakable.js';
 
 export interface AppointmentToolDeps {
   store: AppointmentStore;
   rules: BookRules;
   now: () => Date;
-  /** IDENTITY_CHECK: `name` asks for the name on the booking before an appointment found by caller ID is used. */
-  identityCheck?: 'name' | 'off';
+  /**
+   * IDENTITY_CHECK: before an appointment found by caller ID is used, `name` asks for the name on
+   * the booking and `dob` for the date of birth (which `dob` also takes when booking).
+   */
+  identityCheck?: IdentityCheck;
 }
 
 const MAX_SLOTS_SPOKEN = 6;
@@ -71,7 +75,24 @@ function remember(u: CallUserdata, a: Appointment): void {
   u.appointment = { id: a.id, start: a.start, status: a.status };
 }
 
+/** What book_appointment takes; `dateOfBirth` is asked for only under IDENTITY_CHECK=dob. */
+interface BookArgs {
+  start: string;
+  name: string;
+  reason?: string;
+  dateOfBirth?: string;
+}
+
+const DATE_OF_BIRTH = z.string().describe("The caller's date of birth, YYYY-MM-DD");
+
 export function appointmentTools({ store, rules, now, identityCheck = 'off' }: AppointmentToolDeps) {
+  const askDob = identityCheck === 'dob';
+  const VERIFY_FIRST = verifyFirst(identityCheck);
+  const bookParams = z.object({
+    start: z.string().describe('Local start time, YYYY-MM-DDTHH:mm, from check_availability'),
+    name: z.string().min(1).describe("The caller's name"),
+    reason: z.string().optional().describe('Why they are coming, in a few words'),
+  });
   const verified = (u: CallUserdata) => identityCheck === 'off' || u.identityVerified === true;
   const ownedOrRefuse = async (id: string, u: CallUserdata): Promise<Appointment> => {
     const a = await store.get(id);
@@ -107,15 +128,13 @@ export function appointmentTools({ store, rules, now, identityCheck = 'off' }: A
 
     book_appointment: llm.tool({
       description:
-        'Book an appointment at a free time, after the caller agreed to it. The first call reads the name and time ' +
-        'back to the caller for you (say nothing else in that turn); call it again with the same start and name once ' +
-        'they say yes. Only then is it booked.',
-      parameters: z.object({
-        start: z.string().describe('Local start time, YYYY-MM-DDTHH:mm, from check_availability'),
-        name: z.string().min(1).describe("The caller's name"),
-        reason: z.string().optional().describe('Why they are coming, in a few words'),
-      }),
-      execute: ({ start, name, reason }, { ctx }: CallToolOptions) =>
+        'Book an appointment at a free time, after the caller agreed to it' +
+        (askDob ? ' and gave their date of birth' : '') +
+        '. The first call reads the name and time back to the caller for you (say nothing else in that turn); call it ' +
+        'again with the same arguments once they say yes. Only then is it booked.',
+      // One schema per deployment: under `name` the model is never asked for a birth date.
+      parameters: (askDob ? bookParams.extend({ dateOfBirth: DATE_OF_BIRTH }) : bookParams) as z.ZodType<BookArgs>,
+      execute: ({ start, name, reason, dateOfBirth }: BookArgs, { ctx }: CallToolOptions) =>
         speakable('book the appointment', async () => {
           const u = ctx.userData;
           if (u.emergency) throw new llm.ToolError('Nothing can be booked on this call: the caller described an emergency.');
@@ -126,16 +145,22 @@ export function appointmentTools({ store, rules, now, identityCheck = 'off' }: A
               return asToolError(err);
             }
           })();
+          if (askDob) {
+            if (dateOfBirth === undefined) throw new llm.ToolError("Ask for the caller's date of birth first, then book with it.");
+            const problem = dateOfBirthProblem(dateOfBirth, now());
+            if (problem) throw new llm.ToolError(`The ${problem}. Ask the caller for it again.`);
+          }
           const limit = await bookingLimit(store, { callId: u.callId, phone: ownNumber(u) }, rules, now());
           if (limit) asToolError(limit);
           // The name and time are read back, by the tool, and booked only on the caller's next turn:
           // a misheard name or time is caught before it is in the book.
           const turns = callerTurns(ctx);
           const pending = u.pendingBooking;
-          if (!pending || pending.start !== utcIso(at) || pending.name !== name) {
-            u.pendingBooking = { start: utcIso(at), name, callerTurns: turns };
+          const born = askDob ? dateOfBirth : undefined;
+          if (!pending || pending.start !== utcIso(at) || pending.name !== name || pending.dateOfBirth !== born) {
+            u.pendingBooking = { start: utcIso(at), name, callerTurns: turns, ...(born ? { dateOfBirth: born } : {}) };
             await ctx.waitForPlayout();
-            ctx.session.say(readBackLine(name, sayTime(at)));
+            ctx.session.say(readBackLine(name, sayTime(at), born ? sayDate(born) : undefined));
             return undefined;
           }
           if (turns <= pending.callerTurns) {
@@ -149,6 +174,7 @@ export function appointmentTools({ store, rules, now, identityCheck = 'off' }: A
             durationMin: rules.slotMinutes,
             reason: reason ?? u.reason ?? null,
             callId: u.callId,
+            dateOfBirth: born ?? null,
           });
           if (!result.ok) {
             throw new llm.ToolError(`${sayTime(at)} was just taken. Check availability again and offer another time.`);
@@ -187,9 +213,17 @@ export function appointmentTools({ store, rules, now, identityCheck = 'off' }: A
     verify_identity: llm.tool({
       description:
         "Check the caller's second factor before you say anything about, or change, an appointment found by their " +
-        'phone number: the full name on the booking, as the caller says it.',
-      parameters: z.object({ name: z.string().min(1).describe('The name the caller gave for the booking') }),
-      execute: ({ name }, { ctx }: CallToolOptions) =>
+        'phone number: ' +
+        (askDob
+          ? "the caller's date of birth (or, if this tool says the booking has none on file, the full name on the booking)."
+          : 'the full name on the booking, as the caller says it.'),
+      parameters: (askDob
+        ? z.object({
+            dateOfBirth: DATE_OF_BIRTH.optional(),
+            name: z.string().min(1).optional().describe('The full name on the booking, only when asked for it'),
+          })
+        : z.object({ name: z.string().min(1).describe('The name the caller gave for the booking') })) as z.ZodType<GivenFactor>,
+      execute: (given: GivenFactor, { ctx }: CallToolOptions) =>
         speakable('check that', async () => {
           const u = ctx.userData;
           if (verified(u)) return 'Already verified.';
@@ -198,13 +232,20 @@ export function appointmentTools({ store, rules, now, identityCheck = 'off' }: A
             throw new llm.ToolError('Too many tries. Share nothing about appointments on this call; offer to take a message.');
           }
           const onNumber = u.callerNumber ? await store.findByPhone(u.callerNumber) : [];
-          const matching = onNumber.filter((a) => identityMatches(name, a.name));
+          const matching = onNumber.filter((a) => factorMatches(a, given, identityCheck));
           if (matching.length === 0) {
+            // A booking made without a birth date can only be proved by its name: asking for it is
+            // not a wrong guess.
+            if (askDob && given.name === undefined && onNumber.some((a) => a.dateOfBirth === null)) {
+              return 'A booking on this number has no date of birth on file: ask for the full name on the booking and call verify_identity with it.';
+            }
             identityAttempts.set(u, tries + 1);
-            return 'That name does not match. Ask once more for the full name on the booking; share nothing meanwhile.';
+            return given.dateOfBirth !== undefined && given.name === undefined
+              ? 'That date of birth does not match. Ask once more for it; share nothing meanwhile.'
+              : 'That name does not match. Ask once more for the full name on the booking; share nothing meanwhile.';
           }
           u.identityVerified = true;
-          u.callerName ??= name;
+          if (given.name !== undefined) u.callerName ??= given.name;
           return `Verified. ${say(onNumber)}`;
         }),
     }),
@@ -263,8 +304,10 @@ export function appointmentTools({ store, rules, now, identityCheck = 'off' }: A
   };
 }
 
-const VERIFY_FIRST =
-  'Before saying anything about those or changing them, ask for the full name on the booking and call verify_identity.';
+function verifyFirst(check: IdentityCheck): string {
+  const ask = check === 'dob' ? "the caller's date of birth" : 'the full name on the booking';
+  return `Before saying anything about those or changing them, ask for ${ask} and call verify_identity.`;
+}
 
 /** Caller turns so far: a read-back is answered only by a turn that came after it. */
 function callerTurns(ctx: CallToolOptions['ctx']): number {

@@ -113,7 +113,17 @@ export const Scenario = z
       .optional(),
     /** Appointments that exist before the call. */
     seed: z
-      .array(z.object({ name: z.string(), phone: e164.nullable().default(null), start: z.string().datetime({ offset: true }) }).strict())
+      .array(
+        z
+          .object({
+            name: z.string(),
+            phone: e164.nullable().default(null),
+            start: z.string().datetime({ offset: true }),
+            /** YYYY-MM-DD: the second factor under IDENTITY_CHECK=dob. */
+            dateOfBirth: z.string().date().optional(),
+          })
+          .strict(),
+      )
       .default([]),
     /** Call limits for this scenario (seconds), overriding config. */
     limits: z
@@ -132,7 +142,7 @@ export const Scenario = z
         /** Record the call (RECORDING_DIR: a fresh directory): the greeting starts with the disclosure. */
         recording: z.boolean().optional(),
         /** IDENTITY_CHECK. */
-        identityCheck: z.enum(['name', 'off']).optional(),
+        identityCheck: z.enum(['name', 'dob', 'off']).optional(),
         /** EMERGENCY_ACTION and EMERGENCY_TRANSFER_TO. */
         emergency: z.object({ action: z.enum(['end', 'transfer']), transferTo: transferDest.optional() }).strict().optional(),
         /** STT_KEYTERMS. */

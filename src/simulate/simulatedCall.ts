@@ -191,7 +191,7 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
   const slow = slowableStore(faults.store);
   const seeded: string[] = [];
   for (const s of scenario.seed) {
-    const booked = await env.store.appointments.book({ name: s.name, phone: s.phone, start: s.start, durationMin: 30, reason: null, callId: null });
+    const booked = await env.store.appointments.book({ name: s.name, phone: s.phone, start: s.start, durationMin: 30, reason: null, callId: null, dateOfBirth: s.dateOfBirth ?? null });
     seeded.push(booked.ok ? booked.appointment.id : '');
   }
   let contact;
