@@ -6,7 +6,7 @@
  * into `end()`, which runs once: optionally a goodbye that must finish playing, then the session
  * closes, the room is deleted (once, by `RoomJanitor`), and the call record is written.
  */
-import { type VAD, log, type stt as sttNs, voice, waitUntilTimeout } from '@livekit/agents';
+import { type VAD, delay, log, type stt as sttNs, voice, waitUntilTimeout } from '@livekit/agents';
 import { introAgent } from '../../agents/intro.js';
 import { agentPolicy } from '../../agents/policy.js';
 import { voicemailMessage } from '../../agents/prompts.js';
@@ -318,13 +318,13 @@ async function runCallInContext(setup: CallSetup, deps: CallDeps, io: CallIo): P
         for (const k of parsed.keys) {
           if (endRequest) break;
           if (k === 'w') {
-            await sleep(DTMF_PAUSE_MS);
+            await delay(DTMF_PAUSE_MS);
             continue;
           }
           await io.publishDtmf(dtmfCode(k), k);
           sent += k;
           keysSent.push(k);
-          await sleep(DTMF_SEND_GAP_MS);
+          await delay(DTMF_SEND_GAP_MS);
         }
       } catch (err) {
         log().warn({ callId: setup.callId, error: (err as Error).message }, 'sending keypad tones failed');
@@ -513,10 +513,6 @@ function ignoreError(fn: () => unknown): void {
   } catch {
     // The session may be closing; a key or a transfer then changes nothing.
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 /** One NDJSON line per turn, for dashboards and `jq`. A logging failure never fails the call. */
