@@ -10,7 +10,7 @@ import { type VAD, delay, log, type stt as sttNs, voice, waitUntilTimeout } from
 import { introAgent } from '../../agents/intro.js';
 import { agentPolicy } from '../../agents/policy.js';
 import { voicemailMessage } from '../../agents/prompts.js';
-import { type CallUserdata, type OutboundContact, newUserdata } from '../../agents/userdata.js';
+import { type CallUserdata, newUserdata } from '../../agents/userdata.js';
 import { bookRules } from '../../tools/appointmentBook.js';
 import type { CallControl, CollectDigitsRequest, EndCallRequest, KeypadControl, TransferRequest, TransferResult } from '../../tools/callControl.js';
 import { dtmfCode, keypadLine, parseDtmfSequence } from '../../tools/dtmf.js';
@@ -26,7 +26,8 @@ import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { CallLog } from './callLog.js';
 import { personalData } from './personalData.js';
-import { type DialRequest, type DialResult, type SipDialer, dial } from './outboundDial.js';
+import { type DialResult, type SipDialer, dial } from './outboundDial.js';
+import type { CallSetup } from './callSetup.js';
 import { DEFAULT_PRICES, type PriceTable, callCost } from '../cost/index.js';
 import { LatencyTracker, type TurnLatency } from './latency.js';
 import { UsageMeter } from './usageMeter.js';
@@ -41,21 +42,6 @@ import { buildVersion } from '../observe/buildVersion.js';
 import { withCallContext } from '../observe/callContext.js';
 import { recordMetric } from '../observe/metrics.js';
 import { ATTR_CALL_ID, ATTR_ROOM, inSpan } from '../observe/tracing.js';
-
-export interface CallSetup {
-  callId: string;
-  room: string;
-  direction: Direction;
-  profile: ChannelProfile;
-  callerNumber: string | null;
-  contact?: OutboundContact;
-  campaignId?: string;
-  contactId?: string;
-  /** Outbound: listen for an answering machine before the agent speaks. */
-  detectMachine?: boolean;
-  /** Outbound: dial this first (the call record exists before the dial, for campaign recovery). */
-  dial?: DialRequest;
-}
 
 export interface CallDeps {
   config: Config;
