@@ -17,10 +17,10 @@ import {
   TrackKind,
 } from '@livekit/rtc-node';
 import { SipClient } from 'livekit-server-sdk';
-import { type CallIo, type CallSetup, abortCall, runCall } from './call/callLifecycle.js';
+import { type CallIo, abortCall, runCall } from './call/callLifecycle.js';
+import { type CallSetup, callSetupFor } from './call/callSetup.js';
 import type { WarmTransferRequest } from './call/transfer.js';
 import { DTMF_KEYS } from '../tools/dtmf.js';
-import { dialRequest } from './call/outboundDial.js';
 import { MetadataError, parseJobMetadata } from './call/jobMetadata.js';
 import { apiUrl, livekitRoomApi } from './livekit/roomApi.js';
 import { type Config, ConfigError, drainMs, loadConfig, readEnv, workerId } from './config.js';
@@ -97,18 +97,13 @@ async function entry(ctx: JobContext<ProcData>): Promise<void> {
         log().warn({ room }, 'this room already has a call record; not dialling again');
         return;
       }
-      let dial;
       try {
-        dial = dialRequest(meta, room, config);
+        setup = callSetupFor({ callId, room }, { ...meta, profile: phoneProfile(config) }, config);
       } catch (err) {
         await abortCall({ callId, room, direction: 'outbound', callerNumber: meta.phoneNumber, campaignId: meta.campaignId, contactId: meta.contactId }, { store, roomApi }, (err as Error).message);
         return;
       }
-      setup = {
-        callId, room, direction: 'outbound', profile: phoneProfile(config), callerNumber: meta.phoneNumber,
-        contact: meta.contact, campaignId: meta.campaignId, contactId: meta.contactId, detectMachine: true, dial,
-      };
-      identity = dial.participantIdentity;
+      identity = setup.dial!.participantIdentity;
       if (!(await joinOrEnd(join, setup, deps))) return;
     } else {
       // Who called is known only inside the room; until then the record is an inbound call.
@@ -117,10 +112,10 @@ async function entry(ctx: JobContext<ProcData>): Promise<void> {
       const participant = await ctx.waitForParticipant();
       const isPhone = participant.kind === ParticipantKind.SIP;
       identity = participant.identity;
-      setup = {
-        callId, room, direction: isPhone ? 'inbound' : 'browser', profile: isPhone ? phoneProfile(config) : 'browser',
-        callerNumber: isPhone ? callerIdNumber(participant.attributes['sip.phoneNumber'], config.DEFAULT_REGION) : null,
-      };
+      const party = isPhone
+        ? { kind: 'inbound' as const, profile: phoneProfile(config), callerNumber: callerIdNumber(participant.attributes['sip.phoneNumber'], config.DEFAULT_REGION) }
+        : { kind: 'browser' as const };
+      setup = callSetupFor({ callId, room }, party, config);
     }
 
     const sip = new SipClient(apiUrl(config.LIVEKIT_URL), config.LIVEKIT_API_KEY, config.LIVEKIT_API_SECRET);

@@ -8,7 +8,8 @@
  * phone up.
  */
 import { log } from '@livekit/agents';
-import { type CallDeps, type CallSetup, abortCall } from './callLifecycle.js';
+import { type CallDeps, abortCall } from './callLifecycle.js';
+import type { CallSetup } from './callSetup.js';
 
 type Setup = Pick<CallSetup, 'callId' | 'room' | 'direction' | 'callerNumber' | 'campaignId' | 'contactId'>;
 

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { GOODBYES } from '../../src/call/callLifecycle.js';
+import { GOODBYES } from '../../src/call/spokenLines.js';
 import { ORPHAN_REASON } from '../../src/call/orphanSweep.js';
 import type { BaresipPhone } from '../../src/stack/baresipPhone.js';
 import type { LiveStack } from '../../src/stack/stack.js';
