@@ -4,15 +4,14 @@
  */
 import { llm, voice } from '@livekit/agents';
 import { appointmentTools } from '../tools/appointments.js';
-import type { CallControl } from '../tools/callControl.js';
-import { collectDigitsTool, sendDtmfTool } from '../tools/dtmf.js';
+import type { CallControl, CallUserdata } from '../tools/callContext.js';
 import { endCallTool } from '../tools/endCall.js';
 import { withHoldFiller } from '../tools/hold.js';
+import { collectDigitsTool, sendDtmfTool } from '../tools/keypad.js';
 import { type CallbackDeps, transferTool } from '../tools/transfer.js';
 import type { AgentDeps } from './deps.js';
 import { phoneStyle } from './prompts.js';
 import { clinicSafeguards, safeguardTools } from './safeguards.js';
-import type { CallUserdata } from './userdata.js';
 
 export const DESK_AGENT_ID = 'desk';
 

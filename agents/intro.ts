@@ -7,14 +7,14 @@
  */
 import { llm, voice } from '@livekit/agents';
 import { z } from 'zod';
-import { sendDtmfTool } from '../tools/dtmf.js';
+import type { CallToolOptions, CallUserdata } from '../tools/callContext.js';
 import { endCallTool } from '../tools/endCall.js';
+import { sendDtmfTool } from '../tools/keypad.js';
 import { transferTool } from '../tools/transfer.js';
 import type { AgentDeps } from './deps.js';
 import { deskAgent } from './desk.js';
 import { greeting, phoneStyle } from './prompts.js';
 import { clinicSafeguards, safeguardTools } from './safeguards.js';
-import type { CallToolOptions, CallUserdata } from './userdata.js';
 
 export const INTRO_AGENT_ID = 'intro';
 

@@ -4,11 +4,12 @@
  */
 import type { CountryCode } from 'libphonenumber-js';
 import type { Config } from '../src/config.js';
+import type { EmergencyPolicy } from '../tools/emergency.js';
 
 export interface AgentPolicy {
   /** Second factor before an existing appointment is read out or changed. */
   identityCheck: 'name' | 'off';
-  emergency: { number: string; action: 'end' | 'transfer'; transferTo?: string };
+  emergency: EmergencyPolicy;
   /** Where numbers a caller dictates without a country code are. */
   region: CountryCode;
   /** REDACT_PII: messages are stored masked, as the call record is. */

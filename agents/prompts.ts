@@ -3,7 +3,7 @@
  * for in time to first token on every turn.
  */
 import { DateTime } from 'luxon';
-import type { CallUserdata } from './userdata.js';
+import type { CallUserdata } from '../tools/callContext.js';
 
 export function phoneStyle(u: CallUserdata, now: Date): string {
   const local = DateTime.fromJSDate(now, { zone: u.timezone });

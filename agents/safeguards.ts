@@ -3,12 +3,12 @@
  * make them true (an emergency ends the call with fixed words, a message or callback is stored
  * before it is promised, a caller can stop the recording).
  */
+import type { CallUserdata } from '../tools/callContext.js';
 import { emergencyTool } from '../tools/emergency.js';
 import { takeMessageTool } from '../tools/messages.js';
 import { stopRecordingTool } from '../tools/recording.js';
 import type { AgentDeps } from './deps.js';
 import { safeguards } from './prompts.js';
-import type { CallUserdata } from './userdata.js';
 
 export function clinicSafeguards(deps: AgentDeps, u: CallUserdata): string {
   return safeguards({

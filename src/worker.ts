@@ -19,7 +19,7 @@ import {
 import { SipClient } from 'livekit-server-sdk';
 import { type CallIo, type CallSetup, abortCall, runCall } from './call/callLifecycle.js';
 import type { WarmTransferRequest } from './call/transfer.js';
-import { DTMF_KEYS } from '../tools/dtmf.js';
+import { DTMF_KEYS } from './telephony/dtmfKeys.js';
 import { dialRequest } from './call/outboundDial.js';
 import { MetadataError, parseJobMetadata } from './call/jobMetadata.js';
 import { apiUrl, livekitRoomApi } from './livekit/roomApi.js';

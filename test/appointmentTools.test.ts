@@ -6,7 +6,7 @@ import './helpers/logger.js';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { llm } from '@livekit/agents';
-import { type CallUserdata, newUserdata } from '../agents/userdata.js';
+import { type CallUserdata, newUserdata } from '../tools/callContext.js';
 import { openStore } from '../src/store/index.js';
 import { DEFAULT_RULES } from '../tools/appointmentBook.js';
 import { appointmentTools } from '../tools/appointments.js';

@@ -12,10 +12,10 @@ import { llm, voice } from '@livekit/agents';
 import type { AgentDeps } from '../agents/deps.js';
 import { introAgent } from '../agents/intro.js';
 import { CLINIC_POLICY } from '../agents/policy.js';
-import { newUserdata } from '../agents/userdata.js';
 import { CallLine } from '../src/call/callLine.js';
 import { openStore } from '../src/store/index.js';
 import { DEFAULT_RULES } from '../tools/appointmentBook.js';
+import { newUserdata } from '../tools/callContext.js';
 
 /** The one event CallLine follows, emitted the way AgentSession emits it. */
 function fakeSession() {

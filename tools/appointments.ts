@@ -10,7 +10,6 @@ import { llm } from '@livekit/agents';
 import { DateTime } from 'luxon';
 import { z } from 'zod';
 import { readBackLine } from '../agents/prompts.js';
-import type { CallToolOptions, CallUserdata } from '../agents/userdata.js';
 import type { Appointment, AppointmentStore } from '../src/store/index.js';
 import { isE164 } from '../src/telephony/phoneNumber.js';
 import {
@@ -23,6 +22,7 @@ import {
   sayTime,
   utcIso,
 } from './appointmentBook.js';
+import type { CallToolOptions, CallUserdata } from './callContext.js';
 import { identityMatches } from './identity.js';
 import { speakable } from './speakable.js';
 

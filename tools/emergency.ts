@@ -5,12 +5,19 @@
  */
 import { llm } from '@livekit/agents';
 import { z } from 'zod';
-import type { AgentPolicy } from '../agents/policy.js';
 import { emergencyLine } from '../agents/prompts.js';
-import type { CallToolOptions } from '../agents/userdata.js';
-import type { CallControl } from './callControl.js';
+import type { CallControl, CallToolOptions } from './callContext.js';
 
-export function emergencyTool(control: CallControl, policy: AgentPolicy['emergency']) {
+/** What this deployment does when a caller describes an emergency (EMERGENCY_*). */
+export interface EmergencyPolicy {
+  /** The local emergency number the caller is told to call. */
+  number: string;
+  action: 'end' | 'transfer';
+  /** action=transfer: where (a nurse line, on the allow-list). */
+  transferTo?: string;
+}
+
+export function emergencyTool(control: CallControl, policy: EmergencyPolicy) {
   return llm.tool({
     description:
       'Call at once, saying nothing first, if the caller describes an emergency: chest pain, trouble breathing, ' +

@@ -1,8 +1,7 @@
 /** `stop_recording`: a caller who objects to the recording goes on unrecorded, and the record says so. */
 import { llm } from '@livekit/agents';
 import { RECORDING_STOPPED_LINE } from '../agents/prompts.js';
-import type { CallToolOptions } from '../agents/userdata.js';
-import type { CallControl } from './callControl.js';
+import type { CallControl, CallToolOptions } from './callContext.js';
 
 export function stopRecordingTool(recording: NonNullable<CallControl['recording']>) {
   return llm.tool({

@@ -10,11 +10,11 @@ import { type VAD, log, type stt as sttNs, voice, waitUntilTimeout } from '@live
 import { introAgent } from '../../agents/intro.js';
 import { agentPolicy } from '../../agents/policy.js';
 import { voicemailMessage } from '../../agents/prompts.js';
-import { type CallUserdata, type OutboundContact, newUserdata } from '../../agents/userdata.js';
+import { type CallUserdata, type OutboundContact, newUserdata } from '../../tools/callContext.js';
 import { bookRules } from '../../tools/appointmentBook.js';
-import type { CallControl, CollectDigitsRequest, EndCallRequest, KeypadControl, TransferRequest, TransferResult } from '../../tools/callControl.js';
-import { dtmfCode, keypadLine, parseDtmfSequence } from '../../tools/dtmf.js';
-import { TransferAllowList } from '../../tools/transfer.js';
+import type { CallControl, CollectDigitsRequest, EndCallRequest, KeypadControl, TransferRequest, TransferResult } from '../../tools/callContext.js';
+import { dtmfCode, keypadLine, parseDtmfSequence } from '../telephony/dtmfKeys.js';
+import { TransferAllowList } from './transferAllowList.js';
 import { type Config, workerId } from '../config.js';
 import { type ChannelProfile, type ProviderKeys, type Providers, buildProviders, closeProviders, isPhoneProfile } from '../session/providers.js';
 import { RestartableSTT } from '../session/restartableStt.js';

@@ -12,7 +12,7 @@ import { deskAgent } from '../../agents/desk.js';
 import { CLINIC_POLICY } from '../../agents/policy.js';
 import type { AgentDeps } from '../../agents/deps.js';
 import { introAgent } from '../../agents/intro.js';
-import { newUserdata } from '../../agents/userdata.js';
+import { newUserdata } from '../../tools/callContext.js';
 import { DEFAULT_RULES } from '../../tools/appointmentBook.js';
 import type { AppointmentStore, Direction, MessageStore } from '../store/index.js';
 
