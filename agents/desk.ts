@@ -48,7 +48,13 @@ export function deskAgent(deps: AgentDeps, u: CallUserdata, chatCtx?: llm.ChatCo
       // The store may be slow (a remote database, a busy disk): those tools say a filler line
       // rather than leave the caller in silence.
       ...withHoldFiller(
-        appointmentTools({ store: deps.appointments, rules: deps.rules, now: deps.now, identityCheck: deps.policy.identityCheck }),
+        appointmentTools({
+          store: deps.appointments,
+          rules: deps.rules,
+          now: deps.now,
+          identityCheck: deps.policy.identityCheck,
+          readBack: deps.policy.lines.readBack,
+        }),
         deps.control.holdFiller,
       ),
       end_call: endCallTool(deps.control),

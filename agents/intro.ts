@@ -81,7 +81,7 @@ export function introAgent(deps: AgentDeps, u: CallUserdata): voice.Agent<CallUs
     onEnter: async (ctx) => {
       // A call that ended before the line opened (an answering machine) gets no greeting; and
       // onEnter must return, or closing the session would wait for it forever.
-      if (await deps.line.ready) ctx.session.say(greeting(u));
+      if (await deps.line.ready) ctx.session.say(greeting(u, deps.policy.lines));
     },
     onUserTurnCompleted: () => {
       // On an outbound call the callee usually speaks first ("Hello?") while we are still

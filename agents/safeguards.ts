@@ -22,8 +22,8 @@ export function clinicSafeguards(deps: AgentDeps, u: CallUserdata): string {
 /** The tools every agent on a public line has: emergencies, messages, and the recording opt-out. */
 export function safeguardTools(deps: AgentDeps) {
   return {
-    emergency: emergencyTool(deps.control, deps.policy.emergency),
+    emergency: emergencyTool(deps.control, deps.policy.emergency, deps.policy.lines.emergency),
     take_message: takeMessageTool({ messages: deps.messages, region: deps.policy.region, now: deps.now, redact: deps.policy.redactPii }),
-    ...(deps.control.recording ? { stop_recording: stopRecordingTool(deps.control.recording) } : {}),
+    ...(deps.control.recording ? { stop_recording: stopRecordingTool(deps.control.recording, deps.policy.lines.recordingStopped) } : {}),
   };
 }

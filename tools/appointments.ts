@@ -9,7 +9,7 @@
 import { llm } from '@livekit/agents';
 import { DateTime } from 'luxon';
 import { z } from 'zod';
-import { readBackLine } from '../agents/prompts.js';
+import type { SpokenLines } from '../src/business.js';
 import type { Appointment, AppointmentStore } from '../src/store/index.js';
 import { isE164 } from '../src/telephony/phoneNumber.js';
 import {
@@ -19,6 +19,7 @@ import {
   freeSlots,
   parseLocalStart,
   sayAppointment,
+  sayOpenDays,
   sayTime,
   utcIso,
 } from './appointmentBook.js';
@@ -32,6 +33,8 @@ export interface AppointmentToolDeps {
   now: () => Date;
   /** IDENTITY_CHECK: `name` asks for the name on the booking before an appointment found by caller ID is used. */
   identityCheck?: 'name' | 'off';
+  /** The business's read-back line, said before a booking is made. */
+  readBack: SpokenLines['readBack'];
 }
 
 const MAX_SLOTS_SPOKEN = 6;
@@ -71,7 +74,7 @@ function remember(u: CallUserdata, a: Appointment): void {
   u.appointment = { id: a.id, start: a.start, status: a.status };
 }
 
-export function appointmentTools({ store, rules, now, identityCheck = 'off' }: AppointmentToolDeps) {
+export function appointmentTools({ store, rules, now, identityCheck = 'off', readBack }: AppointmentToolDeps) {
   const verified = (u: CallUserdata) => identityCheck === 'off' || u.identityVerified === true;
   const ownedOrRefuse = async (id: string, u: CallUserdata): Promise<Appointment> => {
     const a = await store.get(id);
@@ -87,7 +90,7 @@ export function appointmentTools({ store, rules, now, identityCheck = 'off' }: A
   return {
     check_availability: llm.tool({
       description:
-        'List free appointment times on one date (business hours, Monday to Friday). ' +
+        `List free appointment times on one date (business hours, ${sayOpenDays(rules)}). ` +
         'Use before offering times; offer at most two or three of them.',
       parameters: z.object({
         date: z.string().describe('Local date, YYYY-MM-DD'),
@@ -135,7 +138,7 @@ export function appointmentTools({ store, rules, now, identityCheck = 'off' }: A
           if (!pending || pending.start !== utcIso(at) || pending.name !== name) {
             u.pendingBooking = { start: utcIso(at), name, callerTurns: turns };
             await ctx.waitForPlayout();
-            ctx.session.say(readBackLine(name, sayTime(at)));
+            ctx.session.say(readBack({ name, when: sayTime(at) }));
             return undefined;
           }
           if (turns <= pending.callerTurns) {

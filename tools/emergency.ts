@@ -5,7 +5,7 @@
  */
 import { llm } from '@livekit/agents';
 import { z } from 'zod';
-import { emergencyLine } from '../agents/prompts.js';
+import type { SpokenLines } from '../src/business.js';
 import type { CallControl, CallToolOptions } from './callContext.js';
 
 /** What this deployment does when a caller describes an emergency (EMERGENCY_*). */
@@ -17,7 +17,8 @@ export interface EmergencyPolicy {
   transferTo?: string;
 }
 
-export function emergencyTool(control: CallControl, policy: EmergencyPolicy) {
+export function emergencyTool(control: CallControl, policy: EmergencyPolicy, lines: SpokenLines['emergency']) {
+  const said = { emergencyNumber: policy.number };
   return llm.tool({
     description:
       'Call at once, saying nothing first, if the caller describes an emergency: chest pain, trouble breathing, ' +
@@ -32,7 +33,7 @@ export function emergencyTool(control: CallControl, policy: EmergencyPolicy) {
       if (destination && control.transfer?.destinations.includes(destination)) {
         const result = await control.transfer.transfer({
           destination,
-          handoff: emergencyLine(policy.number, true),
+          handoff: lines.transfer(said),
           reason: `emergency: ${what}`,
           summary: `EMERGENCY: ${what}`,
           waitForSpeech: () => ctx.waitForPlayout(),
@@ -40,7 +41,7 @@ export function emergencyTool(control: CallControl, policy: EmergencyPolicy) {
         });
         if (result.status === 'transferred' || result.status === 'caller_left') return undefined;
       }
-      control.endCall({ outcome: { kind: 'completed', summary: `emergency: ${what}` }, goodbye: emergencyLine(policy.number, false), after: ctx.speechHandle });
+      control.endCall({ outcome: { kind: 'completed', summary: `emergency: ${what}` }, goodbye: lines.end(said), after: ctx.speechHandle });
       return undefined;
     },
   });
