@@ -4,8 +4,8 @@
 #   build    — every dependency + tsc (tsconfig.build.json: src, agents, tools)
 #   deps     — `npm ci --omit=dev`: production dependencies only (native modules such as
 #              better-sqlite3 are fetched prebuilt or compiled here, so the runtime needs no toolchain)
-#   runtime  — node + production node_modules + dist + the CA bundle, run as the unprivileged
-#              `node` user
+#   runtime  — node + production node_modules + dist + business.yaml + the CA bundle, run as the
+#              unprivileged `node` user
 #
 # The Silero VAD model ships inside @livekit/agents-plugin-silero and is checked for below, so
 # the image never downloads a model at run time. SIGTERM reaches node directly (exec-form CMD,
@@ -49,6 +49,9 @@ RUN apt-get update \
 WORKDIR /app
 # package.json says "type": "module" for dist/; node_modules and dist stay root-owned (read-only to the worker).
 COPY package.json ./
+# The business template (BUSINESS_FILE's default, relative to WORKDIR): the clinic's, unless a
+# deployment mounts its own over it (docker-compose.yml does) or points BUSINESS_FILE elsewhere.
+COPY business.yaml ./
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 RUN test -s node_modules/@livekit/agents-plugin-silero/dist/silero_vad.onnx \

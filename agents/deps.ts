@@ -4,7 +4,7 @@
  */
 import type { AppointmentStore, MessageStore } from '../src/store/index.js';
 import type { BookRules } from '../tools/appointmentBook.js';
-import type { CallControl } from '../tools/callControl.js';
+import type { CallControl } from '../tools/callContext.js';
 import type { AgentPolicy } from './policy.js';
 
 export interface AgentDeps {

@@ -4,15 +4,14 @@
  */
 import { llm, voice } from '@livekit/agents';
 import { appointmentTools } from '../tools/appointments.js';
-import type { CallControl } from '../tools/callControl.js';
-import { collectDigitsTool, sendDtmfTool } from '../tools/dtmf.js';
+import type { CallControl, CallUserdata } from '../tools/callContext.js';
 import { endCallTool } from '../tools/endCall.js';
 import { withHoldFiller } from '../tools/hold.js';
+import { collectDigitsTool, sendDtmfTool } from '../tools/keypad.js';
 import { type CallbackDeps, transferTool } from '../tools/transfer.js';
 import type { AgentDeps } from './deps.js';
 import { phoneStyle } from './prompts.js';
 import { clinicSafeguards, safeguardTools } from './safeguards.js';
-import type { CallUserdata } from './userdata.js';
 
 export const DESK_AGENT_ID = 'desk';
 
@@ -49,7 +48,14 @@ export function deskAgent(deps: AgentDeps, u: CallUserdata, chatCtx?: llm.ChatCo
       // The store may be slow (a remote database, a busy disk): those tools say a filler line
       // rather than leave the caller in silence.
       ...withHoldFiller(
-        appointmentTools({ store: deps.appointments, rules: deps.rules, now: deps.now, identityCheck: deps.policy.identityCheck }),
+        appointmentTools({
+          store: deps.appointments,
+          rules: deps.rules,
+          now: deps.now,
+          identityCheck: deps.policy.identityCheck,
+          readBack: deps.policy.lines.readBack,
+          readBackWithBirthDate: deps.policy.lines.readBackWithBirthDate,
+        }),
         deps.control.holdFiller,
       ),
       end_call: endCallTool(deps.control),

@@ -7,14 +7,14 @@
  */
 import { llm, voice } from '@livekit/agents';
 import { z } from 'zod';
-import { sendDtmfTool } from '../tools/dtmf.js';
+import type { CallToolOptions, CallUserdata } from '../tools/callContext.js';
 import { endCallTool } from '../tools/endCall.js';
+import { sendDtmfTool } from '../tools/keypad.js';
 import { transferTool } from '../tools/transfer.js';
 import type { AgentDeps } from './deps.js';
 import { deskAgent } from './desk.js';
 import { greeting, phoneStyle } from './prompts.js';
 import { clinicSafeguards, safeguardTools } from './safeguards.js';
-import type { CallToolOptions, CallUserdata } from './userdata.js';
 
 export const INTRO_AGENT_ID = 'intro';
 
@@ -81,7 +81,7 @@ export function introAgent(deps: AgentDeps, u: CallUserdata): voice.Agent<CallUs
     onEnter: async (ctx) => {
       // A call that ended before the line opened (an answering machine) gets no greeting; and
       // onEnter must return, or closing the session would wait for it forever.
-      if (await deps.line.ready) ctx.session.say(greeting(u));
+      if (await deps.line.ready) ctx.session.say(greeting(u, deps.policy.lines));
     },
     onUserTurnCompleted: () => {
       // On an outbound call the callee usually speaks first ("Hello?") while we are still

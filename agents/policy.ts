@@ -1,20 +1,26 @@
 /**
- * What this deployment asks of its agents on a public line (the clinic template's safeguards),
- * read once from config. Plain data, so agents and tools stay testable without a config.
+ * What this deployment asks of its agents on a public line (the clinic template's safeguards, and
+ * the business's fixed lines), read once from config. Passed in, so agents and tools stay testable
+ * without a config.
  */
 import type { CountryCode } from 'libphonenumber-js';
-import type { Config } from '../src/config.js';
+import { type BusinessConfig, type Config, shippedBusiness } from '../src/config.js';
+import type { EmergencyPolicy } from '../tools/emergency.js';
 import type { IdentityCheck } from '../tools/identity.js';
 
 export interface AgentPolicy {
   /** Second factor before an existing appointment is read out or changed. */
   identityCheck: IdentityCheck;
-  emergency: { number: string; action: 'end' | 'transfer'; transferTo?: string };
+  emergency: EmergencyPolicy;
   /** Where numbers a caller dictates without a country code are. */
   region: CountryCode;
   /** REDACT_PII: messages are stored masked, as the call record is. */
   redactPii: boolean;
+  /** What the agents and their tools say word for word (business.yaml's `lines`). */
+  lines: AgentLines;
 }
+
+export type AgentLines = BusinessConfig['lines'];
 
 export function agentPolicy(config: Config): AgentPolicy {
   return {
@@ -26,8 +32,15 @@ export function agentPolicy(config: Config): AgentPolicy {
     },
     region: config.DEFAULT_REGION as CountryCode,
     redactPii: config.REDACT_PII,
+    lines: config.business.lines,
   };
 }
 
-/** The clinic defaults, for agents built without a config (tests). */
-export const CLINIC_POLICY: AgentPolicy = { identityCheck: 'name', emergency: { number: '911', action: 'end' }, region: 'US', redactPii: true };
+/** The clinic defaults and the shipped template's lines, for agents built without a config (tests, prompt versions). */
+export const CLINIC_POLICY: AgentPolicy = {
+  identityCheck: 'name',
+  emergency: { number: '911', action: 'end' },
+  region: 'US',
+  redactPii: true,
+  lines: shippedBusiness().business.lines,
+};

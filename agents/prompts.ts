@@ -1,9 +1,13 @@
 /**
- * How every agent talks on the phone. Kept short on purpose: each token of system prompt is paid
- * for in time to first token on every turn.
+ * How every agent talks on the phone, and the fixed lines put together for this call. Kept short on
+ * purpose: each token of system prompt is paid for in time to first token on every turn. The words
+ * of the fixed lines are the business's (business.yaml's `lines`, through AgentPolicy); only how
+ * they are put together for a call is here.
  */
 import { DateTime } from 'luxon';
-import type { CallUserdata } from './userdata.js';
+import { keypadLine } from '../src/telephony/dtmfKeys.js';
+import type { CallUserdata } from '../tools/callContext.js';
+import type { AgentLines } from './policy.js';
 
 export function phoneStyle(u: CallUserdata, now: Date): string {
   const local = DateTime.fromJSDate(now, { zone: u.timezone });
@@ -12,39 +16,25 @@ export function phoneStyle(u: CallUserdata, now: Date): string {
     'You are on a phone call: one or two short sentences per turn, plain words, no lists, no markdown,',
     'no emojis; never read out ids or codes. Say times like "Tuesday at 10:30".',
     'If a tool says something went wrong, tell the caller briefly and offer what you still can.',
-    u.direction === 'browser' ? '' : '"[keypad] 1" means the caller pressed 1 on their keypad.',
+    u.direction === 'browser' ? '' : `"${keypadLine('1')}" means the caller pressed 1 on their keypad.`,
   ].filter(Boolean).join(' ');
 }
 
 /** Left on an answering machine: who called and how to call back, nothing about the appointment. */
-export function voicemailMessage(u: CallUserdata): string {
-  const who = u.contact?.name ? ` for ${u.contact.name}` : '';
-  return `Hello, this is ${u.businessName} with a message${who}. Please call us back when you have a moment. Thank you, goodbye.`;
+export function voicemailMessage(u: CallUserdata, lines: Pick<AgentLines, 'voicemail'>): string {
+  return u.contact?.name
+    ? lines.voicemail.forContact({ business: u.businessName, contact: u.contact.name })
+    : lines.voicemail.anyone({ business: u.businessName });
 }
 
-export function greeting(u: CallUserdata): string {
+export function greeting(u: CallUserdata, lines: AgentLines): string {
   // The disclosure comes first: the recording starts with the agent's first words (recordingTap.ts).
   const disclosure = u.recording ? `${u.recording.disclosure} ` : '';
   if (u.direction === 'outbound' && u.contact) {
-    return `${disclosure}Hello, this is the assistant from ${u.businessName}. Am I speaking with ${u.contact.name}?`;
+    return `${disclosure}${lines.greeting.outbound({ business: u.businessName, contact: u.contact.name })}`;
   }
-  return `${disclosure}Thanks for calling ${u.businessName}. Who am I speaking with, and how can I help today?`;
+  return `${disclosure}${lines.greeting.inbound({ business: u.businessName })}`;
 }
-
-/** Said, and nothing else, to a caller who describes an emergency. */
-export function emergencyLine(emergencyNumber: string, transferring: boolean): string {
-  return transferring
-    ? `This sounds like an emergency. If you are in danger, hang up and call ${emergencyNumber} now. I'm putting you through to our nurse line.`
-    : `This sounds like an emergency. Please hang up now and call ${emergencyNumber}. We can't help with emergencies on this line. Goodbye.`;
-}
-
-/** The name and time read back before a booking is made; the caller's yes books it. */
-export function readBackLine(name: string, when: string, born?: string): string {
-  return `Just to check: that's ${name}${born ? `, born ${born},` : ','} on ${when}. Shall I book it?`;
-}
-
-/** After the caller objected to the recording. */
-export const RECORDING_STOPPED_LINE = "Of course. I've stopped the recording; the rest of this call is not recorded.";
 
 /** The rules every agent follows on a public line; kept to what the tools cannot enforce alone. */
 export function safeguards(opts: { canTransfer: boolean; identityCheck: 'name' | 'dob' | 'off'; recording: boolean }): string {

@@ -3,12 +3,12 @@
  * make them true (an emergency ends the call with fixed words, a message or callback is stored
  * before it is promised, a caller can stop the recording).
  */
+import type { CallUserdata } from '../tools/callContext.js';
 import { emergencyTool } from '../tools/emergency.js';
 import { takeMessageTool } from '../tools/messages.js';
 import { stopRecordingTool } from '../tools/recording.js';
 import type { AgentDeps } from './deps.js';
 import { safeguards } from './prompts.js';
-import type { CallUserdata } from './userdata.js';
 
 export function clinicSafeguards(deps: AgentDeps, u: CallUserdata): string {
   return safeguards({
@@ -22,8 +22,8 @@ export function clinicSafeguards(deps: AgentDeps, u: CallUserdata): string {
 /** The tools every agent on a public line has: emergencies, messages, and the recording opt-out. */
 export function safeguardTools(deps: AgentDeps) {
   return {
-    emergency: emergencyTool(deps.control, deps.policy.emergency),
+    emergency: emergencyTool(deps.control, deps.policy.emergency, deps.policy.lines.emergency),
     take_message: takeMessageTool({ messages: deps.messages, region: deps.policy.region, now: deps.now, redact: deps.policy.redactPii }),
-    ...(deps.control.recording ? { stop_recording: stopRecordingTool(deps.control.recording) } : {}),
+    ...(deps.control.recording ? { stop_recording: stopRecordingTool(deps.control.recording, deps.policy.lines.recordingStopped) } : {}),
   };
 }

@@ -1,15 +1,20 @@
 /**
  * Configuration: one schema over the environment (and `.env`), checked once at start-up.
  *
- * A leaf module: it imports nothing from the rest of the project, so every layer may read it.
+ * A leaf module: it imports nothing from the rest of the project but the business template's
+ * loader (src/business.ts, a leaf too), so every layer may read it. The business file
+ * (BUSINESS_FILE) gives the values the variables below leave unset: a variable set in the
+ * environment overrides the file, so one deployment can differ without editing the template.
  * Every problem is reported at once, by variable name and purpose, because an operator fixing a
  * deployment one error per restart is an operator who stops trusting the tool. Secret values are
  * never echoed, not even when they are the thing that is wrong.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { z } from 'zod';
+import { type Business, BusinessFileError, SHIPPED_BUSINESS_FILE, ianaZone, loadBusiness } from './business.js';
 
 /** Variables whose values must never be printed, logged or put in an error message. */
 export const SECRET_VARS = [
@@ -42,15 +47,6 @@ const wsUrl = z
   .regex(/^(wss?|https?):\/\/[^\s]+$/, 'must be a ws://, wss://, http:// or https:// URL');
 const httpUrl = z.string().regex(/^https?:\/\/[^\s]+$/, 'must be an http:// or https:// URL');
 const e164 = z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number such as +15551234567');
-/** An IANA zone this runtime knows: a typo must stop start-up, not fail every booking later. */
-const ianaZone = z.string().min(1).refine((zone) => {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
-}, 'not an IANA time zone this runtime knows (e.g. America/New_York, Europe/London)');
 
 /**
  * Each entry: the schema, and what the variable is for (shown in errors and in `.env.example`).
@@ -143,24 +139,34 @@ const spec = {
     'words the STT should expect: staff, street and product names (Deepgram keyterms; BUSINESS_NAME is always one)',
   ],
 
-  // The business the reference agents serve.
-  BUSINESS_NAME: [z.string().min(1).default('Riverside Clinic'), 'name the agent answers with'],
-  BUSINESS_TIMEZONE: [ianaZone.default('America/New_York'), 'IANA zone of the appointment book'],
+  // The business the reference agents serve: a template file, and the variables that override it.
+  BUSINESS_FILE: [
+    z.string().min(1).default('business.yaml'),
+    'the business template: name, hours, appointment rules and every line the agent says (relative to the working directory; unset and absent there: the clinic template shipped with Switchboard)',
+  ],
+  BUSINESS_NAME: [z.string().min(1).optional(), 'name the agent answers with (overrides `name` in BUSINESS_FILE)'],
+  BUSINESS_TIMEZONE: [ianaZone.optional(), 'IANA zone of the appointment book (overrides `timezone` in BUSINESS_FILE)'],
   DEFAULT_REGION: [
     z.string().regex(/^[A-Z]{2}$/, 'two-letter ISO country code').default('US'),
     'region for numbers written without a country code',
   ],
   MAX_BOOKINGS_PER_CALLER: [
-    z.coerce.number().int().min(1).max(100).default(3),
-    'upcoming appointments one phone number may hold at once',
+    z.coerce.number().int().min(1).max(100).optional(),
+    'upcoming appointments one phone number may hold at once (overrides `appointments.maxPerCaller` in BUSINESS_FILE)',
   ],
-  MAX_BOOKINGS_PER_CALL: [z.coerce.number().int().min(1).max(100).default(2), 'appointments one call may book'],
-  BOOKING_HORIZON_DAYS: [z.coerce.number().int().min(1).max(3650).default(90), 'how many days ahead appointments may be booked'],
+  MAX_BOOKINGS_PER_CALL: [
+    z.coerce.number().int().min(1).max(100).optional(),
+    'appointments one call may book (overrides `appointments.maxPerCall` in BUSINESS_FILE)',
+  ],
+  BOOKING_HORIZON_DAYS: [
+    z.coerce.number().int().min(1).max(3650).optional(),
+    'how many days ahead appointments may be booked (overrides `appointments.horizonDays` in BUSINESS_FILE)',
+  ],
 
   // Clinic safeguards (src/policy/): what the agent may say and do for the public.
   RECORDING_DISCLOSURE: [
-    z.string().min(1).max(300).default("This call is recorded; just say so if you'd rather it wasn't."),
-    'first sentence of every greeting while RECORDING_DIR is set; the recording starts with it',
+    z.string().min(1).max(300).optional(),
+    'first sentence of every greeting while RECORDING_DIR is set; the recording starts with it (overrides `lines.recordingDisclosure` in BUSINESS_FILE)',
   ],
   EMERGENCY_NUMBER: [z.string().regex(/^[0-9]{2,4}$/, '2-4 digits, e.g. 911').default('911'), 'local emergency number callers are told to call'],
   EMERGENCY_ACTION: [
@@ -298,7 +304,10 @@ const spec = {
   ],
   TRANSFER_RING_SECONDS: [z.coerce.number().int().min(5).max(120).default(20), 'how long a transfer destination may ring'],
   HOLD_FILLER_MS: [z.coerce.number().int().min(0).max(60_000).default(1500), 'tool time before a "one moment" filler (0: off)'],
-  HOLD_FILLER_TEXT: [z.string().min(1).max(200).default('One moment, please.'), 'what the agent says while a slow tool runs'],
+  HOLD_FILLER_TEXT: [
+    z.string().min(1).max(200).optional(),
+    'what the agent says while a slow tool runs (overrides `lines.holdFiller` in BUSINESS_FILE)',
+  ],
   DTMF_INTERDIGIT_MS: [
     z.coerce.number().int().min(200).max(10_000).default(1000),
     'keypad keys pressed unprompted reach the agent after this long without another key (or on #)',
@@ -360,8 +369,48 @@ const spec = {
 } as const;
 
 type Spec = typeof spec;
-export type Config = { [K in keyof Spec]: z.output<Spec[K][0]> };
+type FromEnv = { [K in keyof Spec]: z.output<Spec[K][0]> };
 export type ConfigKey = keyof Spec;
+
+/**
+ * The variables the business file fills in when they are unset, and the file's value for each.
+ * Code reads these values from the variables only (the file's copy is not kept), so an override
+ * can never be missed by reading the wrong one.
+ */
+const FROM_BUSINESS_FILE = {
+  BUSINESS_NAME: (b) => b.name,
+  BUSINESS_TIMEZONE: (b) => b.timezone,
+  BOOKING_HORIZON_DAYS: (b) => b.appointments.horizonDays,
+  MAX_BOOKINGS_PER_CALLER: (b) => b.appointments.maxPerCaller,
+  MAX_BOOKINGS_PER_CALL: (b) => b.appointments.maxPerCall,
+  RECORDING_DISCLOSURE: (b) => b.lines.recordingDisclosure,
+  HOLD_FILLER_TEXT: (b) => b.lines.holdFiller,
+} satisfies { [K in ConfigKey]?: (b: Business) => NonNullable<FromEnv[K]> };
+type BusinessVar = keyof typeof FROM_BUSINESS_FILE;
+
+/** The rest of the business file: what no variable overrides. */
+export interface BusinessConfig {
+  hours: Business['hours'];
+  appointments: Pick<Business['appointments'], 'slotMinutes'>;
+  lines: Omit<Business['lines'], 'recordingDisclosure' | 'holdFiller'>;
+}
+
+export type Config = Omit<FromEnv, BusinessVar> & { [K in BusinessVar]: NonNullable<FromEnv[K]> } & { business: BusinessConfig };
+
+/** A business file as config reads it when no variable overrides it: the variables' values, and the rest. */
+export type BusinessSettings = Pick<Config, BusinessVar | 'business'>;
+
+function businessSettings(b: Business): BusinessSettings {
+  const { recordingDisclosure: _disclosure, holdFiller: _filler, ...lines } = b.lines;
+  const vars = Object.fromEntries(Object.entries(FROM_BUSINESS_FILE).map(([key, of]) => [key, of(b)])) as Pick<Config, BusinessVar>;
+  return { ...vars, business: { hours: b.hours, appointments: { slotMinutes: b.appointments.slotMinutes }, lines } };
+}
+
+let shipped: BusinessSettings | undefined;
+/** The clinic template shipped with Switchboard, read once: for agents and rules built without a config (tests, prompt versions). */
+export function shippedBusiness(): BusinessSettings {
+  return (shipped ??= businessSettings(loadBusiness(SHIPPED_BUSINESS_FILE)));
+}
 
 export class ConfigError extends Error {
   readonly exitCode = 2;
@@ -423,6 +472,14 @@ export function loadConfig(env: Record<string, string | undefined> = readEnv(), 
       problems.push(`${key}: ${why}${shown} — ${purpose}`);
     }
   }
+  if (out.BUSINESS_FILE !== undefined) {
+    const business = readBusinessFile(out.BUSINESS_FILE as string, env.BUSINESS_FILE?.trim() ? 'set' : 'default', problems);
+    if (business) {
+      const file = businessSettings(business);
+      for (const key of Object.keys(FROM_BUSINESS_FILE) as BusinessVar[]) out[key] ??= file[key];
+      out.business = file.business;
+    }
+  }
   if (problems.length === 0) problems.push(...crossFieldProblems(out as Config));
   if (options.requireProviderKeys) problems.push(...missingProviderKeys(out as Partial<Config>));
   if ((out.WEBHOOK_URL as string[] | undefined)?.length && !out.WEBHOOK_SECRET) {
@@ -432,6 +489,26 @@ export function loadConfig(env: Record<string, string | undefined> = readEnv(), 
   // STORE_PATH still works for deployments that set it, as long as STORE_URL is not set as well.
   if (out.STORE_PATH && !env.STORE_URL?.trim()) out.STORE_URL = `sqlite:${out.STORE_PATH as string}`;
   return out as Config;
+}
+
+/**
+ * The business file BUSINESS_FILE names, from the working directory. Unset and absent there (a
+ * CLI run elsewhere, a checkout without its own), the clinic template shipped with Switchboard;
+ * a file asked for by name must exist.
+ */
+function readBusinessFile(file: string, given: 'set' | 'default', problems: string[]): Business | undefined {
+  const path = resolve(file);
+  if (!existsSync(path) && given === 'set') {
+    problems.push(`BUSINESS_FILE: ${file} does not exist — ${describeVar('BUSINESS_FILE')}`);
+    return undefined;
+  }
+  try {
+    return existsSync(path) ? loadBusiness(file) : loadBusiness(SHIPPED_BUSINESS_FILE);
+  } catch (err) {
+    if (!(err instanceof BusinessFileError)) throw err;
+    problems.push(...err.problems);
+    return undefined;
+  }
 }
 
 let warnedStorePath = false;

@@ -20,7 +20,7 @@ import { SipClient } from 'livekit-server-sdk';
 import { type CallIo, abortCall, runCall } from './call/callLifecycle.js';
 import { type CallSetup, callSetupFor } from './call/callSetup.js';
 import type { WarmTransferRequest } from './call/transfer.js';
-import { DTMF_KEYS } from '../tools/dtmf.js';
+import { DTMF_KEYS } from './telephony/dtmfKeys.js';
 import { MetadataError, parseJobMetadata } from './call/jobMetadata.js';
 import { apiUrl, livekitRoomApi } from './livekit/roomApi.js';
 import { type Config, ConfigError, drainMs, loadConfig, readEnv, workerId } from './config.js';

@@ -6,13 +6,15 @@ import './helpers/logger.js';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { llm } from '@livekit/agents';
-import { type CallUserdata, newUserdata } from '../agents/userdata.js';
+import { CLINIC_POLICY } from '../agents/policy.js';
+import { type CallUserdata, newUserdata } from '../tools/callContext.js';
 import { openStore } from '../src/store/index.js';
 import { DEFAULT_RULES } from '../tools/appointmentBook.js';
 import { appointmentTools } from '../tools/appointments.js';
 
 const NOW = new Date('2026-11-23T13:00:00Z'); // Monday 08:00 in New York
 const rules = { ...DEFAULT_RULES, timezone: 'America/New_York' };
+const { readBack, readBackWithBirthDate } = CLINIC_POLICY.lines;
 
 function caller(callId: string, callerNumber: string | null): CallUserdata {
   return newUserdata({ callId, direction: 'inbound', callerNumber, businessName: 'Riverside Clinic', timezone: rules.timezone });
@@ -51,7 +53,7 @@ async function refusal(p: Promise<unknown>): Promise<string> {
 describe('who owns a booking', () => {
   it('two callers without caller ID see and change nothing of each other', async () => {
     const store = await openStore(':memory:');
-    const tools = appointmentTools({ store: store.appointments, rules, now: () => NOW });
+    const tools = appointmentTools({ store: store.appointments, rules, now: () => NOW, readBack, readBackWithBirthDate });
     const first = caller('call-a', null);
     const booked = await call(tools, 'book_appointment', { start: '2026-11-24T10:00', name: 'Ana' }, first);
     const id = /Booked (\S+)/.exec(booked)![1]!;
@@ -67,7 +69,7 @@ describe('who owns a booking', () => {
     const store = await openStore(':memory:');
     const old = await store.appointments.book({ name: 'Bo', phone: '+', start: '2026-11-24T14:00:00Z', durationMin: 30, reason: null, callId: 'old-call' });
     assert.ok(old.ok);
-    const tools = appointmentTools({ store: store.appointments, rules, now: () => NOW });
+    const tools = appointmentTools({ store: store.appointments, rules, now: () => NOW, readBack, readBackWithBirthDate });
     const u = caller('call-c', '+');
     assert.equal(await call(tools, 'find_appointments', {}, u), 'No upcoming appointments for this caller.');
     assert.match(await refusal(call(tools, 'cancel_appointment', { appointmentId: old.appointment.id }, u)), /no active appointment/);
@@ -78,7 +80,7 @@ describe('who owns a booking', () => {
 describe('calendar abuse', () => {
   it('one call books at most maxPerCall appointments, then hears why', async () => {
     const store = await openStore(':memory:');
-    const tools = appointmentTools({ store: store.appointments, rules: { ...rules, maxPerCall: 2 }, now: () => NOW });
+    const tools = appointmentTools({ store: store.appointments, rules: { ...rules, maxPerCall: 2 }, now: () => NOW, readBack, readBackWithBirthDate });
     const u = caller('call-d', null);
     await call(tools, 'book_appointment', { start: '2026-11-24T10:00', name: 'Cy' }, u);
     await call(tools, 'book_appointment', { start: '2026-11-24T10:30', name: 'Cy' }, u);
@@ -90,7 +92,7 @@ describe('calendar abuse', () => {
 
   it('one number holds at most maxPerCaller upcoming appointments, across calls', async () => {
     const store = await openStore(':memory:');
-    const tools = appointmentTools({ store: store.appointments, rules: { ...rules, maxPerCaller: 2, maxPerCall: 5 }, now: () => NOW });
+    const tools = appointmentTools({ store: store.appointments, rules: { ...rules, maxPerCaller: 2, maxPerCall: 5 }, now: () => NOW, readBack, readBackWithBirthDate });
     await call(tools, 'book_appointment', { start: '2026-11-24T10:00', name: 'Di' }, caller('call-e1', '+12125550101'));
     await call(tools, 'book_appointment', { start: '2026-11-25T10:00', name: 'Di' }, caller('call-e2', '+12125550101'));
     const why = await refusal(call(tools, 'book_appointment', { start: '2026-11-26T10:00', name: 'Di' }, caller('call-e3', '+12125550101')));
@@ -102,7 +104,7 @@ describe('calendar abuse', () => {
 
   it('nothing is booked, moved or offered beyond the horizon (year 2999 included)', async () => {
     const store = await openStore(':memory:');
-    const tools = appointmentTools({ store: store.appointments, rules: { ...rules, horizonDays: 30 }, now: () => NOW });
+    const tools = appointmentTools({ store: store.appointments, rules: { ...rules, horizonDays: 30 }, now: () => NOW, readBack, readBackWithBirthDate });
     const u = caller('call-g', '+12125550103');
     assert.match(await refusal(call(tools, 'book_appointment', { start: '2999-01-05T10:00', name: 'Flo' }, u)), /up to 30 days ahead/);
     assert.match(await refusal(call(tools, 'book_appointment', { start: '2027-01-05T10:00', name: 'Flo' }, u)), /up to 30 days ahead/);
@@ -117,7 +119,7 @@ describe('calendar abuse', () => {
 describe('IDENTITY_CHECK=dob', () => {
   const dobTools = async () => {
     const store = await openStore(':memory:');
-    return { store, tools: appointmentTools({ store: store.appointments, rules, now: () => NOW, identityCheck: 'dob' }) };
+    return { store, tools: appointmentTools({ store: store.appointments, rules, now: () => NOW, identityCheck: 'dob', readBack, readBackWithBirthDate }) };
   };
 
   it('books only with a real date of birth, reads it back with the name and time, and stores it', async () => {

@@ -22,7 +22,7 @@ import { parseScenario } from '../src/simulate/scenario.js';
 import { type SimulateOptions, type SimulationReport, simulateCall } from '../src/simulate/simulatedCall.js';
 import { type Store, openStore } from '../src/store/index.js';
 import { withHoldFiller } from '../tools/hold.js';
-import { TransferAllowList, transferUri } from '../tools/transfer.js';
+import { TransferAllowList, transferUri } from '../src/call/transferAllowList.js';
 import { llm } from '@livekit/agents';
 
 const REFUSED_THEN_WARM_THEN_COLD = `

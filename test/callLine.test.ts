@@ -12,10 +12,10 @@ import { llm, voice } from '@livekit/agents';
 import type { AgentDeps } from '../agents/deps.js';
 import { introAgent } from '../agents/intro.js';
 import { CLINIC_POLICY } from '../agents/policy.js';
-import { newUserdata } from '../agents/userdata.js';
 import { CallLine } from '../src/call/callLine.js';
 import { openStore } from '../src/store/index.js';
 import { DEFAULT_RULES } from '../tools/appointmentBook.js';
+import { newUserdata } from '../tools/callContext.js';
 
 /** The one event CallLine follows, emitted the way AgentSession emits it. */
 function fakeSession() {
@@ -69,7 +69,7 @@ describe('intro agent on an outbound call', () => {
       contact: { name: 'Dana Lee', fields: {} },
     });
     const deps: AgentDeps = {
-      control: { callId: u.callId, endCall: () => undefined },
+      control: { endCall: () => undefined },
       appointments: store.appointments,
       messages: store.messages,
       policy: CLINIC_POLICY,

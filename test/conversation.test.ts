@@ -11,11 +11,10 @@ import * as openai from '@livekit/agents-plugin-openai';
 import { type AgentDeps, openLineGate } from '../agents/deps.js';
 import { introAgent } from '../agents/intro.js';
 import { CLINIC_POLICY } from '../agents/policy.js';
-import { type CallUserdata, newUserdata } from '../agents/userdata.js';
 import { OpenAIEmulator } from '../src/sandbox/openaiEmulator.js';
 import { type Store, openStore } from '../src/store/index.js';
 import { DEFAULT_RULES } from '../tools/appointmentBook.js';
-import type { EndCallRequest } from '../tools/callControl.js';
+import { type CallUserdata, type EndCallRequest, newUserdata } from '../tools/callContext.js';
 
 const NOW = new Date('2026-11-23T13:00:00Z'); // Monday 08:00 in New York
 let emu: OpenAIEmulator;
@@ -39,7 +38,7 @@ async function harness(key: string, init: Partial<Parameters<typeof newUserdata>
     ...init,
   });
   const deps: AgentDeps = {
-    control: { callId: userdata.callId, endCall: (r) => void ended.push(r) },
+    control: { endCall: (r) => void ended.push(r) },
     appointments: store.appointments,
     messages: store.messages,
     policy: CLINIC_POLICY,

@@ -18,7 +18,7 @@ import { simulatedWorker } from '../src/campaign/simulatedWorker.js';
 import { LiveKitApiEmulator } from '../src/sandbox/livekitApi.js';
 import { openStore } from '../src/store/index.js';
 import type { CampaignStore, ContactInput, ExportRow } from '../src/store/index.js';
-import { TransferAllowList } from '../tools/transfer.js';
+import { TransferAllowList } from '../src/call/transferAllowList.js';
 
 const CLI = join(import.meta.dirname, '..', 'src', 'cli', 'main.js');
 

@@ -19,7 +19,7 @@ import { loadScenario } from '../src/simulate/scenario.js';
 import { type SimulationReport, simulateCall } from '../src/simulate/simulatedCall.js';
 import { type Store, openStore } from '../src/store/index.js';
 import { phoneControls } from '../src/worker.js';
-import { DTMF_KEYS, dtmfCode, parseDtmfSequence } from '../tools/dtmf.js';
+import { DTMF_KEYS, dtmfCode, parseDtmfSequence } from '../src/telephony/dtmfKeys.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -9,7 +9,7 @@ import { initializeLogger } from '@livekit/agents';
 import { canMoveParticipants, warmTransferUnavailable } from '../src/livekit/serverFeatures.js';
 import { LiveKitApiEmulator } from '../src/sandbox/livekitApi.js';
 import { TransferDesk, type TransferLine, type WarmTransferRequest } from '../src/call/transfer.js';
-import { TransferAllowList } from '../tools/transfer.js';
+import { TransferAllowList } from '../src/call/transferAllowList.js';
 
 initializeLogger({ pretty: false, level: 'fatal' });
 

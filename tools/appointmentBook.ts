@@ -1,16 +1,20 @@
 /**
  * The appointment book's rules: opening hours, slot length, what "free" means, and how times are
  * said aloud. Pure functions over the store, so the tools stay thin and the rules are testable
- * without a session.
+ * without a session. The values are the business's (business.yaml, through config).
  */
 import { DateTime } from 'luxon';
+import { WEEKDAYS } from '../src/business.js';
+import { type Config, shippedBusiness } from '../src/config.js';
 import type { Appointment, AppointmentStore, BookResult } from '../src/store/index.js';
 
 export interface BookRules {
   timezone: string;
-  /** Local opening hours, [open, close) in hours, Monday–Friday. */
-  openHour: number;
-  closeHour: number;
+  /** Days the book is open, as ISO weekdays (1 = Monday … 7 = Sunday). */
+  openDays: ReadonlySet<number>;
+  /** Local opening hours, [opensAt, closesAt) in minutes after midnight, on every open day. */
+  opensAt: number;
+  closesAt: number;
   slotMinutes: number;
   /** How far ahead a start may be (BOOKING_HORIZON_DAYS). */
   horizonDays: number;
@@ -20,29 +24,49 @@ export interface BookRules {
   maxPerCall: number;
 }
 
-export const DEFAULT_RULES: Omit<BookRules, 'timezone'> = {
-  openHour: 9,
-  closeHour: 17,
-  slotMinutes: 30,
-  horizonDays: 90,
-  maxPerCaller: 3,
-  maxPerCall: 2,
-};
-
-/** The book's rules from configuration. */
-export function bookRules(config: {
-  BUSINESS_TIMEZONE: string;
-  BOOKING_HORIZON_DAYS: number;
-  MAX_BOOKINGS_PER_CALLER: number;
-  MAX_BOOKINGS_PER_CALL: number;
-}): BookRules {
+/** The book's rules from configuration: the business file's, with the variables that override it. */
+export function bookRules(
+  config: Pick<Config, 'BUSINESS_TIMEZONE' | 'BOOKING_HORIZON_DAYS' | 'MAX_BOOKINGS_PER_CALLER' | 'MAX_BOOKINGS_PER_CALL' | 'business'>,
+): BookRules {
+  const { hours, appointments } = config.business;
   return {
-    ...DEFAULT_RULES,
     timezone: config.BUSINESS_TIMEZONE,
+    openDays: new Set(hours.days.map((d) => WEEKDAYS.indexOf(d) + 1)),
+    opensAt: hours.open,
+    closesAt: hours.close,
+    slotMinutes: appointments.slotMinutes,
     horizonDays: config.BOOKING_HORIZON_DAYS,
     maxPerCaller: config.MAX_BOOKINGS_PER_CALLER,
     maxPerCall: config.MAX_BOOKINGS_PER_CALL,
   };
+}
+
+/** The shipped clinic template's rules, for books without a config (tests, prompt versions); give it a timezone. */
+export const DEFAULT_RULES: Omit<BookRules, 'timezone'> = (({ timezone: _zone, ...rules }) => rules)(bookRules(shippedBusiness()));
+
+const DAY_NAMES = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'];
+
+function listed(words: string[]): string {
+  return words.length <= 1 ? (words[0] ?? '') : `${words.slice(0, -1).join(', ')} and ${words.at(-1)}`;
+}
+
+/** The open days as said: "Monday to Friday", or "Monday, Wednesday and Friday". */
+export function sayOpenDays(rules: Pick<BookRules, 'openDays'>): string {
+  const days = [...rules.openDays].sort((a, b) => a - b);
+  const run = days.length >= 3 && days.every((d, i) => i === 0 || d === days[i - 1]! + 1);
+  return run ? `${DAY_NAMES[days[0]! - 1]} to ${DAY_NAMES[days.at(-1)! - 1]}` : listed(days.map((d) => DAY_NAMES[d - 1]!));
+}
+
+/** When the book is shut, as said: "at weekends", or "on Wednesdays and Sundays". */
+function sayClosedDays(rules: Pick<BookRules, 'openDays'>): string {
+  const closed = [1, 2, 3, 4, 5, 6, 7].filter((d) => !rules.openDays.has(d));
+  if (closed.length === 2 && closed[0] === 6 && closed[1] === 7) return 'at weekends';
+  return `on ${listed(closed.map((d) => `${DAY_NAMES[d - 1]}s`))}`;
+}
+
+/** Minutes after midnight as a time is written: 540 → "9:00". */
+function sayClock(minutes: number): string {
+  return `${Math.floor(minutes / 60)}:${String(minutes % 60).padStart(2, '0')}`;
 }
 
 /** The last instant a start may be at: the end of the local day `horizonDays` from now. */
@@ -68,15 +92,21 @@ export function parseLocalStart(value: string, rules: BookRules, now: Date): Dat
   if (dt.toMillis() <= now.getTime()) throw new BookingInputError(`${sayTime(dt)} is in the past.`);
   const far = beyondHorizon(dt, rules, now);
   if (far) throw far;
-  if (dt.weekday > 5) throw new BookingInputError(`We are closed at weekends; ${sayTime(dt)} is a ${dt.toFormat('cccc')}.`);
+  if (!rules.openDays.has(dt.weekday)) throw new BookingInputError(`We are closed ${sayClosedDays(rules)}; ${sayTime(dt)} is a ${dt.toFormat('cccc')}.`);
   const minutes = dt.hour * 60 + dt.minute;
-  if (minutes < rules.openHour * 60 || minutes + rules.slotMinutes > rules.closeHour * 60) {
-    throw new BookingInputError(`We book from ${rules.openHour}:00 to ${rules.closeHour}:00; ${sayTime(dt)} is outside that.`);
+  if (minutes < rules.opensAt || minutes + rules.slotMinutes > rules.closesAt) {
+    throw new BookingInputError(`We book from ${sayClock(rules.opensAt)} to ${sayClock(rules.closesAt)}; ${sayTime(dt)} is outside that.`);
   }
-  if (dt.minute % rules.slotMinutes !== 0 || dt.second !== 0) {
+  // Slots are counted from opening, so a book that opens at 8:15 offers 8:15, 8:45, …
+  if ((minutes - rules.opensAt) % rules.slotMinutes !== 0 || dt.second !== 0) {
     throw new BookingInputError(`Appointments start on the ${rules.slotMinutes}-minute mark.`);
   }
   return dt;
+}
+
+/** A local wall-clock time on `day` (by the clock, not minutes elapsed, so a DST change day keeps its hours). */
+function atClock(day: DateTime, minutes: number): DateTime {
+  return minutes >= 24 * 60 ? day.plus({ days: 1 }).startOf('day') : day.set({ hour: Math.floor(minutes / 60), minute: minutes % 60 });
 }
 
 /** Free slots on a local date, in order. */
@@ -90,9 +120,9 @@ export async function freeSlots(
   if (!day.isValid) throw new BookingInputError(`"${dateIso}" is not a date; use the form 2026-11-24.`);
   const far = beyondHorizon(day, rules, now);
   if (far) throw far;
-  if (day.weekday > 5) return [];
-  const open = day.set({ hour: rules.openHour });
-  const close = day.set({ hour: rules.closeHour });
+  if (!rules.openDays.has(day.weekday)) return [];
+  const open = atClock(day, rules.opensAt);
+  const close = atClock(day, rules.closesAt);
   const taken = new Set(
     (await store.activeBetween(open.toUTC().toISO()!, close.toUTC().toISO()!)).map((a) => a.start),
   );

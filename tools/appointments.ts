@@ -9,8 +9,7 @@
 import { llm } from '@livekit/agents';
 import { DateTime } from 'luxon';
 import { z } from 'zod';
-import { readBackLine } from '../agents/prompts.js';
-import type { CallToolOptions, CallUserdata } from '../agents/userdata.js';
+import type { SpokenLines } from '../src/business.js';
 import type { Appointment, AppointmentStore } from '../src/store/index.js';
 import { isE164 } from '../src/telephony/phoneNumber.js';
 import {
@@ -21,9 +20,11 @@ import {
   parseLocalStart,
   sayAppointment,
   sayDate,
+  sayOpenDays,
   sayTime,
   utcIso,
 } from './appointmentBook.js';
+import type { CallToolOptions, CallUserdata } from './callContext.js';
 import { dateOfBirthProblem, factorMatches, type GivenFactor, type IdentityCheck } from './identity.js';
 import { speakable } from './speakable.js';
 
@@ -36,6 +37,9 @@ export interface AppointmentToolDeps {
    * the booking and `dob` for the date of birth (which `dob` also takes when booking).
    */
   identityCheck?: IdentityCheck;
+  /** The business's read-back lines, said before a booking is made (with the birth date under `dob`). */
+  readBack: SpokenLines['readBack'];
+  readBackWithBirthDate: SpokenLines['readBackWithBirthDate'];
 }
 
 const MAX_SLOTS_SPOKEN = 6;
@@ -85,7 +89,7 @@ interface BookArgs {
 
 const DATE_OF_BIRTH = z.string().describe("The caller's date of birth, YYYY-MM-DD");
 
-export function appointmentTools({ store, rules, now, identityCheck = 'off' }: AppointmentToolDeps) {
+export function appointmentTools({ store, rules, now, identityCheck = 'off', readBack, readBackWithBirthDate }: AppointmentToolDeps) {
   const askDob = identityCheck === 'dob';
   const VERIFY_FIRST = verifyFirst(identityCheck);
   const bookParams = z.object({
@@ -108,7 +112,7 @@ export function appointmentTools({ store, rules, now, identityCheck = 'off' }: A
   return {
     check_availability: llm.tool({
       description:
-        'List free appointment times on one date (business hours, Monday to Friday). ' +
+        `List free appointment times on one date (business hours, ${sayOpenDays(rules)}). ` +
         'Use before offering times; offer at most two or three of them.',
       parameters: z.object({
         date: z.string().describe('Local date, YYYY-MM-DD'),
@@ -160,7 +164,9 @@ export function appointmentTools({ store, rules, now, identityCheck = 'off' }: A
           if (!pending || pending.start !== utcIso(at) || pending.name !== name || pending.dateOfBirth !== born) {
             u.pendingBooking = { start: utcIso(at), name, callerTurns: turns, ...(born ? { dateOfBirth: born } : {}) };
             await ctx.waitForPlayout();
-            ctx.session.say(readBackLine(name, sayTime(at), born ? sayDate(born) : undefined));
+            ctx.session.say(
+              born ? readBackWithBirthDate({ name, when: sayTime(at), born: sayDate(born) }) : readBack({ name, when: sayTime(at) }),
+            );
             return undefined;
           }
           if (turns <= pending.callerTurns) {

@@ -5,12 +5,20 @@
  */
 import { llm } from '@livekit/agents';
 import { z } from 'zod';
-import type { AgentPolicy } from '../agents/policy.js';
-import { emergencyLine } from '../agents/prompts.js';
-import type { CallToolOptions } from '../agents/userdata.js';
-import type { CallControl } from './callControl.js';
+import type { SpokenLines } from '../src/business.js';
+import type { CallControl, CallToolOptions } from './callContext.js';
 
-export function emergencyTool(control: CallControl, policy: AgentPolicy['emergency']) {
+/** What this deployment does when a caller describes an emergency (EMERGENCY_*). */
+export interface EmergencyPolicy {
+  /** The local emergency number the caller is told to call. */
+  number: string;
+  action: 'end' | 'transfer';
+  /** action=transfer: where (a nurse line, on the allow-list). */
+  transferTo?: string;
+}
+
+export function emergencyTool(control: CallControl, policy: EmergencyPolicy, lines: SpokenLines['emergency']) {
+  const said = { emergencyNumber: policy.number };
   return llm.tool({
     description:
       'Call at once, saying nothing first, if the caller describes an emergency: chest pain, trouble breathing, ' +
@@ -25,7 +33,7 @@ export function emergencyTool(control: CallControl, policy: AgentPolicy['emergen
       if (destination && control.transfer?.destinations.includes(destination)) {
         const result = await control.transfer.transfer({
           destination,
-          handoff: emergencyLine(policy.number, true),
+          handoff: lines.transfer(said),
           reason: `emergency: ${what}`,
           summary: `EMERGENCY: ${what}`,
           waitForSpeech: () => ctx.waitForPlayout(),
@@ -33,7 +41,7 @@ export function emergencyTool(control: CallControl, policy: AgentPolicy['emergen
         });
         if (result.status === 'transferred' || result.status === 'caller_left') return undefined;
       }
-      control.endCall({ outcome: { kind: 'completed', summary: `emergency: ${what}` }, goodbye: emergencyLine(policy.number, false), after: ctx.speechHandle });
+      control.endCall({ outcome: { kind: 'completed', summary: `emergency: ${what}` }, goodbye: lines.end(said), after: ctx.speechHandle });
       return undefined;
     },
   });

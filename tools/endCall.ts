@@ -7,8 +7,7 @@
  */
 import { llm } from '@livekit/agents';
 import { z } from 'zod';
-import type { CallToolOptions } from '../agents/userdata.js';
-import type { CallControl } from './callControl.js';
+import type { CallControl, CallToolOptions } from './callContext.js';
 
 export function endCallTool(control: CallControl) {
   return llm.tool({

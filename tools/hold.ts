@@ -7,7 +7,7 @@
  * restart the wait), and stops the moment the tool returns, so a fast tool never triggers it.
  */
 import type { llm } from '@livekit/agents';
-import type { HoldFiller } from './callControl.js';
+import type { HoldFiller } from './callContext.js';
 
 /** A long tool might say the line again, but not more than this often and not endlessly. */
 const REPEAT_AFTER_MS = 6000;

@@ -6,9 +6,9 @@
 import { llm } from '@livekit/agents';
 import { type CountryCode, parsePhoneNumberFromString } from 'libphonenumber-js';
 import { z } from 'zod';
-import type { CallToolOptions, CallUserdata } from '../agents/userdata.js';
 import type { MessageStore } from '../src/store/index.js';
 import { redactText } from '../src/privacy/redact.js';
+import type { CallToolOptions, CallUserdata } from './callContext.js';
 import { speakable } from './speakable.js';
 
 export interface MessageToolDeps {

@@ -6,7 +6,7 @@
  */
 import { log, voice } from '@livekit/agents';
 import { voicemailMessage } from '../../agents/prompts.js';
-import type { CallUserdata } from '../../agents/userdata.js';
+import type { CallUserdata } from '../../tools/callContext.js';
 import type { Config } from '../config.js';
 import { recordMetric } from '../observe/metrics.js';
 import { inSpan } from '../observe/tracing.js';
@@ -15,7 +15,7 @@ import type { DialResult } from './outboundDial.js';
 
 export async function screenForMachine(
   session: voice.AgentSession<CallUserdata>,
-  config: Pick<Config, 'VOICEMAIL_ACTION'>,
+  config: Pick<Config, 'VOICEMAIL_ACTION' | 'business'>,
   userdata: CallUserdata,
   openLine: () => void,
   requestEnd: (r: EndRequest) => void,
@@ -42,7 +42,7 @@ export async function screenForMachine(
     if (!verdict.isMachine) {
       await openWhenAnswered();
     } else if (config.VOICEMAIL_ACTION === 'leave_message') {
-      requestEnd({ outcome: { kind: 'voicemail', messageLeft: true }, goodbye: voicemailMessage(userdata) });
+      requestEnd({ outcome: { kind: 'voicemail', messageLeft: true }, goodbye: voicemailMessage(userdata, config.business.lines) });
     } else {
       requestEnd({ outcome: { kind: 'voicemail', messageLeft: false } });
     }

@@ -5,7 +5,7 @@
  * The record is written last, by callRecord.ts.
  */
 import { log, type voice } from '@livekit/agents';
-import type { CallUserdata } from '../../agents/userdata.js';
+import type { CallUserdata } from '../../tools/callContext.js';
 import { type Providers, closeProviders } from '../session/providers.js';
 import type { CallOutcome } from '../store/index.js';
 import type { CallRecording } from './callRecording.js';

@@ -12,9 +12,9 @@
 import { type VAD, log, voice } from '@livekit/agents';
 import { introAgent } from '../../agents/intro.js';
 import { agentPolicy } from '../../agents/policy.js';
-import { type CallUserdata, newUserdata } from '../../agents/userdata.js';
+import { type CallUserdata, newUserdata } from '../../tools/callContext.js';
 import { bookRules } from '../../tools/appointmentBook.js';
-import type { CallControl, EndCallRequest } from '../../tools/callControl.js';
+import type { CallControl, EndCallRequest } from '../../tools/callContext.js';
 import { type Config, workerId } from '../config.js';
 import type { PriceTable } from '../cost/index.js';
 import { buildVersion } from '../observe/buildVersion.js';
@@ -39,7 +39,6 @@ import { type DialResult, type SipDialer, dial } from './outboundDial.js';
 import { type OutputListener, tapOutput } from './outputTap.js';
 import { type RoomApi, RoomJanitor } from './roomJanitor.js';
 import { describeError } from './sessionGuards.js';
-import { GOODBYES } from './spokenLines.js';
 import { type TransferIo, transferControl } from './transferControl.js';
 import type { TransferAttempt } from './transfer.js';
 import { UsageMeter } from './usageMeter.js';
@@ -155,7 +154,6 @@ async function runCallInContext(setup: CallSetup, deps: CallDeps, io: CallIo): P
   const recordingControl = recording.control(() => note('system', "recording stopped at the caller's request"));
 
   const control: CallControl = {
-    callId: setup.callId,
     endCall: (r: EndCallRequest) => requestEnd({ outcome: r.outcome, goodbye: r.goodbye, after: r.after }),
     ...(transfers.control ? { transfer: transfers.control } : {}),
     ...(phone && (io.onDtmf || io.publishDtmf) ? { keypad: keypad.control } : {}),
@@ -187,7 +185,7 @@ async function runCallInContext(setup: CallSetup, deps: CallDeps, io: CallIo): P
     latency.attach(session);
     observer.attach(session, providers, latency);
     usage.attach(session);
-    wirePolicies(session, { config, end: requestEnd, timers, hold: policyHold, stt: providers.stt });
+    wirePolicies(session, { config, lines: config.business.lines, end: requestEnd, timers, hold: policyHold, stt: providers.stt });
     session.on(voice.AgentSessionEventTypes.Close, (ev) => {
       sessionClosed = true;
       requestEnd({ outcome: ev.error ? { kind: 'error', error: describeError(ev.error) } : { kind: 'hung_up' } });
@@ -207,12 +205,12 @@ async function runCallInContext(setup: CallSetup, deps: CallDeps, io: CallIo): P
       if (!end.reason && line.open && !desk.inFlight) keypad.press(key);
     });
     io.shutdown?.addEventListener('abort', () =>
-      requestEnd({ outcome: { kind: 'shutdown' }, goodbye: GOODBYES.shutdown, interrupt: true }),
+      requestEnd({ outcome: { kind: 'shutdown' }, goodbye: config.business.lines.goodbyes.shutdown, interrupt: true }),
     );
     if (io.shutdown?.aborted) requestEnd({ outcome: { kind: 'shutdown' } });
     timers.push(
       setTimeout(
-        () => requestEnd({ outcome: { kind: 'max_duration' }, goodbye: GOODBYES.max_duration, interrupt: true }),
+        () => requestEnd({ outcome: { kind: 'max_duration' }, goodbye: config.business.lines.goodbyes.max_duration, interrupt: true }),
         config.MAX_CALL_SECONDS * 1000,
       ),
     );

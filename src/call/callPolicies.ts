@@ -5,12 +5,11 @@
  * `PolicyHold` pauses the silence policy while the caller's silence is expected.
  */
 import { log, type stt as sttNs, voice } from '@livekit/agents';
-import type { CallUserdata } from '../../agents/userdata.js';
+import type { CallUserdata } from '../../tools/callContext.js';
 import type { Config } from '../config.js';
 import { RestartableSTT } from '../session/restartableStt.js';
 import type { EndRequest } from './callEnd.js';
 import { describeError, ignoreError } from './sessionGuards.js';
-import { GOODBYES, LLM_RETRY_APOLOGY, REPROMPT } from './spokenLines.js';
 
 /** New STT streams a call gets before an STT that still hears nothing ends it. */
 const MAX_STT_RESTARTS = 2;
@@ -42,6 +41,8 @@ export class PolicyHold {
 
 export interface PolicyDeps {
   config: Pick<Config, 'SILENCE_TIMEOUT_SECONDS'>;
+  /** The business's lines for a stalled call (business.yaml). */
+  lines: Pick<Config['business']['lines'], 'goodbyes' | 'reprompt' | 'llmRetryApology'>;
   end: (r: EndRequest) => void;
   /** The call's timers, cleared when it ends. */
   timers: NodeJS.Timeout[];
@@ -57,7 +58,7 @@ export function wirePolicies(session: voice.AgentSession<CallUserdata>, deps: Po
 }
 
 /** Returns the cancel of the countdown to hanging up, for a hold that starts. */
-function silencePolicy(session: voice.AgentSession<CallUserdata>, { config, end: requestEnd, timers, hold }: PolicyDeps): () => void {
+function silencePolicy(session: voice.AgentSession<CallUserdata>, { config, lines, end: requestEnd, timers, hold }: PolicyDeps): () => void {
   const onHold = () => hold.held;
   // Silence: the framework marks the caller "away" after SILENCE_REPROMPT_SECONDS of mutual
   // silence; we ask once, then give them SILENCE_TIMEOUT_SECONDS more after the question ends.
@@ -71,7 +72,7 @@ function silencePolicy(session: voice.AgentSession<CallUserdata>, { config, end:
     if (ev.newState !== 'away' || onHold()) return;
     let reprompt: voice.SpeechHandle;
     try {
-      reprompt = session.say(REPROMPT);
+      reprompt = session.say(lines.reprompt);
     } catch {
       // The session is closing (the call is ending): there is nobody left to ask. Thrown from an
       // event handler, this would take down every call in the process.
@@ -82,7 +83,7 @@ function silencePolicy(session: voice.AgentSession<CallUserdata>, { config, end:
       cancelSilence();
       silenceTimer = setTimeout(
         () => {
-          if (!onHold()) requestEnd({ outcome: { kind: 'silence_timeout' }, goodbye: GOODBYES.silence_timeout });
+          if (!onHold()) requestEnd({ outcome: { kind: 'silence_timeout' }, goodbye: lines.goodbyes.silence_timeout });
         },
         config.SILENCE_TIMEOUT_SECONDS * 1000,
       );
@@ -95,7 +96,7 @@ function silencePolicy(session: voice.AgentSession<CallUserdata>, { config, end:
   return cancelSilence;
 }
 
-function failurePolicy(session: voice.AgentSession<CallUserdata>, { end: requestEnd, timers, stt }: PolicyDeps): void {
+function failurePolicy(session: voice.AgentSession<CallUserdata>, { lines, end: requestEnd, timers, stt }: PolicyDeps): void {
   // Provider failures: an LLM failure gets one apology and a chance to repeat; a failure on the
   // next caller turn too ends the call politely. Failures are counted per caller turn, because
   // one turn can fail twice (the preemptive request, then the committed one). A TTS failure leaves
@@ -108,7 +109,7 @@ function failurePolicy(session: voice.AgentSession<CallUserdata>, { end: request
     if (ev.isFinal && ev.transcript.trim()) callerTurns++;
   });
   // Lines the lifecycle says itself are not evidence that the model works again.
-  const ownLines = new Set<string>([LLM_RETRY_APOLOGY, REPROMPT]);
+  const ownLines = new Set<string>([lines.llmRetryApology, lines.reprompt]);
   session.on(voice.AgentSessionEventTypes.ConversationItemAdded, (ev) => {
     if (ev.item.type === 'message' && ev.item.role === 'assistant') {
       agentMessages++;
@@ -124,7 +125,7 @@ function failurePolicy(session: voice.AgentSession<CallUserdata>, { end: request
   let sttFailures = 0;
   const sttFailed = (why: string) => {
     if (sttFailures >= MAX_STT_RESTARTS) {
-      requestEnd({ outcome: { kind: 'error', error: `stt_error: ${why}` }, goodbye: GOODBYES.error });
+      requestEnd({ outcome: { kind: 'error', error: `stt_error: ${why}` }, goodbye: lines.goodbyes.error });
       return;
     }
     sttFailures++;
@@ -150,7 +151,7 @@ function failurePolicy(session: voice.AgentSession<CallUserdata>, { end: request
     failedTurn = callerTurns;
     failedTurnsInARow++;
     if (failedTurnsInARow >= 2) {
-      requestEnd({ outcome: { kind: 'error', error: message }, goodbye: GOODBYES.error });
+      requestEnd({ outcome: { kind: 'error', error: message }, goodbye: lines.goodbyes.error });
       return;
     }
     // Speaking now would be cut off by the turn the framework is still committing; wait until
@@ -158,7 +159,7 @@ function failurePolicy(session: voice.AgentSession<CallUserdata>, { end: request
     const saidBefore = agentMessages;
     whenIdle(session, timers, () => {
       // The poll can outlive the call (its timers were cleared before it pushed the next one).
-      if (agentMessages === saidBefore) ignoreError(() => session.say(LLM_RETRY_APOLOGY));
+      if (agentMessages === saidBefore) ignoreError(() => session.say(lines.llmRetryApology));
     });
   });
 }

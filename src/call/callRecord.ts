@@ -6,7 +6,7 @@
 import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { log } from '@livekit/agents';
-import type { CallUserdata } from '../../agents/userdata.js';
+import type { CallUserdata } from '../../tools/callContext.js';
 import type { Config } from '../config.js';
 import { DEFAULT_PRICES, type PriceTable, callCost } from '../cost/index.js';
 import type { CallOutcome, CallRecord, Store } from '../store/index.js';

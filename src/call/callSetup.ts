@@ -5,7 +5,7 @@
  * here, once, keeps them from drifting apart: an outbound call always listens for a machine and
  * is dialled by the same `dialRequest`, whoever placed it.
  */
-import type { OutboundContact } from '../../agents/userdata.js';
+import type { OutboundContact } from '../../tools/callContext.js';
 import type { ChannelProfile } from '../session/providers.js';
 import type { Direction } from '../store/index.js';
 import type { OutboundJob } from './jobMetadata.js';

@@ -11,7 +11,7 @@
  *
  * Pure logic on timers: no LiveKit, no session, so it is tested on its own.
  */
-import { isDtmfKey } from '../../tools/dtmf.js';
+import { isDtmfKey } from '../telephony/dtmfKeys.js';
 
 export interface CollectOptions {
   /** Stop after this many digits (the terminator is not counted). */

@@ -4,15 +4,12 @@
  * ends with a recorded error naming the field, not a crash halfway through a call.
  */
 import { z } from 'zod';
+import { OutboundContact } from '../../tools/callContext.js';
 
 export const OutboundJob = z.object({
   kind: z.literal('outbound'),
   phoneNumber: z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be E.164, e.g. +15551234567'),
-  contact: z.object({
-    name: z.string().min(1),
-    appointmentId: z.string().min(1).optional(),
-    fields: z.record(z.string()).default({}),
-  }),
+  contact: OutboundContact,
   campaignId: z.string().min(1).optional(),
   contactId: z.string().min(1).optional(),
   attempt: z.number().int().positive().default(1),

@@ -5,9 +5,9 @@
  * the `KeypadControl` the tools see.
  */
 import { delay, log, type voice } from '@livekit/agents';
-import type { CallUserdata } from '../../agents/userdata.js';
-import type { CollectDigitsRequest, KeypadControl } from '../../tools/callControl.js';
-import { dtmfCode, keypadLine, parseDtmfSequence } from '../../tools/dtmf.js';
+import type { CallUserdata } from '../../tools/callContext.js';
+import type { CollectDigitsRequest, KeypadControl } from '../../tools/callContext.js';
+import { dtmfCode, keypadLine, parseDtmfSequence } from '../telephony/dtmfKeys.js';
 import { Keypad } from './dtmf.js';
 import { ignoreError } from './sessionGuards.js';
 

@@ -12,7 +12,7 @@ import { deskAgent } from '../../agents/desk.js';
 import { CLINIC_POLICY } from '../../agents/policy.js';
 import type { AgentDeps } from '../../agents/deps.js';
 import { introAgent } from '../../agents/intro.js';
-import { newUserdata } from '../../agents/userdata.js';
+import { newUserdata } from '../../tools/callContext.js';
 import { DEFAULT_RULES } from '../../tools/appointmentBook.js';
 import type { AppointmentStore, Direction, MessageStore } from '../store/index.js';
 
@@ -37,7 +37,7 @@ export function promptVersions(direction: Direction, outboundWithContact = direc
   });
   // Building an agent only assembles its instructions and tool schemas; none of these is called.
   const deps: AgentDeps = {
-    control: { callId: 'prompt-version', endCall: () => undefined },
+    control: { endCall: () => undefined },
     appointments: {} as AppointmentStore,
     messages: {} as MessageStore,
     policy: CLINIC_POLICY,

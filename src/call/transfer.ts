@@ -12,9 +12,9 @@
  * ends a call itself. It never throws to its caller either: every failure becomes a result.
  */
 import { IdleTimeoutError, type llm, log, waitUntilTimeout } from '@livekit/agents';
-import type { TransferMode, TransferRequest, TransferResult } from '../../tools/callControl.js';
+import type { TransferMode, TransferRequest, TransferResult } from '../../tools/callContext.js';
 import { inSpan } from '../observe/tracing.js';
-import { type TransferAllowList, transferNumber, transferUri } from '../../tools/transfer.js';
+import { type TransferAllowList, transferNumber, transferUri } from './transferAllowList.js';
 import { type DialPolicy, checkDialable, dialledNumberOf } from '../telephony/dialPolicy.js';
 
 /** One transfer attempt, as the call record keeps it. */

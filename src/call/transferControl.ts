@@ -4,9 +4,9 @@
  * policy waits), and a transfer that connected, or a caller who left meanwhile, ends the call.
  */
 import type { voice } from '@livekit/agents';
-import type { CallUserdata } from '../../agents/userdata.js';
-import type { TransferControl, TransferRequest, TransferResult } from '../../tools/callControl.js';
-import { TransferAllowList } from '../../tools/transfer.js';
+import type { CallUserdata } from '../../tools/callContext.js';
+import type { TransferControl, TransferRequest, TransferResult } from '../../tools/callContext.js';
+import { TransferAllowList } from './transferAllowList.js';
 import type { Config } from '../config.js';
 import { type EndRequest, GOODBYE_TIMEOUT_MS } from './callEnd.js';
 import { withTimeout } from './sessionGuards.js';

@@ -8,7 +8,7 @@
  */
 import { type VAD, voice } from '@livekit/agents';
 import * as silero from '@livekit/agents-plugin-silero';
-import type { CallUserdata } from '../../agents/userdata.js';
+import type { CallUserdata } from '../../tools/callContext.js';
 import type { Config } from '../config.js';
 import { type ChannelProfile, PROFILE_RATES, type Providers } from './providers.js';
 import { SileroBatchSession } from './sileroBatch.js';

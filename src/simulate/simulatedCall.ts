@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { type VAD, voice } from '@livekit/agents';
-import type { CallUserdata } from '../../agents/userdata.js';
+import type { CallUserdata } from '../../tools/callContext.js';
 import { type CallResult, runCall } from '../call/callLifecycle.js';
 import type { WarmTransferRequest } from '../call/transfer.js';
 import type { Config } from '../config.js';
@@ -18,7 +18,7 @@ import type { Reply } from '../sandbox/openaiEmulator.js';
 import type { SimLiveKit, SimSandbox } from '../sandbox/sandbox.js';
 import { PROFILE_RATES } from '../session/providers.js';
 import type { AppointmentStore, CallRecord, Store } from '../store/index.js';
-import { transferUri } from '../../tools/transfer.js';
+import { transferUri } from '../call/transferAllowList.js';
 import type { TelephonyRate } from '../telephony/rates.js';
 import { EmulatedCaller } from './caller.js';
 import type { CallerVoice } from './callerVoice.js';

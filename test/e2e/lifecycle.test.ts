@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { GOODBYES } from '../../src/call/spokenLines.js';
+import { shippedBusiness } from '../../src/config.js';
 import { ORPHAN_REASON } from '../../src/call/orphanSweep.js';
 import type { BaresipPhone } from '../../src/stack/baresipPhone.js';
 import type { LiveStack } from '../../src/stack/stack.js';
@@ -159,7 +159,7 @@ describe('how calls end on the real stack', () => {
       worker.signal('SIGTERM');
       // The drain (DRAIN_SECONDS=3) lets the calls go on; then each is ended with a goodbye.
       const closed = await Promise.all(phones.map((p, i) => p.waitForEvent('CALL_CLOSED', 40_000, calls[i]!.established.at)));
-      const bye = await agentSaid(stack, GOODBYES.shutdown, 1000, termAt);
+      const bye = await agentSaid(stack, shippedBusiness().business.lines.goodbyes.shutdown, 1000, termAt);
       for (const [i, p] of phones.entries()) {
         const intoCall = termAt - calls[i]!.established.at;
         const heard = heardGoodbyeAfter(p, intoCall, bye.audioMs - 400);
@@ -187,7 +187,7 @@ describe('how calls end on the real stack', () => {
       worker.signal('SIGKILL');
       await worker.exited;
       const closed = await phone.waitForEvent('CALL_CLOSED', 30_000, established.at);
-      const bye = await agentSaid(stack, GOODBYES.shutdown, 1000, killAt);
+      const bye = await agentSaid(stack, shippedBusiness().business.lines.goodbyes.shutdown, 1000, killAt);
       const heard = heardGoodbyeAfter(phone, killAt - established.at, bye.audioMs - 400);
       process.stderr.write(`e2e figure: SIGKILL of the worker, the call host hung up ${closed.at - killAt} ms later after ${Math.round(heard.heardMs)} ms of goodbye\n`);
       await roomsGone(stack);

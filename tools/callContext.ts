@@ -1,13 +1,77 @@
 /**
- * What tools may ask of the call they run in. The call lifecycle implements this interface; tools
- * only know the interface, so the flow of imports stays one-way (lifecycle → agents → tools).
+ * What a tool knows of the call it runs in: the call's userdata, and the port it asks the call
+ * through. The bottom of the agents' floor: tools, agents and the call lifecycle all import it,
+ * and it imports none of them, so the flow of imports stays one-way (lifecycle → agents → tools).
  *
- * The call-control parts (transfer, keypad, hold filler) are optional: a call that cannot do them
+ * The userdata (`CallUserdata`) is the one typed object both agents read and write
+ * (`session.userData`). Plain data only: it is stored as the call record's final userdata, so
+ * services (store, clock, call control) are passed to the agent factories instead of living there.
+ *
+ * The port (`CallControl`) is implemented by the call lifecycle; tools only know the interface.
+ * Its call-control parts (transfer, keypad, hold filler) are optional: a call that cannot do them
  * (a browser session has no SIP leg to transfer or send tones on) leaves them out, and the agents
  * then do not offer the tools at all, so the model is never tempted to promise what cannot happen.
  */
 import type { llm, voice } from '@livekit/agents';
+import { z } from 'zod';
 import type { CallOutcome } from '../src/store/types.js';
+
+/**
+ * Who an outbound call is for. One schema for the job metadata that carries it (src/call/jobMetadata.ts
+ * validates dispatches with it) and the userdata the agents read it from.
+ */
+export const OutboundContact = z.object({
+  /** The person we meant to reach. */
+  name: z.string().min(1),
+  /** Appointment this call is about, if any. */
+  appointmentId: z.string().min(1).optional(),
+  /** Extra CSV columns, passed through untouched. */
+  fields: z.record(z.string()).default({}),
+});
+export type OutboundContact = z.infer<typeof OutboundContact>;
+
+export interface CallUserdata {
+  callId: string;
+  direction: 'inbound' | 'outbound' | 'browser';
+  /** E.164 of the far end, when the call came over the phone. */
+  callerNumber: string | null;
+  businessName: string;
+  timezone: string;
+
+  /** What the intro agent learned. */
+  callerName?: string;
+  reason?: string;
+
+  /** Outbound only: who we are calling, and whether they confirmed it is them. */
+  contact?: OutboundContact;
+  identityConfirmed: boolean;
+
+  /** The appointment the conversation is about, once known. */
+  appointment?: { id: string; start: string; status: string };
+  /** Set while the call is being recorded: what the greeting discloses, and whether the caller stopped it. */
+  recording?: { disclosure: string; state: 'on' | 'stopped'; stoppedAt?: string };
+  /** The caller gave the second factor (IDENTITY_CHECK) for the appointments on their number. */
+  identityVerified?: boolean;
+  /** The caller described an emergency; nothing is booked after this. */
+  emergency?: { what: string; at: string };
+  /** A booking read back to the caller, waiting for their yes (book_appointment's first call). */
+  pendingBooking?: { start: string; name: string; callerTurns: number; dateOfBirth?: string };
+  /** Messages and callbacks taken on this call (also in the store): the end-of-call webhook carries them. */
+  messages?: { id: string; text: string; callback: 'none' | 'pending'; callbackNumber: string | null }[];
+  /** Short structured result for the call record (outbound work: confirmed, rescheduled, …). */
+  result?: Record<string, unknown>;
+}
+
+export function newUserdata(init: Pick<CallUserdata, 'callId' | 'direction' | 'callerNumber' | 'businessName' | 'timezone'> & {
+  contact?: OutboundContact;
+}): CallUserdata {
+  return { ...init, identityConfirmed: false };
+}
+
+/** What a tool's `execute` receives on a call: `ctx.userData` is this call's `CallUserdata`. */
+export type CallToolOptions = llm.ToolOptions<CallUserdata>;
+
+// The port: what tools may ask of the call they run in.
 
 export interface EndCallRequest {
   outcome: Extract<CallOutcome, { kind: 'completed' }> | Extract<CallOutcome, { kind: 'voicemail' }>;
@@ -89,8 +153,6 @@ export interface HoldFiller {
 export interface CallControl {
   /** Ends the call: the goodbye plays out, then the room is deleted (once). */
   endCall(request: EndCallRequest): void;
-  /** Records a tool call for the call record (the lifecycle also sees framework events). */
-  readonly callId: string;
   /** Present on phone calls with at least one allowed destination. */
   readonly transfer?: TransferControl;
   /** Present on phone calls. */
