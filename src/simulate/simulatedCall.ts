@@ -17,7 +17,7 @@ import { livekitRoomApi } from '../livekit/roomApi.js';
 import type { Reply } from '../sandbox/openaiEmulator.js';
 import type { SimLiveKit, SimSandbox } from '../sandbox/sandbox.js';
 import { PROFILE_RATES } from '../session/providers.js';
-import type { AppointmentStore, CallRecord, Store } from '../store/index.js';
+import type { CallRecord, Store } from '../store/index.js';
 import { transferUri } from '../../tools/transfer.js';
 import type { TelephonyRate } from '../telephony/rates.js';
 import { EmulatedCaller } from './caller.js';
@@ -25,7 +25,7 @@ import type { CallerVoice } from './callerVoice.js';
 import { PacedAudioOutput, PushAudioInput } from './localAudio.js';
 import { modelScript } from './modelScript.js';
 import type { ModelReply, Scenario } from './scenario.js';
-import { FAULT_NOTES, applyProviderFault, faultableStore } from './faults.js';
+import { FAULT_NOTES, callFaults } from './faults.js';
 import { checkSafeguards, clinicSettings } from './safeguardChecks.js';
 import type { Fault } from './scenario.js';
 
@@ -187,8 +187,7 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
       attributes: profile === 'phone' ? { 'sip.phoneNumber': scenario.caller, 'sip.callStatus': 'active' } : {},
     });
   }
-  const faults = faultableStore(env.store);
-  const slow = slowableStore(faults.store);
+  const faults = callFaults(env.store, emulators, key);
   const seeded: string[] = [];
   for (const s of scenario.seed) {
     const booked = await env.store.appointments.book({ name: s.name, phone: s.phone, start: s.start, durationMin: 30, reason: null, callId: null });
@@ -290,7 +289,7 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
     },
     {
       config,
-      store: slow.store,
+      store: faults.store,
       vad: env.vad,
       roomApi: livekitRoomApi(sandbox.livekit.env()),
       now: clockFrom(scenario.now),
@@ -355,9 +354,7 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
     const applyFaults = () => {
       for (const fault of pending) {
         emit({ type: 'note', text: FAULT_NOTES[fault], at: Date.now() });
-        if (fault === 'store') faults.fail();
-        else if (emulators) applyProviderFault(emulators, key, fault);
-        else throw new Error(`the ${fault} fault needs the provider emulators; a live run cannot fail a real provider on cue`);
+        faults.inject(fault);
       }
       pending = [];
     };
@@ -412,7 +409,7 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
         pending.push(step.fault);
       } else if ('slowStore' in step) {
         emit({ type: 'note', text: `the appointment store slows to ${step.slowStore} ms a call`, at: Date.now() });
-        slow.delay(step.slowStore);
+        faults.slowStore(step.slowStore);
       } else {
         // The agent may still be in a tool waiting for these keys (it asked, then went quiet).
         await agentDone(s, output, running, { quietIsEnough: true });
@@ -735,22 +732,6 @@ async function dialOnlyWarmTransfer(req: WarmTransferRequest, call: WarmTransfer
     await livekitRoomApi(call.config).deleteRoom(side).catch(() => undefined);
   }
   throw new Error('the person answered, but a simulated call has no room to brief them in');
-}
-
-/** An appointment store that can be made slow from one moment on, as a loaded database would be. */
-function slowableStore(inner: Store): { store: Store; delay: (ms: number) => void } {
-  let delayMs = 0;
-  const appointments = new Proxy(inner.appointments, {
-    get(target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver) as unknown;
-      if (typeof value !== 'function') return value;
-      return async (...args: unknown[]) => {
-        if (delayMs > 0) await sleep(delayMs);
-        return (value as (...a: unknown[]) => unknown).apply(target, args);
-      };
-    },
-  }) as AppointmentStore;
-  return { store: { ...inner, calls: inner.calls, appointments, close: () => inner.close() }, delay: (ms) => (delayMs = ms) };
 }
 
 /**
