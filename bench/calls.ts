@@ -31,6 +31,7 @@ import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { delay } from '@livekit/agents';
 import { dispose } from '@livekit/rtc-node';
 import { Job, Room } from '@livekit/protocol';
 import { type Host, HostPool, type Slot } from '../src/host/hostPool.js';
@@ -214,7 +215,7 @@ async function main(): Promise<void> {
 
   // Other work on the machine skews every figure here: measure how busy it was before we started.
   const idle0 = await machineCpu();
-  await new Promise((r) => setTimeout(r, 1000));
+  await delay(1000);
   const idle1 = await machineCpu();
   const busyBeforePct = idle0 && idle1 ? r1(((idle1.busy - idle0.busy) / Math.max(1, idle1.total - idle0.total)) * 100) : null;
 
@@ -381,7 +382,7 @@ async function main(): Promise<void> {
     for (const call of calls) {
       // Plus a fraction of a 20 ms frame, spread evenly (golden ratio): real callers' packet clocks
       // are not aligned, and an even stagger (200 ms) would tick every caller in the same ms.
-      const delay = CALLS > 1 ? Math.round((call.index * STAGGER_MS) / CALLS + ((call.index * 0.618034) % 1) * 20) : 0;
+      const startInMs = CALLS > 1 ? Math.round((call.index * STAGGER_MS) / CALLS + ((call.index * 0.618034) % 1) * 20) : 0;
       setTimeout(() => {
         if (hardStop.signal.aborted || !call.slot || !call.child || call.error) return;
         call.startAt = Date.now();
@@ -399,7 +400,7 @@ async function main(): Promise<void> {
             call.settle();
           }
         });
-      }, delay);
+      }, startInMs);
     }
   }
   await withTimeout(Promise.all(calls.map((c) => c.settled)), TIMEOUT_MS, hardStop.signal);

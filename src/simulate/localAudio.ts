@@ -6,7 +6,7 @@
  * cleared), so `waitForPlayout()` means what it means on a real call: the caller has heard it.
  * `speed` > 1 plays faster than real time for quick tests; latency figures use speed 1.
  */
-import { Future, stream, voice } from '@livekit/agents';
+import { Future, delay, stream, voice } from '@livekit/agents';
 import { AudioFrame } from '@livekit/rtc-node';
 
 export class PushAudioInput extends voice.AudioInput {
@@ -96,7 +96,7 @@ export class PacedAudioOutput extends voice.AudioOutput {
     this.pending.add(timer);
     // Like a real output, do not accept audio much faster than it can play.
     const ahead = this.playhead - Date.now() - this.queueMs;
-    if (ahead > 0) await Promise.race([sleep(ahead), this.interrupted.await]);
+    if (ahead > 0) await Promise.race([delay(ahead), this.interrupted.await]);
   }
 
   override flush(): void {
@@ -104,7 +104,7 @@ export class PacedAudioOutput extends voice.AudioOutput {
     if (this.pushedMs === 0 || this.flushTask) return;
     const interrupted = this.interrupted;
     this.flushTask = (async () => {
-      await Promise.race([sleep(Math.max(0, this.playhead - Date.now())), interrupted.await]);
+      await Promise.race([delay(Math.max(0, this.playhead - Date.now())), interrupted.await]);
       const wasInterrupted = interrupted.done;
       const playedMs = wasInterrupted
         ? Math.min(this.pushedMs, (Date.now() - this.segmentStartedAt) * this.speed)
@@ -131,8 +131,4 @@ export class PacedAudioOutput extends voice.AudioOutput {
   get playoutEndsAt(): number {
     return Math.max(this.playhead, Date.now());
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

@@ -5,7 +5,7 @@
  * instead, and LiveKit's server API is always the sandbox's emulator.
  */
 import { randomUUID } from 'node:crypto';
-import { type VAD, voice } from '@livekit/agents';
+import { type VAD, delay, voice } from '@livekit/agents';
 import type { CallUserdata } from '../../agents/userdata.js';
 import { type CallResult, runCall } from '../call/callLifecycle.js';
 import type { WarmTransferRequest } from '../call/transfer.js';
@@ -363,17 +363,17 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
       if ('caller' in step) {
         // Whoever answers an outbound call speaks first ("Hello?", or a voicemail greeting).
         if (outbound && index === 0) {
-          if (step.after) await sleep(step.after);
+          if (step.after) await delay(step.after);
         } else if (step.afterKeys !== undefined) {
           // A phone menu answers the keys it hears, whatever the agent is doing.
           await caller.waitForKeys(step.afterKeys, TURN_TIMEOUT_MS);
-          if (step.after) await sleep(step.after);
+          if (step.after) await delay(step.after);
         } else if (step.bargeIn !== undefined) {
           await agentStartsSpeaking(s);
-          await sleep(step.bargeIn);
+          await delay(step.bargeIn);
         } else {
           await agentDone(s, output, running);
-          if (step.after) await sleep(step.after);
+          if (step.after) await delay(step.after);
         }
         if (ended) return;
         applyFaults();
@@ -383,11 +383,11 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
         await caller.say(step.caller);
       } else if ('pause' in step) {
         applyFaults();
-        await sleep(step.pause);
+        await delay(step.pause);
       } else if ('hangup' in step) {
         if (step.midReply) {
           await agentStartsSpeaking(s);
-          await sleep(300);
+          await delay(300);
         } else {
           await agentDone(s, output, running);
         }
@@ -413,7 +413,7 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
       } else {
         // The agent may still be in a tool waiting for these keys (it asked, then went quiet).
         await agentDone(s, output, running, { quietIsEnough: true });
-        if (step.after) await sleep(step.after);
+        if (step.after) await delay(step.after);
         if (ended) return;
         applyFaults();
         if (!keypadListener) throw new Error('this call has no keypad (a browser session?)');
@@ -691,10 +691,6 @@ function substitute<T>(value: T, vars: Record<string, string>): T {
 function clockFrom(iso: string): () => Date {
   const offset = new Date(iso).getTime() - Date.now();
   return () => new Date(Date.now() + offset);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 /** The emulator's answer for each transfer destination (and, for warm transfers, for the dial). */
