@@ -37,11 +37,10 @@ import { Job, Room } from '@livekit/protocol';
 import { type Host, HostPool, type Slot } from '../src/host/hostPool.js';
 import { type TurnLatency, percentile } from '../src/call/latency.js';
 import { loadConfig, readEnv, storeTarget } from '../src/config.js';
-import type { Reply } from '../src/sandbox/openaiEmulator.js';
 import { DEFAULT_LATENCIES, Sandbox } from '../src/sandbox/sandbox.js';
 import { speechDurationMs } from '../src/sandbox/speechSignal.js';
-import { type ModelScript, modelScript } from '../src/simulate/modelScript.js';
-import { type ModelReply, type Scenario, loadScenario } from '../src/simulate/scenario.js';
+import { type ModelScript, modelScript, scriptedReply } from '../src/simulate/modelScript.js';
+import { type Scenario, loadScenario } from '../src/simulate/scenario.js';
 import { openStore } from '../src/store/index.js';
 import type { ChildCallResult, ChildInit, ChildTotals, FromChild, SandboxOp, ToChild } from './callProtocol.js';
 
@@ -95,12 +94,6 @@ const pct = (xs: number[]) => ({ p50: percentile(xs, 50), p95: percentile(xs, 95
 const pctMax = (xs: number[]) => ({ ...pct(xs), max: xs.length ? Math.max(...xs) : null });
 const round = <T extends Record<string, number | null>>(o: T): T =>
   Object.fromEntries(Object.entries(o).map(([k, v]) => [k, v === null ? null : r1(v)])) as T;
-
-function toReply(r: ModelReply): Reply {
-  if ('say' in r) return { text: r.say };
-  if ('call' in r) return { toolCalls: [{ name: r.call, arguments: r.args }] };
-  return { error: { status: r.fail, message: r.message } };
-}
 
 /** A /proc/<pid>/<file> field in kB, as bytes; null when unreadable. */
 async function procKb(pid: number, file: string, field: string): Promise<number | null> {
@@ -210,7 +203,7 @@ async function main(): Promise<void> {
   const hardStop = new AbortController();
   const hardTimer = setTimeout(() => hardStop.abort(), TIMEOUT_MS);
   const scenario: Scenario = loadScenario(SCENARIO_FILE);
-  const replies = scenario.steps.flatMap((s) => ('model' in s ? s.model : [])).map(toReply);
+  const replies = scenario.steps.flatMap((s) => ('model' in s ? s.model : [])).map(scriptedReply);
   const callerTexts = scenario.steps.flatMap((s) => ('caller' in s ? [s.caller] : []));
 
   // Other work on the machine skews every figure here: measure how busy it was before we started.

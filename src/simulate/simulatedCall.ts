@@ -14,7 +14,6 @@ import type { PriceTable } from '../cost/index.js';
 import { SipClient } from 'livekit-server-sdk';
 import { dialRequest } from '../call/outboundDial.js';
 import { livekitRoomApi } from '../livekit/roomApi.js';
-import type { Reply } from '../sandbox/openaiEmulator.js';
 import type { SimLiveKit, SimSandbox } from '../sandbox/sandbox.js';
 import { PROFILE_RATES } from '../session/providers.js';
 import type { CallRecord, Store } from '../store/index.js';
@@ -23,8 +22,8 @@ import type { TelephonyRate } from '../telephony/rates.js';
 import { EmulatedCaller } from './caller.js';
 import type { CallerVoice } from './callerVoice.js';
 import { PacedAudioOutput, PushAudioInput } from './localAudio.js';
-import { modelScript } from './modelScript.js';
-import type { ModelReply, Scenario } from './scenario.js';
+import { modelScript, scriptedReply } from './modelScript.js';
+import type { Scenario } from './scenario.js';
 import { FAULT_NOTES, callFaults } from './faults.js';
 import { checkSafeguards, clinicSettings } from './safeguardChecks.js';
 import type { Fault } from './scenario.js';
@@ -123,12 +122,6 @@ export interface SimulationReport {
 const TURN_TIMEOUT_MS = 30_000;
 const SETTLE_MS = 400;
 
-function toReply(r: ModelReply): Reply {
-  if ('say' in r) return { text: r.say };
-  if ('call' in r) return { toolCalls: [{ name: r.call, arguments: r.args }] };
-  return { error: { status: r.fail, message: r.message } };
-}
-
 /** The provider emulators a call drives (null when its providers are real). */
 function emulatorsOf(env: SimulationEnv): SimSandbox | null {
   if (env.live) return null;
@@ -211,7 +204,7 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
   }
   // `$appointment` in a script stands for the contact's appointment, whose id exists only now.
   const vars: Record<string, string> = { $appointment: contact?.appointmentId ?? '', ...Object.fromEntries(seeded.map((id, i) => [`$seed${i}`, id])) };
-  const replies = substitute(scenario.steps.flatMap((s) => ('model' in s ? s.model : [])), vars).map(toReply);
+  const replies = substitute(scenario.steps.flatMap((s) => ('model' in s ? s.model : [])), vars).map(scriptedReply);
   const script = modelScript(replies, { amdLabel: scenario.answer === 'voicemail' ? 'machine-vm' : 'human' });
   const running = new RunningTools();
   emulators?.openai.setBrain(key, async (req) => {
