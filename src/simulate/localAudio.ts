@@ -9,18 +9,27 @@
 import { Future, delay, stream, voice } from '@livekit/agents';
 import { AudioFrame } from '@livekit/rtc-node';
 
+/**
+ * The caller's audio into the session, with the framework's mute honoured as the room input
+ * honours it: while the session has input audio disabled, frames are dropped, not queued.
+ */
 export class PushAudioInput extends voice.AudioInput {
   private readonly channel = stream.createStreamChannel<AudioFrame>();
   private closed = false;
+  private attached = true;
 
   constructor(readonly sampleRate: number) {
     super();
     this.multiStream.addInputStream(this.channel.stream());
   }
 
+  override setAttached(attached: boolean): void {
+    this.attached = attached;
+  }
+
   /** Sends one frame of mono PCM. The samples are copied: an AudioFrame over a view sends the wrong data. */
   push(pcm: Int16Array): void {
-    if (this.closed) return;
+    if (this.closed || !this.attached) return;
     const copy = new Int16Array(pcm);
     void this.channel.write(new AudioFrame(copy, this.sampleRate, 1, copy.length)).catch(() => undefined);
   }
