@@ -37,6 +37,7 @@ import { Job, Room } from '@livekit/protocol';
 import { type Host, HostPool, type Slot } from '../src/host/hostPool.js';
 import { type TurnLatency, percentile } from '../src/call/latency.js';
 import { type Config, loadConfig, readEnv, storeTarget } from '../src/config.js';
+import type { Reply } from '../src/sandbox/openaiEmulator.js';
 import { DEFAULT_LATENCIES, Sandbox } from '../src/sandbox/sandbox.js';
 import { speechDurationMs } from '../src/sandbox/speechSignal.js';
 import { type ModelScript, modelScript, scriptedReply } from '../src/simulate/modelScript.js';
@@ -270,35 +271,7 @@ async function startBench(scenario: Scenario): Promise<Bench> {
   const byRoom = new Map<string, Call>();
   const children: Child[] = [];
 
-  const onSandboxOp = (m: SandboxOp) => {
-    switch (m.op) {
-      case 'livekit.joinParticipant': {
-        const [room, init] = m.args;
-        sandbox.livekit.joinParticipant(room, init);
-        const call = calls.find((c) => room.endsWith(c.callId));
-        if (call) byRoom.set(room, call);
-        return;
-      }
-      case 'livekit.setOutcome':
-        (sandbox.livekit.setOutcome as (n: string, o: unknown) => void)(m.args[0], m.args[1]);
-        return;
-      case 'openai.setBrain': {
-        // The brain the child built cannot cross IPC: build the same script here, for this call.
-        const script = modelScript(replies);
-        scripts.set(m.args[0], script);
-        sandbox.openai.setBrain(m.args[0], script.brain);
-        return;
-      }
-      case 'openai.removeBrain':
-        sandbox.openai.removeBrain(m.args[0]);
-        return;
-      case 'deepgram.expect': {
-        const [key, ...texts] = m.args;
-        sandbox.deepgram.expect(key, ...texts);
-        return;
-      }
-    }
-  };
+  const onSandboxOp = sandboxOps(sandbox, calls, byRoom, scripts, replies);
   const pool = new HostPool({
     agentModule: join(here, 'callAgent.js'),
     callsPerHost: PER_PROCESS,
@@ -368,6 +341,42 @@ async function startBench(scenario: Scenario): Promise<Bench> {
     calls.push({ callId, index: calls.length, room: `sim-${callId}`, settled, settle });
   }
   return { sandbox, config, dir, pool, calls, children, scripts, childOf, offDeleted };
+}
+
+/**
+ * What a call forwards from its host (SimSandbox over IPC), done on this process's sandbox. Each
+ * room is tied to its call when the call joins it, so room deletions reach the right host.
+ */
+function sandboxOps(sandbox: Sandbox, calls: Call[], byRoom: Map<string, Call>, scripts: Map<string, ModelScript>, replies: Reply[]): (m: SandboxOp) => void {
+  return (m) => {
+    switch (m.op) {
+      case 'livekit.joinParticipant': {
+        const [room, init] = m.args;
+        sandbox.livekit.joinParticipant(room, init);
+        const call = calls.find((c) => room.endsWith(c.callId));
+        if (call) byRoom.set(room, call);
+        return;
+      }
+      case 'livekit.setOutcome':
+        (sandbox.livekit.setOutcome as (n: string, o: unknown) => void)(m.args[0], m.args[1]);
+        return;
+      case 'openai.setBrain': {
+        // The brain the child built cannot cross IPC: build the same script here, for this call.
+        const script = modelScript(replies);
+        scripts.set(m.args[0], script);
+        sandbox.openai.setBrain(m.args[0], script.brain);
+        return;
+      }
+      case 'openai.removeBrain':
+        sandbox.openai.removeBrain(m.args[0]);
+        return;
+      case 'deepgram.expect': {
+        const [key, ...texts] = m.args;
+        sandbox.deepgram.expect(key, ...texts);
+        return;
+      }
+    }
+  };
 }
 
 /**
