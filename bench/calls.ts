@@ -31,16 +31,17 @@ import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { delay } from '@livekit/agents';
 import { dispose } from '@livekit/rtc-node';
 import { Job, Room } from '@livekit/protocol';
 import { type Host, HostPool, type Slot } from '../src/host/hostPool.js';
 import { type TurnLatency, percentile } from '../src/call/latency.js';
-import { loadConfig, readEnv, storeTarget } from '../src/config.js';
+import { type Config, loadConfig, readEnv, storeTarget } from '../src/config.js';
 import type { Reply } from '../src/sandbox/openaiEmulator.js';
 import { DEFAULT_LATENCIES, Sandbox } from '../src/sandbox/sandbox.js';
 import { speechDurationMs } from '../src/sandbox/speechSignal.js';
-import { type ModelScript, modelScript } from '../src/simulate/modelScript.js';
-import { type ModelReply, type Scenario, loadScenario } from '../src/simulate/scenario.js';
+import { type ModelScript, modelScript, scriptedReply } from '../src/simulate/modelScript.js';
+import { type Scenario, loadScenario } from '../src/simulate/scenario.js';
 import { openStore } from '../src/store/index.js';
 import type { ChildCallResult, ChildInit, ChildTotals, FromChild, SandboxOp, ToChild } from './callProtocol.js';
 
@@ -94,12 +95,6 @@ const pct = (xs: number[]) => ({ p50: percentile(xs, 50), p95: percentile(xs, 95
 const pctMax = (xs: number[]) => ({ ...pct(xs), max: xs.length ? Math.max(...xs) : null });
 const round = <T extends Record<string, number | null>>(o: T): T =>
   Object.fromEntries(Object.entries(o).map(([k, v]) => [k, v === null ? null : r1(v)])) as T;
-
-function toReply(r: ModelReply): Reply {
-  if ('say' in r) return { text: r.say };
-  if ('call' in r) return { toolCalls: [{ name: r.call, arguments: r.args }] };
-  return { error: { status: r.fail, message: r.message } };
-}
 
 /** A /proc/<pid>/<file> field in kB, as bytes; null when unreadable. */
 async function procKb(pid: number, file: string, field: string): Promise<number | null> {
@@ -209,15 +204,61 @@ async function main(): Promise<void> {
   const hardStop = new AbortController();
   const hardTimer = setTimeout(() => hardStop.abort(), TIMEOUT_MS);
   const scenario: Scenario = loadScenario(SCENARIO_FILE);
-  const replies = scenario.steps.flatMap((s) => ('model' in s ? s.model : [])).map(toReply);
-  const callerTexts = scenario.steps.flatMap((s) => ('caller' in s ? [s.caller] : []));
+  const busyBeforePct = await machineBusyBefore();
+  const bench = await startBench(scenario);
+  const prewarmWallMs = await prewarmHosts(bench, hardStop.signal);
+  const window = await runCalls(bench, hardStop.signal);
+  await closeHosts(bench, window.timedOut);
+  clearTimeout(hardTimer);
 
-  // Other work on the machine skews every figure here: measure how busy it was before we started.
+  const model = overheadModelOf(bench);
+  const rows = turnRows(bench, model);
+  const outcomes = callOutcomes(bench);
+  const resources = resourceFigures(bench, window, busyBeforePct);
+  const report = reportOf({ bench, scenario, window, prewarmWallMs, model, rows, outcomes, resources });
+
+  bench.offDeleted();
+  await bench.sandbox.close();
+  rmSync(bench.dir, { recursive: true, force: true });
+
+  if (json) {
+    console.log(JSON.stringify(report));
+  } else {
+    printTable(report, rows);
+  }
+  await dispose();
+  process.exit(0);
+}
+
+/** The sandbox, the worker's executor wired to it, and what the benchmark has seen of its calls and processes. */
+interface Bench {
+  sandbox: Sandbox;
+  config: Config;
+  /** The scratch directory (the shared SQLite store), removed at the end. */
+  dir: string;
+  pool: HostPool;
+  calls: Call[];
+  children: Child[];
+  /** Each call's model script, kept in this process (a brain cannot cross IPC), by the call's key. */
+  scripts: Map<string, ModelScript>;
+  childOf: (host: Host) => Child;
+  offDeleted: () => void;
+}
+
+/** Other work on the machine skews every figure here: how busy it was in the second before we started. */
+async function machineBusyBefore(): Promise<number | null> {
   const idle0 = await machineCpu();
-  await new Promise((r) => setTimeout(r, 1000));
+  await delay(1000);
   const idle1 = await machineCpu();
-  const busyBeforePct = idle0 && idle1 ? r1(((idle1.busy - idle0.busy) / Math.max(1, idle1.total - idle0.total)) * 100) : null;
+  return idle0 && idle1 ? r1(((idle1.busy - idle0.busy) / Math.max(1, idle1.total - idle0.total)) * 100) : null;
+}
 
+/**
+ * The outside world (one sandbox, one store) and the worker's executor, each host answered over
+ * its IPC channel: the sandbox operations its calls forward, their results, its totals.
+ */
+async function startBench(scenario: Scenario): Promise<Bench> {
+  const replies = scenario.steps.flatMap((s) => ('model' in s ? s.model : [])).map(scriptedReply);
   const sandbox = await Sandbox.start({ latencies: DEFAULT_LATENCIES, msPerChar: MS_PER_CHAR });
   const dir = mkdtempSync(join(tmpdir(), 'sb-bench-calls-'));
   // One SQLite store on disk for every call process, as the worker's job processes share STORE_URL.
@@ -229,9 +270,85 @@ async function main(): Promise<void> {
   const calls: Call[] = [];
   const byRoom = new Map<string, Call>();
   const children: Child[] = [];
-  const byKey = (key: string) => calls.find((c) => `sandbox-${c.callId}` === key);
 
-  const onSandboxOp = (m: SandboxOp) => {
+  const onSandboxOp = sandboxOps(sandbox, calls, byRoom, scripts, replies);
+  const pool = new HostPool({
+    agentModule: join(here, 'callAgent.js'),
+    callsPerHost: PER_PROCESS,
+    spreadAcross: SPREAD,
+    logger: { pretty: false, level: 'error' },
+    initializeTimeoutMs: TIMEOUT_MS,
+    ...(CPU_PROF_DIR ? { execArgv: ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`] } : {}),
+  });
+  const childMap = new Map<Host, Child>();
+  const childOf = (host: Host): Child => {
+    let c = childMap.get(host);
+    if (!c) {
+      let gotTotals!: () => void;
+      c = { host, pid: host.pid, idleRss: null, idlePss: null, sampling: false, peakRss: 0, peakPss: null, hwmRss: null, samples: 0, totalsIn: new Promise((r) => (gotTotals = r)), gotTotals };
+      childMap.set(host, c);
+      children.push(c);
+    }
+    return c;
+  };
+  const init: ChildInit = { type: 'init', env, msPerChar: MS_PER_CHAR, livekitEnv: sandbox.livekit.env(), scenarioFile: SCENARIO_FILE, speed: SPEED };
+  // Right after its prewarm, before any call reaches it (IPC keeps the order).
+  pool.on('host-ready', (host) => host.send(init as unknown as Record<string, unknown>));
+  pool.on('host-exit', (host) => childMap.get(host)?.gotTotals());
+  pool.on('message', (host, raw) => {
+    const m = raw as FromChild;
+    switch (m?.type) {
+      case 'sandbox':
+        onSandboxOp(m);
+        return;
+      case 'done': {
+        const call = calls.find((c) => c.callId === m.result.callId);
+        // A call that ends after the hard limit stays counted as not finished.
+        if (call && !call.error) {
+          call.result = m.result;
+          call.settle();
+        }
+        return;
+      }
+      case 'failed': {
+        const call = calls.find((c) => c.callId === m.callId);
+        if (call) {
+          call.error = m.error;
+          call.settle();
+        }
+        return;
+      }
+      case 'totals': {
+        const c = childOf(host);
+        c.totals = m.totals;
+        c.sampling = false;
+        c.gotTotals();
+        return;
+      }
+    }
+  });
+  const offDeleted = sandbox.livekit.onRoomDeleted((ev) => {
+    const call = byRoom.get(ev.room);
+    if (!call?.child) return;
+    const msg: ToChild = { type: 'roomDeleted', room: ev.room, deleteRoomCalls: sandbox.livekit.count('DeleteRoom', { room: ev.room }) };
+    call.child.host.send(msg as unknown as Record<string, unknown>);
+  });
+
+  const callIds = Array.from({ length: CALLS }, (_, i) => `bench${String(i + 1).padStart(3, '0')}`);
+  for (const callId of callIds) {
+    let settle!: () => void;
+    const settled = new Promise<void>((r) => (settle = r));
+    calls.push({ callId, index: calls.length, room: `sim-${callId}`, settled, settle });
+  }
+  return { sandbox, config, dir, pool, calls, children, scripts, childOf, offDeleted };
+}
+
+/**
+ * What a call forwards from its host (SimSandbox over IPC), done on this process's sandbox. Each
+ * room is tied to its call when the call joins it, so room deletions reach the right host.
+ */
+function sandboxOps(sandbox: Sandbox, calls: Call[], byRoom: Map<string, Call>, scripts: Map<string, ModelScript>, replies: Reply[]): (m: SandboxOp) => void {
+  return (m) => {
     switch (m.op) {
       case 'livekit.joinParticipant': {
         const [room, init] = m.args;
@@ -260,87 +377,24 @@ async function main(): Promise<void> {
       }
     }
   };
-  const pool = new HostPool({
-    agentModule: join(here, 'callAgent.js'),
-    callsPerHost: PER_PROCESS,
-    spreadAcross: SPREAD,
-    logger: { pretty: false, level: 'error' },
-    initializeTimeoutMs: TIMEOUT_MS,
-    ...(CPU_PROF_DIR ? { execArgv: ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`] } : {}),
-  });
-  const childOf = new Map<Host, Child>();
-  const child = (host: Host): Child => {
-    let c = childOf.get(host);
-    if (!c) {
-      let gotTotals!: () => void;
-      c = { host, pid: host.pid, idleRss: null, idlePss: null, sampling: false, peakRss: 0, peakPss: null, hwmRss: null, samples: 0, totalsIn: new Promise((r) => (gotTotals = r)), gotTotals };
-      childOf.set(host, c);
-      children.push(c);
-    }
-    return c;
-  };
-  const init: ChildInit = { type: 'init', env, msPerChar: MS_PER_CHAR, livekitEnv: sandbox.livekit.env(), scenarioFile: SCENARIO_FILE, speed: SPEED };
-  // Right after its prewarm, before any call reaches it (IPC keeps the order).
-  pool.on('host-ready', (host) => host.send(init as unknown as Record<string, unknown>));
-  pool.on('host-exit', (host) => childOf.get(host)?.gotTotals());
-  pool.on('message', (host, raw) => {
-    const m = raw as FromChild;
-    switch (m?.type) {
-      case 'sandbox':
-        onSandboxOp(m);
-        return;
-      case 'done': {
-        const call = calls.find((c) => c.callId === m.result.callId);
-        // A call that ends after the hard limit stays counted as not finished.
-        if (call && !call.error) {
-          call.result = m.result;
-          call.settle();
-        }
-        return;
-      }
-      case 'failed': {
-        const call = calls.find((c) => c.callId === m.callId);
-        if (call) {
-          call.error = m.error;
-          call.settle();
-        }
-        return;
-      }
-      case 'totals': {
-        const c = child(host);
-        c.totals = m.totals;
-        c.sampling = false;
-        c.gotTotals();
-        return;
-      }
-    }
-  });
-  const offDeleted = sandbox.livekit.onRoomDeleted((ev) => {
-    const call = byRoom.get(ev.room);
-    if (!call?.child) return;
-    const msg: ToChild = { type: 'roomDeleted', room: ev.room, deleteRoomCalls: sandbox.livekit.count('DeleteRoom', { room: ev.room }) };
-    call.child.host.send(msg as unknown as Record<string, unknown>);
-  });
+}
 
-  const callIds = Array.from({ length: CALLS }, (_, i) => `bench${String(i + 1).padStart(3, '0')}`);
-  for (const callId of callIds) {
-    let settle!: () => void;
-    const settled = new Promise<void>((r) => (settle = r));
-    calls.push({ callId, index: calls.length, room: `sim-${callId}`, settled, settle });
-  }
-
-  // Every call's place is reserved and every host prewarmed before the first call starts, as the
-  // worker's warm executors (numIdleProcesses) keep places ready ahead of the calls.
+/**
+ * Every call's place is reserved and every host prewarmed before the first call starts, as the
+ * worker's warm executors (numIdleProcesses) keep places ready ahead of the calls. Returns the
+ * wall time that took; each host's idle memory is read here, before its first call.
+ */
+async function prewarmHosts({ pool, calls, children, childOf }: Bench, signal: AbortSignal): Promise<number> {
   const tReady = performance.now();
   await withTimeout(
     Promise.all(
       calls.map(async (call) => {
         call.slot = await pool.reserve();
-        call.child = child(call.slot.host);
+        call.child = childOf(call.slot.host);
       }),
     ),
     TIMEOUT_MS,
-    hardStop.signal,
+    signal,
   );
   const prewarmWallMs = performance.now() - tReady;
   for (const c of children) c.vadLoadMs = c.host.prewarmMs;
@@ -350,8 +404,21 @@ async function main(): Promise<void> {
       c.idlePss = await procKb(c.pid, 'smaps_rollup', 'Pss');
     }),
   );
+  return prewarmWallMs;
+}
 
-  // Memory sampler: every child's RSS (and PSS where readable) while it has a call running.
+/** The measurement window: from the first call's start to the last one settling (or the hard limit). */
+interface Window {
+  windowMs: number;
+  machine0: { busy: number; total: number } | null;
+  machine1: { busy: number; total: number } | null;
+  parentCpu: NodeJS.CpuUsage;
+  timedOut: boolean;
+}
+
+/** The calls, started staggered, while every busy host's memory is sampled; waits for all of them to settle. */
+async function runCalls({ calls, children }: Bench, signal: AbortSignal): Promise<Window> {
+  // Every child's RSS (and PSS where readable) while it has a call running.
   let sampling = false;
   const sample = async () => {
     if (sampling) return;
@@ -373,17 +440,16 @@ async function main(): Promise<void> {
   };
   const sampler = setInterval(() => void sample(), SAMPLE_EVERY_MS);
 
-  // Staggered start.
   const machine0 = await machineCpu();
   const parentCpu0 = process.cpuUsage();
   const t0 = performance.now();
-  if (!hardStop.signal.aborted) {
+  if (!signal.aborted) {
     for (const call of calls) {
       // Plus a fraction of a 20 ms frame, spread evenly (golden ratio): real callers' packet clocks
       // are not aligned, and an even stagger (200 ms) would tick every caller in the same ms.
-      const delay = CALLS > 1 ? Math.round((call.index * STAGGER_MS) / CALLS + ((call.index * 0.618034) % 1) * 20) : 0;
+      const startInMs = CALLS > 1 ? Math.round((call.index * STAGGER_MS) / CALLS + ((call.index * 0.618034) % 1) * 20) : 0;
       setTimeout(() => {
-        if (hardStop.signal.aborted || !call.slot || !call.child || call.error) return;
+        if (signal.aborted || !call.slot || !call.child || call.error) return;
         call.startAt = Date.now();
         call.child.sampling = true;
         const info = {
@@ -399,14 +465,14 @@ async function main(): Promise<void> {
             call.settle();
           }
         });
-      }, delay);
+      }, startInMs);
     }
   }
-  await withTimeout(Promise.all(calls.map((c) => c.settled)), TIMEOUT_MS, hardStop.signal);
+  await withTimeout(Promise.all(calls.map((c) => c.settled)), TIMEOUT_MS, signal);
   const windowMs = performance.now() - t0;
   const machine1 = await machineCpu();
   const parentCpu = process.cpuUsage(parentCpu0);
-  const timedOut = hardStop.signal.aborted;
+  const timedOut = signal.aborted;
   for (const c of calls) {
     if (!c.result && !c.error) {
       c.error = timedOut ? `not finished within the ${TIMEOUT_MS / 1000} s limit` : 'not finished';
@@ -414,38 +480,57 @@ async function main(): Promise<void> {
   }
   await sample();
   clearInterval(sampler);
+  return { windowMs, machine0, machine1, parentCpu, timedOut };
+}
 
-  // Totals, the kernel's own RSS high-water mark, then shut the call processes down.
+/** Totals from each host, the kernel's own RSS high-water mark, then the call processes shut down. */
+async function closeHosts({ pool, children }: Bench, timedOut: boolean): Promise<void> {
   pool.broadcast({ type: 'totals' } satisfies ToChild);
   await withTimeout(Promise.all(children.map((c) => c.totalsIn)), timedOut ? 0 : 15_000, new AbortController().signal);
   await Promise.all(children.map(async (c) => (c.hwmRss = await procKb(c.pid, 'status', 'VmHWM'))));
   await pool.close(15_000);
-  clearTimeout(hardTimer);
+}
 
-  // ---------------------------------------------------------------- numbers
-  // Emulator stamps are performance.timeOrigin-based; calls stamp Date.now(). Put both on one clock.
-  const emuSkew = performance.timeOrigin + performance.now() - Date.now();
-  const emu = (t: number | undefined) => (t === undefined ? undefined : t - emuSkew);
+// ---------------------------------------------------------------- numbers
 
+/** The overhead model: the first audio the emulated latencies and the endpointing delay account for. */
+interface OverheadModel {
+  endpointingMs: number;
+  latencies: Sandbox['latencies'];
+  sttEndpointingMs: number;
+  sttDelayMs: number;
+  preTts: boolean;
+  /** Expected first audio for a turn whose caller's end was `callerEnd` ms from the VAD's anchor. */
+  expectedFor: (callerEnd: number | null) => number;
+  expectedMs: number;
+}
+
+/**
+ * Expected first audio, ms after the VAD's end of speech. `callerEnd` is when the caller's signal
+ * really ended, relative to that anchor (Silero and the STT emulator's energy endpointer disagree
+ * by up to ±90 ms on synthetic speech); the STT provider's latency runs from the real end.
+ * With preemptive TTS (the default) the whole STT → LLM → TTS chain runs during the endpointing
+ * wait and the audio plays at the end of turn or when it arrives, whichever is later; without
+ * it, TTS starts only at the end of turn.
+ */
+function overheadModelOf({ sandbox, config }: Bench): OverheadModel {
   const E = config.ENDPOINTING_MS;
   const L = sandbox.latencies;
   const dgConn = sandbox.deepgram.connections[0];
   const sttEndpointingMs = dgConn?.endpointingMs ?? sandbox.deepgram.minEndpointingMs;
   const sttDelayMs = sttEndpointingMs + L.sttFinalMs;
-  /**
-   * Expected first audio, ms after the VAD's end of speech. `callerEnd` is when the caller's signal
-   * really ended, relative to that anchor (Silero and the STT emulator's energy endpointer disagree
-   * by up to ±90 ms on synthetic speech); the STT provider's latency runs from the real end.
-   * With preemptive TTS (the default) the whole STT → LLM → TTS chain runs during the endpointing
-   * wait and the audio plays at the end of turn or when it arrives, whichever is later; without
-   * it, TTS starts only at the end of turn.
-   */
   const preTts = config.PREEMPTIVE_TTS;
   const chain = (callerEnd: number | null) => (callerEnd ?? 0) + sttDelayMs + L.llmFirstTokenMs;
   const expectedFor = (callerEnd: number | null) =>
     preTts ? Math.max(E, chain(callerEnd) + L.ttsFirstByteMs) : Math.max(E, chain(callerEnd)) + L.ttsFirstByteMs;
-  const expectedMs = expectedFor(0);
+  return { endpointingMs: E, latencies: L, sttEndpointingMs, sttDelayMs, preTts, expectedFor, expectedMs: expectedFor(0) };
+}
 
+/** Each caller turn of each finished call: the framework's stages beside the emulators' own stamps. */
+function turnRows({ sandbox, calls }: Bench, model: OverheadModel): TurnRow[] {
+  // Emulator stamps are performance.timeOrigin-based; calls stamp Date.now(). Put both on one clock.
+  const emuSkew = performance.timeOrigin + performance.now() - Date.now();
+  const emu = (t: number | undefined) => (t === undefined ? undefined : t - emuSkew);
   const rows: TurnRow[] = [];
   for (const call of calls) {
     const r = call.result;
@@ -471,7 +556,7 @@ async function main(): Promise<void> {
       // speech leaves at the end of its frame.
       const callerEnd = lineIndex >= 0 ? rel(lineEnds[lineIndex]) : null;
       const callerEndSent = lineIndex >= 0 ? rel(lineEndsSent[lineIndex]) : null;
-      const expected = expectedFor(callerEndSent);
+      const expected = model.expectedFor(callerEndSent);
       rows.push({
         callId: call.callId,
         turn: t.turn,
@@ -494,17 +579,18 @@ async function main(): Promise<void> {
       });
     }
   }
+  return rows;
+}
 
+/**
+ * Where the overhead goes, per turn. audioReadyLate + toOutput add up to the overhead: when the
+ * first audio could have played (the end of turn, or the TTS first byte if later) against the
+ * model, then the framework handing it to the output. The rest are diagnostics along the chain.
+ * Null when no turn has every stamp.
+ */
+function overheadBreakdown(rows: TurnRow[], model: OverheadModel) {
+  const { endpointingMs: E, latencies: L, preTts, sttDelayMs } = model;
   const heard = rows.filter((r) => r.firstAudio !== null);
-  // How many calls were live when each turn's caller stopped speaking.
-  const spans = calls.flatMap((c) => (c.result ? [[c.result.startedAt, c.result.endedAt] as const] : []));
-  const turnTimes = calls.flatMap((c) => (c.result ? c.result.turns.map((t: TurnLatency) => t.callerStoppedAt) : []));
-  const liveAt = turnTimes.map((at) => spans.filter(([a, b]) => a <= at && at <= b).length);
-  const overheads = heard.map((r) => r.overheadMs!);
-  const col = (k: keyof TurnRow) => rows.flatMap((r) => (typeof r[k] === 'number' ? [r[k] as number] : []));
-  // Where the overhead goes, per turn. audioReadyLate + toOutput add up to the overhead: when the
-  // first audio could have played (the end of turn, or the TTS first byte if later) against the
-  // model, then the framework handing it to the output. The rest are diagnostics along the chain.
   // The framework's LLM first token is missing when the preemptive LLM request finished before the
   // end of turn (src/call/latency.ts only keeps llm_metrics that arrive after eou_metrics); the
   // emulator's first-chunk stamp stands in for it then (they differ by ~1-2 ms when both exist).
@@ -524,6 +610,7 @@ async function main(): Promise<void> {
       },
     ];
   });
+  if (!parts.length) return null;
   const partStats = (k: keyof (typeof parts)[number]) => round(pct(parts.map((p) => p[k])));
   // The chain's own lateness (on the critical path only when it ends after the end of turn): the
   // STT final after the caller's real end, beyond the emulator's delays (the Deepgram plugin sends
@@ -534,7 +621,21 @@ async function main(): Promise<void> {
     return llm !== null && r.sttFinal !== null ? [llm - r.sttFinal - L.llmFirstTokenMs] : [];
   });
   const chainCritical = heard.filter((r) => r.endOfTurn !== null && ((preTts ? r.ttsFirstByte : llmReady(r)) ?? 0) > r.endOfTurn).length;
+  return {
+    audioReadyLate: partStats('audioReadyLate'),
+    toOutput: partStats('toOutput'),
+    commitLate: partStats('commitLate'),
+    sttPathLate: round(pct(sttPathLate)),
+    llmPathLate: round(pct(llmPathLate)),
+    ttsStartLag: partStats('ttsStartLag'),
+    ttsProviderLate: partStats('ttsProviderLate'),
+    ttsPluginFraming: partStats('ttsPluginFraming'),
+    turnsWithChainOnCriticalPath: chainCritical,
+  };
+}
 
+/** How the calls went: gaps in the agent's audio, rooms never deleted, and each failed call's reasons. */
+function callOutcomes({ sandbox, calls, scripts }: Bench) {
   const results = calls.flatMap((c) => (c.result ? [c.result] : []));
   const underruns = results.reduce((n, r) => n + r.underruns, 0);
   const leaked = calls.filter((c) => sandbox.livekit.count('DeleteRoom', { room: c.result?.room ?? c.room }) !== 1).map((c) => c.callId);
@@ -546,9 +647,12 @@ async function main(): Promise<void> {
     if (c.result && left) why.push(`${left} scripted model replies left over`);
     return why.length ? [{ callId: c.callId, why }] : [];
   });
-  const expectedTurns = calls.length * callerTexts.length;
+  return { underruns, leaked, failures };
+}
 
-  // Memory and CPU: the call processes, measured the same way whatever the calls per process.
+/** Memory and CPU: the call processes, measured the same way whatever the calls per process. */
+function resourceFigures({ children }: Bench, window: Window, busyBeforePct: number | null) {
+  const { machine0, machine1, parentCpu, windowMs } = window;
   const withPeaks = children.filter((c) => c.peakRss > 0);
   const some = (xs: (number | null)[]) => xs.flatMap((x) => (x === null ? [] : [x]));
   const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
@@ -562,8 +666,7 @@ async function main(): Promise<void> {
     rssMbAllCalls: withPeaks.length ? mb(sum(withPeaks.map((c) => c.peakRss))) : null,
     rssMbTotalPerCall: withPeaks.length ? mb(sum(withPeaks.map((c) => c.peakRss)) / CALLS) : null,
   };
-  const onePerProcess = PER_PROCESS === 1;
-  if (onePerProcess) {
+  if (PER_PROCESS === 1) {
     const pss = some(withPeaks.map((c) => c.peakPss));
     memory = {
       basis: 'mean over call processes of each one’s peak while its call ran',
@@ -590,10 +693,28 @@ async function main(): Promise<void> {
   const loopMax = children.flatMap((c) => (c.totals ? [c.totals.loopDelayMs.max] : []));
   const cores = cpus().length;
   const machineBusyPct = machine0 && machine1 ? r1(((machine1.busy - machine0.busy) / Math.max(1, machine1.total - machine0.total)) * 100) : null;
+  const cpu = {
+    cores,
+    /** All cores, over the 1 s before the benchmark started anything: other work on the machine. */
+    machineBusyBeforePct: busyBeforePct,
+    machineBusyPct,
+    callProcessesPctOfOneCore: r1(children.reduce((n, c) => n + (childCpuPct(c) ?? 0), 0)),
+    emulatorsPctOfOneCore: r1(((parentCpu.user + parentCpu.system) / 1000 / windowMs) * 100),
+    /** Approximate: machine busy minus this benchmark's own processes, as % of the machine. Other work skews the figures. */
+    othersPctOfMachine:
+      machineBusyPct === null
+        ? null
+        : r1(Math.max(0, machineBusyPct - (sum(some(children.map(childCpuPct))) + ((parentCpu.user + parentCpu.system) / 1000 / windowMs) * 100) / cores)),
+  };
+  const eventLoopDelayMs = { p99Mean: loopP99.length ? r1(mean(loopP99)!) : null, p99Max: loopP99.length ? r1(Math.max(...loopP99)) : null, max: loopMax.length ? r1(Math.max(...loopMax)) : null };
+  return { memory, cpuPctPerCall, cpu, eventLoopDelayMs };
+}
 
-  const overheadMs = round(pctMax(overheads));
+/** The issue's targets, each with the value measured and whether it was met. */
+function targetRows(overheadMs: { p95: number | null }, { underruns, leaked, failures }: ReturnType<typeof callOutcomes>, memory: Record<string, unknown>) {
+  const onePerProcess = PER_PROCESS === 1;
   const memoryForTarget = onePerProcess ? (memory.rssMbPerCall as number | null) : (memory.rssMbTotalPerCall as number | null);
-  const targetRows = {
+  return {
     calls: { target: `≥ ${TARGETS.calls} concurrent calls, all completed`, value: `${CALLS - failures.length}/${CALLS}`, met: CALLS >= TARGETS.calls && failures.length === 0 },
     overheadP95Ms: { target: `≤ ${TARGETS.overheadP95Ms}`, value: overheadMs.p95, met: overheadMs.p95 !== null && overheadMs.p95 <= TARGETS.overheadP95Ms },
     underruns: { target: `${TARGETS.underruns}`, value: underruns, met: underruns === TARGETS.underruns },
@@ -605,20 +726,44 @@ async function main(): Promise<void> {
       met: memoryForTarget !== null && memoryForTarget <= TARGETS.memoryMbPerCall,
     },
   };
-  const turnsWithoutAudio = expectedTurns - heard.length;
+}
 
-  const report = {
+/** The report: every section's figures, in the order the JSON line and the table give them. */
+function reportOf(p: {
+  bench: Bench;
+  scenario: Scenario;
+  window: Window;
+  prewarmWallMs: number;
+  model: OverheadModel;
+  rows: TurnRow[];
+  outcomes: ReturnType<typeof callOutcomes>;
+  resources: ReturnType<typeof resourceFigures>;
+}) {
+  const { bench, scenario, window, model, rows, outcomes, resources } = p;
+  const { calls, children } = bench;
+  const { endpointingMs: E, latencies: L, preTts, expectedMs } = model;
+  const callerTexts = scenario.steps.flatMap((s) => ('caller' in s ? [s.caller] : []));
+  const heard = rows.filter((r) => r.firstAudio !== null);
+  // How many calls were live when each turn's caller stopped speaking.
+  const spans = calls.flatMap((c) => (c.result ? [[c.result.startedAt, c.result.endedAt] as const] : []));
+  const turnTimes = calls.flatMap((c) => (c.result ? c.result.turns.map((t: TurnLatency) => t.callerStoppedAt) : []));
+  const liveAt = turnTimes.map((at) => spans.filter(([a, b]) => a <= at && at <= b).length);
+  const col = (k: keyof TurnRow) => rows.flatMap((r) => (typeof r[k] === 'number' ? [r[k] as number] : []));
+  const overheadMs = round(pctMax(heard.map((r) => r.overheadMs!)));
+  const targets = targetRows(overheadMs, outcomes, resources.memory);
+  const { memory } = resources;
+  return {
     bench: 'calls',
     calls: CALLS,
     executor: PER_PROCESS === 1 ? 'one process per call' : `call hosts, up to ${PER_PROCESS} calls per process, spread over ${SPREAD} first`,
     callsPerProcess: PER_PROCESS,
     processes: children.length,
     scenario: scenario.name,
-    completedCalls: CALLS - failures.length,
-    timedOut,
+    completedCalls: CALLS - outcomes.failures.length,
+    timedOut: window.timedOut,
     latencyModel: {
       sttFinalMs: L.sttFinalMs,
-      sttEndpointingFloorMs: sttEndpointingMs,
+      sttEndpointingFloorMs: model.sttEndpointingMs,
       llmFirstTokenMs: L.llmFirstTokenMs,
       ttsFirstByteMs: L.ttsFirstByteMs,
       endpointingMs: E,
@@ -641,19 +786,7 @@ async function main(): Promise<void> {
         'firstAudioMs runs from the VAD’s end of caller speech (eou_metrics.lastSpeakingTime, where ENDPOINTING_MS also starts) to the first agent frame leaving the session output; callerEnd is when the emulated caller’s signal really ended relative to that anchor, callerEndSent when the 20 ms phone packet holding that end left the caller (the STT emulator’s delays run from there); expectedFirstAudioMs is the callerEndSent = 0 case',
     },
     overheadMs,
-    overheadBreakdownMs: parts.length
-      ? {
-          audioReadyLate: partStats('audioReadyLate'),
-          toOutput: partStats('toOutput'),
-          commitLate: partStats('commitLate'),
-          sttPathLate: round(pct(sttPathLate)),
-          llmPathLate: round(pct(llmPathLate)),
-          ttsStartLag: partStats('ttsStartLag'),
-          ttsProviderLate: partStats('ttsProviderLate'),
-          ttsPluginFraming: partStats('ttsPluginFraming'),
-          turnsWithChainOnCriticalPath: chainCritical,
-        }
-      : null,
+    overheadBreakdownMs: overheadBreakdown(rows, model),
     firstAudioMs: round(pctMax(col('firstAudio'))),
     /** Caller's real end of speech → first agent frame: what the caller waits, independent of the VAD anchor. */
     firstAudioFromCallerEndMs: round(pct(heard.filter((r) => r.callerEnd !== null).map((r) => r.firstAudio! - r.callerEnd!))),
@@ -662,47 +795,23 @@ async function main(): Promise<void> {
     /** VAD end-of-speech anchor minus the caller's real end of speech (positive: the VAD placed it later). */
     vadAnchorLagMs: round(pct(col('callerEnd').map((c) => -c))),
     turns: heard.length,
-    turnsWithoutAudio,
+    turnsWithoutAudio: calls.length * callerTexts.length - heard.length,
     concurrentCallsAtTurn: { min: liveAt.length ? Math.min(...liveAt) : 0, p50: pct(liveAt).p50, atFullConcurrency: liveAt.filter((n) => n === CALLS).length },
-    underruns,
-    roomsLeaked: leaked.length,
+    underruns: outcomes.underruns,
+    roomsLeaked: outcomes.leaked.length,
     rssMbPerCall: memory.rssMbPerCall,
     pssMbPerCall: memory.pssMbPerCall,
-    cpuPctPerCall,
+    cpuPctPerCall: resources.cpuPctPerCall,
     memory,
-    cpu: {
-      cores,
-      /** All cores, over the 1 s before the benchmark started anything: other work on the machine. */
-      machineBusyBeforePct: busyBeforePct,
-      machineBusyPct,
-      callProcessesPctOfOneCore: r1(children.reduce((n, c) => n + (childCpuPct(c) ?? 0), 0)),
-      emulatorsPctOfOneCore: r1(((parentCpu.user + parentCpu.system) / 1000 / windowMs) * 100),
-      /** Approximate: machine busy minus this benchmark's own processes, as % of the machine. Other work skews the figures. */
-      othersPctOfMachine:
-        machineBusyPct === null
-          ? null
-          : r1(Math.max(0, machineBusyPct - (sum(some(children.map(childCpuPct))) + ((parentCpu.user + parentCpu.system) / 1000 / windowMs) * 100) / cores)),
-    },
-    eventLoopDelayMs: { p99Mean: loopP99.length ? r1(mean(loopP99)!) : null, p99Max: loopP99.length ? r1(Math.max(...loopP99)) : null, max: loopMax.length ? r1(Math.max(...loopMax)) : null },
-    prewarm: { wallMs: Math.round(prewarmWallMs), vadLoadMsMean: r1(mean(children.flatMap((c) => (c.vadLoadMs === undefined ? [] : [c.vadLoadMs]))) ?? 0) },
-    wallS: r1(windowMs / 1000),
-    failures: failures.slice(0, 10),
-    targets: { ...targetRows, allMet: Object.values(targetRows).every((t) => t.met) },
+    cpu: resources.cpu,
+    eventLoopDelayMs: resources.eventLoopDelayMs,
+    prewarm: { wallMs: Math.round(p.prewarmWallMs), vadLoadMsMean: r1(mean(children.flatMap((c) => (c.vadLoadMs === undefined ? [] : [c.vadLoadMs]))) ?? 0) },
+    wallS: r1(window.windowMs / 1000),
+    failures: outcomes.failures.slice(0, 10),
+    targets: { ...targets, allMet: Object.values(targets).every((t) => t.met) },
     node: process.version,
     ...(detail || CALLS === 1 ? { turnDetail: rows } : {}),
   };
-
-  offDeleted();
-  await sandbox.close();
-  rmSync(dir, { recursive: true, force: true });
-
-  if (json) {
-    console.log(JSON.stringify(report));
-  } else {
-    printTable(report, rows);
-  }
-  await dispose();
-  process.exit(0);
 }
 
 // ------------------------------------------------------------------ table

@@ -14,6 +14,7 @@
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { delay } from '@livekit/agents';
 import { dispose } from '@livekit/rtc-node';
 import type { Brain } from '../src/sandbox/openaiEmulator.js';
 import { g711uRoundTrip, rms, speechSegments, synthesizeSpeech, type SpeechSegment } from '../src/sandbox/speechSignal.js';
@@ -167,8 +168,6 @@ const LINE_PCM = LINES.map((t) => synthesizeSpeech(t, { sampleRate: 8000 }));
 const lineSpeechEndMs = LINE_PCM.map((pcm) => speechSegments(pcm, 8000).at(-1)!.endMs);
 const replyAudioMs = REPLIES.map((t) => (synthesizeSpeech(t, { sampleRate: 8000 }).length / 8000) * 1000);
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
-
 /** The model answers each caller line with the next fixed reply, the same for every call. */
 const brain: Brain = (req) => {
   const turns = req.messages.filter((m) => m.role === 'user').length;
@@ -248,15 +247,15 @@ async function runOnce(label: string, callsPerProcess: string | undefined) {
     for (;;) {
       greeting = stack.providers.cartesia.generationsFor(KEY).find((g) => (g.requestedAt ?? 0) >= since && g.doneAt && g.firstByteAt);
       if (greeting || Date.now() - since > 30_000) break;
-      await sleep(50);
+      await delay(50);
     }
     if (!greeting) throw new Error('warm-up call: the agent never greeted');
     const emuSkew = performance.timeOrigin + performance.now() - Date.now();
     const greetingDoneMs = greeting.firstByteAt! - emuSkew + greeting.audioMs - warmUp + 700;
-    await sleep(greetingDoneMs - (Date.now() - warmUp));
+    await delay(greetingDoneMs - (Date.now() - warmUp));
     warm.hangup();
     warm.close();
-    for (let i = 0; i < 100 && (await stack.rooms().listRooms()).length > 0; i++) await sleep(100);
+    for (let i = 0; i < 100 && (await stack.rooms().listRooms()).length > 0; i++) await delay(100);
     say(`warm-up done; greeting plays out ${Math.round(greetingDoneMs)} ms after the call is up`);
 
     for (let i = 0; i < CALLS; i++) {
@@ -271,16 +270,16 @@ async function runOnce(label: string, callsPerProcess: string | undefined) {
     }, 500);
     const golden = 0.6180339887;
     const runs = phones.map(async (p, i) => {
-      await sleep(t0 + (i * STAGGER_MS) / CALLS + ((i * golden) % 1) * 20 - Date.now());
+      await delay(t0 + (i * STAGGER_MS) / CALLS + ((i * golden) % 1) * 20 - Date.now());
       try {
         p.answeredAt = await p.phone.dial(stack.sipUri, 60_000);
         let next = p.answeredAt + greetingDoneMs;
         for (const [k, line] of LINE_PCM.entries()) {
-          await sleep(next - Date.now());
+          await delay(next - Date.now());
           p.phone.say(line);
           next = Date.now() + (line.length / 8) + 1500 + replyAudioMs[k]! + 700;
         }
-        await sleep(next - Date.now());
+        await delay(next - Date.now());
         p.phone.hangup();
       } catch (err) {
         p.error = (err as Error).message;
@@ -296,7 +295,7 @@ async function runOnce(label: string, callsPerProcess: string | undefined) {
     // Rooms: every call's room must be gone shortly after its phone hung up.
     let rooms = (await stack.rooms().listRooms()).length;
     for (let i = 0; i < 100 && rooms > 0; i++) {
-      await sleep(100);
+      await delay(100);
       rooms = (await stack.rooms().listRooms()).length;
     }
 

@@ -78,7 +78,7 @@ export interface DialConfig {
  * Only the job's number is read (`Partial<OutboundJob>` still admits a whole job written out
  * in place, as the simulator does until it builds its setup with `callSetupFor`).
  */
-export function dialRequest(job: Pick<OutboundJob, 'phoneNumber'> & Partial<OutboundJob>, room: string, config: DialConfig): DialRequest {
+export function dialRequest(job: Pick<OutboundJob, 'phoneNumber'>, room: string, config: DialConfig): DialRequest {
   if (!config.SIP_OUTBOUND_TRUNK_ID) {
     throw new Error('SIP_OUTBOUND_TRUNK_ID is not set: outbound calls need the LiveKit outbound trunk id (see `switchboard setup sip`)');
   }

@@ -6,6 +6,7 @@
  * what lets the agent's VAD find the end of a sentence. So the caller runs its own 20 ms clock and
  * sends speech when it has some, silence otherwise, until it hangs up.
  */
+import { delay } from '@livekit/agents';
 import { synthesizeSpeech } from '../sandbox/speechSignal.js';
 import type { G711Codec } from '../telephony/g711.js';
 import { PhoneChannel } from '../telephony/phoneChannel.js';
@@ -117,9 +118,9 @@ export class EmulatedCaller {
     for (const key of keys) {
       if (!this.timer) return;
       if (opts.inBand) await this.play(dtmfTone(key, this.opts.rate));
-      else await sleep(KEY_TONE_MS);
+      else await delay(KEY_TONE_MS);
       onKey(key);
-      await sleep(KEY_GAP_MS);
+      await delay(KEY_GAP_MS);
     }
   }
 
@@ -199,8 +200,4 @@ export class EmulatedCaller {
       this.opts.send(line);
     }
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

@@ -1,26 +1,54 @@
 /**
- * Failure injection for simulated calls (scenario `fault:` steps): a store whose appointment book
- * can be made to fail on demand, the way a database that goes away mid-call would, and provider
+ * Failure injection for simulated calls (scenario `fault:` and `slowStore:` steps), in one place so
+ * every way a scenario breaks the world goes through the same wrapper: an appointment book that
+ * can be made slow (a loaded database) or failing (a database gone away mid-call), and provider
  * outages played by the sandbox's emulators on this call's traffic.
  */
+import { delay } from '@livekit/agents';
 import type { SimSandbox } from '../sandbox/sandbox.js';
 import type { AppointmentStore, Store } from '../store/index.js';
 import type { Fault } from './scenario.js';
 
-export function faultableStore(inner: Store): { store: Store; fail: () => void } {
+/** The faults a scenario can inject into one call. */
+export interface CallFaults {
+  /** The store the call is given: the real one, until a store fault or a slowdown is injected. */
+  store: Store;
+  /** The fault takes effect now (the driver picks the moment). */
+  inject(fault: Fault): void;
+  /** From now on every appointment-store call takes `ms` longer. */
+  slowStore(ms: number): void;
+}
+
+/**
+ * One call's faults. `emulators` is null when the providers are real: a live run cannot make a
+ * real provider fail on cue, so a provider fault is an error there.
+ */
+export function callFaults(inner: Store, emulators: SimSandbox | null, key: string): CallFaults {
   let failing = false;
+  let slowMs = 0;
   const appointments = new Proxy(inner.appointments, {
     get(target, prop, receiver) {
       const value = Reflect.get(target, prop, receiver) as unknown;
       if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        if (failing) return Promise.reject(new Error('emulated fault: the appointment database is unreachable'));
+      return async (...args: unknown[]) => {
+        if (slowMs > 0) await delay(slowMs);
+        // Checked after the wait: a query already waiting on a slow database meets the outage too.
+        if (failing) throw new Error('emulated fault: the appointment database is unreachable');
         return (value as (...a: unknown[]) => unknown).apply(target, args);
       };
     },
   }) as AppointmentStore;
-  const store: Store = { ...pick(inner), appointments };
-  return { store, fail: () => (failing = true) };
+  return {
+    store: { ...pick(inner), appointments },
+    inject(fault) {
+      if (fault === 'store') failing = true;
+      else if (emulators) applyProviderFault(emulators, key, fault);
+      else throw new Error(`the ${fault} fault needs the provider emulators; a live run cannot fail a real provider on cue`);
+    },
+    slowStore(ms) {
+      slowMs = ms;
+    },
+  };
 }
 
 /** The store's parts as plain properties (a spread of a class instance would drop its getters' owner). */
@@ -41,7 +69,7 @@ export const FAULT_NOTES: Record<Fault, string> = {
  * closes the socket mid-stream as its servers do (1011), optionally refusing reconnects (503);
  * Cartesia answers every generation with a 500 error.
  */
-export function applyProviderFault(sandbox: SimSandbox, key: string, fault: Exclude<Fault, 'store'>): void {
+function applyProviderFault(sandbox: SimSandbox, key: string, fault: Exclude<Fault, 'store'>): void {
   const missing = () => new Error(`the ${fault} fault needs the in-process sandbox (its emulators' fault controls)`);
   if (fault === 'tts') {
     if (!sandbox.cartesia) throw missing();

@@ -6,21 +6,30 @@
  * cleared), so `waitForPlayout()` means what it means on a real call: the caller has heard it.
  * `speed` > 1 plays faster than real time for quick tests; latency figures use speed 1.
  */
-import { Future, stream, voice } from '@livekit/agents';
+import { Future, delay, stream, voice } from '@livekit/agents';
 import { AudioFrame } from '@livekit/rtc-node';
 
+/**
+ * The caller's audio into the session, with the framework's mute honoured as the room input
+ * honours it: while the session has input audio disabled, frames are dropped, not queued.
+ */
 export class PushAudioInput extends voice.AudioInput {
   private readonly channel = stream.createStreamChannel<AudioFrame>();
   private closed = false;
+  private attached = true;
 
   constructor(readonly sampleRate: number) {
     super();
     this.multiStream.addInputStream(this.channel.stream());
   }
 
+  override setAttached(attached: boolean): void {
+    this.attached = attached;
+  }
+
   /** Sends one frame of mono PCM. The samples are copied: an AudioFrame over a view sends the wrong data. */
   push(pcm: Int16Array): void {
-    if (this.closed) return;
+    if (this.closed || !this.attached) return;
     const copy = new Int16Array(pcm);
     void this.channel.write(new AudioFrame(copy, this.sampleRate, 1, copy.length)).catch(() => undefined);
   }
@@ -96,7 +105,7 @@ export class PacedAudioOutput extends voice.AudioOutput {
     this.pending.add(timer);
     // Like a real output, do not accept audio much faster than it can play.
     const ahead = this.playhead - Date.now() - this.queueMs;
-    if (ahead > 0) await Promise.race([sleep(ahead), this.interrupted.await]);
+    if (ahead > 0) await Promise.race([delay(ahead), this.interrupted.await]);
   }
 
   override flush(): void {
@@ -104,7 +113,7 @@ export class PacedAudioOutput extends voice.AudioOutput {
     if (this.pushedMs === 0 || this.flushTask) return;
     const interrupted = this.interrupted;
     this.flushTask = (async () => {
-      await Promise.race([sleep(Math.max(0, this.playhead - Date.now())), interrupted.await]);
+      await Promise.race([delay(Math.max(0, this.playhead - Date.now())), interrupted.await]);
       const wasInterrupted = interrupted.done;
       const playedMs = wasInterrupted
         ? Math.min(this.pushedMs, (Date.now() - this.segmentStartedAt) * this.speed)
@@ -131,8 +140,4 @@ export class PacedAudioOutput extends voice.AudioOutput {
   get playoutEndsAt(): number {
     return Math.max(this.playhead, Date.now());
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

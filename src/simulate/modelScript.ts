@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Brain, Reply } from '../sandbox/openaiEmulator.js';
+import type { ModelReply } from './scenario.js';
 
 export interface ModelScript {
   brain: Brain;
@@ -61,4 +62,11 @@ export function modelScript(replies: Reply[], options: ModelScriptOptions = {}):
       return repeats;
     },
   };
+}
+
+/** A scenario's `model:` reply as the OpenAI emulator's brain answers it. */
+export function scriptedReply(r: ModelReply): Reply {
+  if ('say' in r) return { text: r.say };
+  if ('call' in r) return { toolCalls: [{ name: r.call, arguments: r.args }] };
+  return { error: { status: r.fail, message: r.message } };
 }
