@@ -7,7 +7,8 @@
 import { log } from '@livekit/agents';
 import { recordMetric } from '../observe/metrics.js';
 import type { Store } from '../store/index.js';
-import { type RoomApi, RoomJanitor } from './roomJanitor.js';
+import type { RoomApi } from '../livekit/roomApi.js';
+import { RoomJanitor } from './roomJanitor.js';
 
 export async function endLostCall(
   room: string,

@@ -15,7 +15,7 @@
 import type { Store } from '../store/index.js';
 import { ownerIsDead } from '../store/owner.js';
 import { endLostCall } from './lostCall.js';
-import type { RoomApi } from './roomJanitor.js';
+import type { RoomApi } from '../livekit/roomApi.js';
 
 export const ORPHAN_REASON = 'the worker running this call stopped; its restart ended the call';
 

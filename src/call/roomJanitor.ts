@@ -7,11 +7,8 @@
  */
 import { log } from '@livekit/agents';
 import { recordMetric } from '../observe/metrics.js';
+import type { RoomApi } from '../livekit/roomApi.js';
 import { inSpan } from '../observe/tracing.js';
-
-export interface RoomApi {
-  deleteRoom(room: string): Promise<void>;
-}
 
 export interface DeleteOutcome {
   deleted: boolean;
