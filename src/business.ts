@@ -115,6 +115,8 @@ const lines = z
       .strict(),
     /** After the caller objected to the recording. */
     recordingStopped: text(),
+    /** Before a failed warm transfer rings the destination directly. */
+    transferFallback: text(),
     /** While a slow tool runs (HOLD_FILLER_TEXT overrides it). */
     holdFiller: text(200),
     /** Left on an answering machine: who called and how to call back, nothing about the appointment. */

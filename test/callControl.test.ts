@@ -13,8 +13,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type VAD, log } from '@livekit/agents';
 import { dispose } from '@livekit/rtc-node';
-import { COLD_FALLBACK_LINE } from '../src/call/transfer.js';
-import { loadConfig } from '../src/config.js';
+import { loadConfig, shippedBusiness } from '../src/config.js';
 import type { RecordedRequest } from '../src/sandbox/livekitApi.js';
 import { Sandbox } from '../src/sandbox/sandbox.js';
 import { loadVad } from '../src/session/sessionFactory.js';
@@ -192,7 +191,7 @@ describe('call control against the LiveKit API emulator', () => {
       'agent: I can only transfer you to our billing desk. Shall I do that?',
       'agent: Let me get billing for you, please hold.',
       'system: warm transfer to +15557770004: failed (could not dial human agent)',
-      `agent: ${COLD_FALLBACK_LINE}`,
+      `agent: ${shippedBusiness().business.lines.transferFallback}`,
       'system: cold transfer to tel:+15557770004: transferred',
     ]);
     assert.deepEqual(r.outcome, { kind: 'transferred', to: '+15557770004' });

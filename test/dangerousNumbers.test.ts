@@ -32,6 +32,7 @@ describe('transfers', () => {
       mode: 'cold',
       fallback: 'callback',
       ringSeconds: 5,
+      fallbackLine: "I couldn't reach anyone yet, so I'll put your call straight through.",
       dialPolicy: { defaultRegion: 'US', allowedCountries: [] },
       coldTransfer: async (uri) => void dialled.push(uri),
       say: async () => undefined,

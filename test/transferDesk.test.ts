@@ -25,6 +25,7 @@ function line(over: Partial<TransferLine> = {}): { line: TransferLine; calls: st
       mode: 'warm',
       fallback: 'callback',
       ringSeconds: 5,
+      fallbackLine: "I couldn't reach anyone yet, so I'll put your call straight through.",
       coldTransfer: async (uri) => void calls.push(`cold ${uri}`),
       warmTransfer: async (r: WarmTransferRequest) => void calls.push(`warm ${r.number}`),
       say: async (text) => void calls.push(`say ${text}`),

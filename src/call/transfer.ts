@@ -48,6 +48,8 @@ export interface TransferLine {
   /** After a failed warm transfer: ring the destination directly, or promise a callback. */
   fallback: 'cold' | 'callback';
   ringSeconds: number;
+  /** Said before a failed warm transfer falls back to ringing the destination directly (business.yaml). */
+  fallbackLine: string;
   /** SIP header that carries the one-line summary on a cold transfer (TRANSFER_SUMMARY_HEADER). */
   summaryHeader?: string;
   /** Numbers never dialled even when allow-listed (emergency, premium rate, short codes, other countries). */
@@ -67,8 +69,6 @@ export interface TransferLine {
   now(): Date;
 }
 
-/** Said before a failed warm transfer falls back to ringing the destination directly. */
-export const COLD_FALLBACK_LINE = "I couldn't reach anyone yet, so I'll put your call straight through.";
 /** Beyond the ringing timeout, how long the transfer request may take before we stop waiting. */
 const REQUEST_GRACE_MS = 10_000;
 
@@ -133,7 +133,7 @@ export class TransferDesk {
           this.line.note('callback promised to the caller after the warm transfer did not connect');
           return { ...warm, callbackPromised: true };
         }
-        await this.line.say(COLD_FALLBACK_LINE);
+        await this.line.say(this.line.fallbackLine);
         if (this.line.callerGone()) return this.callerLeft(requested, to, 'cold');
       }
       return await this.cold(requested, to, req.summary);

@@ -55,6 +55,7 @@ export function transferControl(deps: TransferDeps): { desk: TransferDesk; contr
     mode: config.TRANSFER_MODE,
     fallback: config.TRANSFER_FALLBACK,
     ringSeconds: config.TRANSFER_RING_SECONDS,
+    fallbackLine: config.business.lines.transferFallback,
     summaryHeader: config.TRANSFER_SUMMARY_HEADER,
     dialPolicy: { defaultRegion: config.DEFAULT_REGION, allowedCountries: config.ALLOWED_COUNTRIES },
     coldTransfer: (uri, ringSeconds, headers) => io.transfer!(uri, { ringSeconds, headers }),
