@@ -193,80 +193,80 @@ export class LiveKitApiEmulator {
   readonly apiKey: string;
   readonly apiSecret: string;
 
-  private readonly keys: Map<string, string>;
-  private readonly host: string;
-  private readonly requestedPort: number;
-  private readonly authErrors: AuthErrorStyle;
-  private readonly onHookError: (err: unknown, hook: keyof EmulatorEventMap) => void;
-  private readonly state = new EmulatorState();
-  private readonly timing: EmulatorTiming;
-  private readonly dialOutcomes = new OutcomeTable();
-  private readonly transferOutcomes = new OutcomeTable();
-  private defaultDialOutcome: DialOutcome;
-  private defaultTransferOutcome: DialOutcome;
-  private readonly core: EmulatorCore;
-  private readonly services: ReadonlyMap<string, Record<string, RpcHandler>>;
-  private readonly listeners: { [K in keyof EmulatorEventMap]: Set<Listener<K>> } = {
+  readonly #keys: Map<string, string>;
+  readonly #host: string;
+  readonly #requestedPort: number;
+  readonly #authErrors: AuthErrorStyle;
+  readonly #onHookError: (err: unknown, hook: keyof EmulatorEventMap) => void;
+  readonly #state = new EmulatorState();
+  readonly #timing: EmulatorTiming;
+  readonly #dialOutcomes = new OutcomeTable();
+  readonly #transferOutcomes = new OutcomeTable();
+  #defaultDialOutcome: DialOutcome;
+  #defaultTransferOutcome: DialOutcome;
+  readonly #core: EmulatorCore;
+  readonly #services: ReadonlyMap<string, Record<string, RpcHandler>>;
+  readonly #listeners: { [K in keyof EmulatorEventMap]: Set<Listener<K>> } = {
     dispatch: new Set(),
     roomDeleted: new Set(),
     sipParticipant: new Set(),
     callStatus: new Set(),
     transfer: new Set(),
   };
-  private readonly timers = new Set<NodeJS.Timeout>();
-  private readonly sleepers = new Set<(err: TwirpError) => void>();
-  private log: RecordedRequest[] = [];
-  private seq = 0;
-  private startedAt = performance.now();
-  private server: http.Server | undefined;
-  private baseUrl: string | undefined;
+  readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #sleepers = new Set<(err: TwirpError) => void>();
+  #log: RecordedRequest[] = [];
+  #seq = 0;
+  #startedAt = performance.now();
+  #server: http.Server | undefined;
+  #baseUrl: string | undefined;
 
   constructor(options: LiveKitApiEmulatorOptions = {}) {
     this.apiKey = options.apiKey ?? 'devkey';
     this.apiSecret = options.apiSecret ?? 'secret';
-    this.keys = new Map(Object.entries(options.keys ?? {}));
-    this.keys.set(this.apiKey, this.apiSecret);
-    this.host = options.host ?? '127.0.0.1';
-    this.requestedPort = options.port ?? 0;
-    this.authErrors = options.authErrors ?? 'livekit';
-    this.onHookError =
+    this.#keys = new Map(Object.entries(options.keys ?? {}));
+    this.#keys.set(this.apiKey, this.apiSecret);
+    this.#host = options.host ?? '127.0.0.1';
+    this.#requestedPort = options.port ?? 0;
+    this.#authErrors = options.authErrors ?? 'livekit';
+    this.#onHookError =
       options.onHookError ?? ((err, hook) => console.error(`[livekit-api-emulator] ${hook} hook threw:`, err));
-    this.timing = { ...DEFAULT_TIMING, ...(options.timing ?? {}) };
-    this.defaultDialOutcome = toOutcome(options.defaultOutcome ?? 'answer');
-    this.defaultTransferOutcome = toOutcome(options.defaultTransferOutcome ?? 'answer');
-    for (const [k, v] of Object.entries(options.outcomes ?? {})) this.dialOutcomes.set(k, v);
-    for (const [k, v] of Object.entries(options.transferOutcomes ?? {})) this.transferOutcomes.set(k, v);
+    this.#timing = { ...DEFAULT_TIMING, ...(options.timing ?? {}) };
+    this.#defaultDialOutcome = toOutcome(options.defaultOutcome ?? 'answer');
+    this.#defaultTransferOutcome = toOutcome(options.defaultTransferOutcome ?? 'answer');
+    for (const [k, v] of Object.entries(options.outcomes ?? {})) this.#dialOutcomes.set(k, v);
+    for (const [k, v] of Object.entries(options.transferOutcomes ?? {})) this.#transferOutcomes.set(k, v);
 
     const self = this;
-    this.core = {
-      state: this.state,
-      timing: this.timing,
-      dialOutcomes: this.dialOutcomes,
-      transferOutcomes: this.transferOutcomes,
+    this.#core = {
+      state: this.#state,
+      timing: this.#timing,
+      dialOutcomes: this.#dialOutcomes,
+      transferOutcomes: this.#transferOutcomes,
       get defaultDialOutcome() {
-        return self.defaultDialOutcome;
+        return self.#defaultDialOutcome;
       },
       get defaultTransferOutcome() {
-        return self.defaultTransferOutcome;
+        return self.#defaultTransferOutcome;
       },
-      schedule: (ms, fn) => this.schedule(ms, fn),
-      sleep: (ms) => this.sleep(ms),
-      emit: (name, event) => this.emit(name, event),
+      schedule: (ms, fn) => this.#schedule(ms, fn),
+      sleep: (ms) => this.#sleep(ms),
+      emit: (name, event) => this.#emit(name, event),
     };
-    this.services = new Map([
-      ['RoomService', roomService(this.core)],
-      ['SIP', sipService(this.core)],
-      ['AgentDispatchService', agentDispatchService(this.core)],
+    this.#services = new Map([
+      ['RoomService', roomService(this.#core)],
+      ['SIP', sipService(this.#core)],
+      ['AgentDispatchService', agentDispatchService(this.#core)],
     ]);
   }
 
   // --- lifecycle ---
 
   /** Starts listening; resolves to the base URL (http://127.0.0.1:<port>). */
-  async start(port: number = this.requestedPort): Promise<string> {
-    if (this.baseUrl) return this.baseUrl;
+  async start(port: number = this.#requestedPort): Promise<string> {
+    if (this.#baseUrl) return this.#baseUrl;
     const server = http.createServer((req, res) => {
-      this.handle(req, res).catch((err: unknown) => {
+      this.#handle(req, res).catch((err: unknown) => {
         const error = new TwirpError('internal', err instanceof Error ? err.message : String(err));
         if (!res.headersSent && !res.destroyed) {
           res.writeHead(error.httpStatus, { 'Content-Type': 'application/json' });
@@ -276,22 +276,22 @@ export class LiveKitApiEmulator {
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(port, this.host, () => {
+      server.listen(port, this.#host, () => {
         server.off('error', reject);
         resolve();
       });
     });
     const addr = server.address() as AddressInfo;
-    this.server = server;
-    this.startedAt = performance.now();
-    this.baseUrl = `http://${this.host.includes(':') ? `[${this.host}]` : this.host}:${addr.port}`;
-    return this.baseUrl;
+    this.#server = server;
+    this.#startedAt = performance.now();
+    this.#baseUrl = `http://${this.#host.includes(':') ? `[${this.#host}]` : this.#host}:${addr.port}`;
+    return this.#baseUrl;
   }
 
   /** Base URL for the SDK clients (http://…); throws before start(). */
   get url(): string {
-    if (!this.baseUrl) throw new Error('LiveKitApiEmulator is not started; await start() first');
-    return this.baseUrl;
+    if (!this.#baseUrl) throw new Error('LiveKitApiEmulator is not started; await start() first');
+    return this.#baseUrl;
   }
 
   get port(): number {
@@ -305,10 +305,10 @@ export class LiveKitApiEmulator {
 
   /** Stops the server, drops every open socket and cancels simulated-call timers. */
   async close(): Promise<void> {
-    this.cancelPending('LiveKit API emulator closed');
-    const server = this.server;
-    this.server = undefined;
-    this.baseUrl = undefined;
+    this.#cancelPending('LiveKit API emulator closed');
+    const server = this.#server;
+    this.#server = undefined;
+    this.#baseUrl = undefined;
     if (!server) return;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeAllConnections();
@@ -319,68 +319,68 @@ export class LiveKitApiEmulator {
 
   /** Called after every agent dispatch (CreateDispatch, or CreateRoom with agents). Returns an unsubscribe function. */
   onDispatch(cb: Listener<'dispatch'>): () => void {
-    return this.on('dispatch', cb);
+    return this.#on('dispatch', cb);
   }
 
   /** Called when DeleteRoom removes a room. */
   onRoomDeleted(cb: Listener<'roomDeleted'>): () => void {
-    return this.on('roomDeleted', cb);
+    return this.#on('roomDeleted', cb);
   }
 
   /** Called when a dialled call is answered or fails, with the outcome that played. */
   onSipParticipant(cb: Listener<'sipParticipant'>): () => void {
-    return this.on('sipParticipant', cb);
+    return this.#on('sipParticipant', cb);
   }
 
   /** Called on every sip.callStatus change (dialing, ringing, active, hangup). */
   onCallStatus(cb: Listener<'callStatus'>): () => void {
-    return this.on('callStatus', cb);
+    return this.#on('callStatus', cb);
   }
 
   /** Called when a TransferSIPParticipant completes or fails. */
   onTransfer(cb: Listener<'transfer'>): () => void {
-    return this.on('transfer', cb);
+    return this.#on('transfer', cb);
   }
 
   /** Sets (or with null, clears) what dialling `number` does. */
   /** How a dial to `number` will be answered (its configured outcome, else the default). */
   outcomeFor(number: string): DialOutcome {
-    return this.dialOutcomes.get(number) ?? this.defaultDialOutcome;
+    return this.#dialOutcomes.get(number) ?? this.#defaultDialOutcome;
   }
 
   setOutcome(number: string, outcome: OutcomeInput | null): void {
-    this.dialOutcomes.set(number, outcome);
+    this.#dialOutcomes.set(number, outcome);
   }
 
   /** Sets (or with null, clears) what transferring to `dest` (e.g. "tel:+1555…") does. */
   setTransferOutcome(dest: string, outcome: OutcomeInput | null): void {
-    this.transferOutcomes.set(dest, outcome);
+    this.#transferOutcomes.set(dest, outcome);
   }
 
   setDefaultOutcome(outcome: OutcomeInput): void {
-    this.defaultDialOutcome = toOutcome(outcome);
+    this.#defaultDialOutcome = toOutcome(outcome);
   }
 
   setDefaultTransferOutcome(outcome: OutcomeInput): void {
-    this.defaultTransferOutcome = toOutcome(outcome);
+    this.#defaultTransferOutcome = toOutcome(outcome);
   }
 
   /** Simulates the far end hanging up an ongoing SIP call. False if there is no live call. */
   hangup(room: string, identity: string, reason?: string): boolean {
-    return hangupParticipant(this.core, room, identity, reason);
+    return hangupParticipant(this.#core, room, identity, reason);
   }
 
   /** Simulates a non-API participant (an agent, a browser) joining; creates the room if needed. */
   joinParticipant(room: string, init: JoinParticipantInit): WireJson {
-    return joinParticipant(this.core, room, init);
+    return joinParticipant(this.#core, room, init);
   }
 
   /** Simulates a participant leaving. */
   leaveParticipant(room: string, identity: string): boolean {
-    const p = this.state.participant(room, identity);
+    const p = this.#state.participant(room, identity);
     if (!p) return false;
     if (p.callId) this.hangup(room, identity, 'left');
-    return this.state.removeParticipantSid(room, identity, p.info.sid);
+    return this.#state.removeParticipantSid(room, identity, p.info.sid);
   }
 
   // --- introspection ---
@@ -388,31 +388,31 @@ export class LiveKitApiEmulator {
   /** Recorded requests in arrival order, optionally filtered. Copies, safe to keep. */
   requests(filter?: RequestFilter | ((r: RecordedRequest) => boolean)): RecordedRequest[] {
     const pick = typeof filter === 'function' ? filter : (r: RecordedRequest) => (filter ? matches(r, filter) : true);
-    return this.log.filter((r) => pick(r)).map((r) => structuredClone(r));
+    return this.#log.filter((r) => pick(r)).map((r) => structuredClone(r));
   }
 
   /** How many `method` requests were made whose body has these fields, e.g. count('DeleteRoom', { room }). */
   count(method: string, body?: Record<string, unknown>): number {
-    return this.log.filter((r) => matches(r, body ? { method, body } : { method })).length;
+    return this.#log.filter((r) => matches(r, body ? { method, body } : { method })).length;
   }
 
   /** Rooms, participants, trunks, rules, dispatches, calls and transfers, as wire JSON. */
   snapshot(): EmulatorSnapshot {
-    return this.state.snapshot();
+    return this.#state.snapshot();
   }
 
   calls(): SipCallSummary[] {
-    return [...this.state.calls.values()].map(callSummary);
+    return [...this.#state.calls.values()].map(callSummary);
   }
 
   transfers(): TransferRecord[] {
-    return this.state.transfers.map((t) => ({ ...t }));
+    return this.#state.transfers.map((t) => ({ ...t }));
   }
 
   /** Forgets every request (the model is kept). */
   clearRequests(): void {
-    this.log = [];
-    this.seq = 0;
+    this.#log = [];
+    this.#seq = 0;
   }
 
   /**
@@ -421,37 +421,37 @@ export class LiveKitApiEmulator {
    * hooks and keys are kept.
    */
   reset(): void {
-    this.cancelPending('LiveKit API emulator was reset');
-    this.state.clear();
+    this.#cancelPending('LiveKit API emulator was reset');
+    this.#state.clear();
     this.clearRequests();
   }
 
   // --- internals ---
 
-  private on<K extends keyof EmulatorEventMap>(name: K, cb: Listener<K>): () => void {
-    const set = this.listeners[name] as Set<Listener<K>>;
+  #on<K extends keyof EmulatorEventMap>(name: K, cb: Listener<K>): () => void {
+    const set = this.#listeners[name] as Set<Listener<K>>;
     set.add(cb);
     return () => {
       set.delete(cb);
     };
   }
 
-  private emit<K extends keyof EmulatorEventMap>(name: K, event: EmulatorEventMap[K]): void {
-    for (const cb of [...(this.listeners[name] as Set<Listener<K>>)]) {
+  #emit<K extends keyof EmulatorEventMap>(name: K, event: EmulatorEventMap[K]): void {
+    for (const cb of [...(this.#listeners[name] as Set<Listener<K>>)]) {
       try {
         const result = cb(event);
         if (result && typeof (result as Promise<void>).then === 'function') {
-          (result as Promise<void>).catch((err: unknown) => this.onHookError(err, name));
+          (result as Promise<void>).catch((err: unknown) => this.#onHookError(err, name));
         }
       } catch (err) {
-        this.onHookError(err, name);
+        this.#onHookError(err, name);
       }
     }
   }
 
-  private schedule(ms: number, fn: () => void): void {
+  #schedule(ms: number, fn: () => void): void {
     const timer = setTimeout(() => {
-      this.timers.delete(timer);
+      this.#timers.delete(timer);
       try {
         fn();
       } catch (err) {
@@ -459,40 +459,40 @@ export class LiveKitApiEmulator {
       }
     }, Math.max(0, ms));
     timer.unref();
-    this.timers.add(timer);
+    this.#timers.add(timer);
   }
 
-  private sleep(ms: number): Promise<void> {
+  #sleep(ms: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const cancel = (err: TwirpError): void => reject(err);
-      this.sleepers.add(cancel);
-      this.schedule(ms, () => {
-        this.sleepers.delete(cancel);
+      this.#sleepers.add(cancel);
+      this.#schedule(ms, () => {
+        this.#sleepers.delete(cancel);
         resolve();
       });
     });
   }
 
-  private cancelPending(why: string): void {
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
+  #cancelPending(why: string): void {
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.clear();
     const err = new TwirpError('unavailable', why);
-    for (const cancel of [...this.sleepers]) cancel(err);
-    this.sleepers.clear();
-    for (const call of this.state.calls.values()) {
+    for (const cancel of [...this.#sleepers]) cancel(err);
+    this.#sleepers.clear();
+    for (const call of this.#state.calls.values()) {
       const settle = call.settle;
       call.settle = undefined;
       settle?.reject(err);
     }
   }
 
-  private elapsed(): number {
-    return Math.round((performance.now() - this.startedAt) * 1000) / 1000;
+  #elapsed(): number {
+    return Math.round((performance.now() - this.#startedAt) * 1000) / 1000;
   }
 
-  private finish(rec: RecordedRequest, status: number, error?: { code?: TwirpCode; message: string; meta?: Record<string, string> }): void {
+  #finish(rec: RecordedRequest, status: number, error?: { code?: TwirpCode; message: string; meta?: Record<string, string> }): void {
     rec.status = status;
-    rec.durationMs = Math.round((this.elapsed() - rec.t) * 1000) / 1000;
+    rec.durationMs = Math.round((this.#elapsed() - rec.t) * 1000) / 1000;
     if (error) {
       if (error.code !== undefined) rec.code = error.code;
       rec.error = error.message;
@@ -501,31 +501,31 @@ export class LiveKitApiEmulator {
     }
   }
 
-  private sendJson(res: http.ServerResponse, rec: RecordedRequest, body: unknown): void {
-    this.finish(rec, 200);
+  #sendJson(res: http.ServerResponse, rec: RecordedRequest, body: unknown): void {
+    this.#finish(rec, 200);
     if (res.destroyed || res.writableEnded) return;
     res.writeHead(200, { 'Content-Type': 'application/json' });
     res.end(JSON.stringify(body));
   }
 
-  private sendError(res: http.ServerResponse, rec: RecordedRequest, err: TwirpError): void {
-    this.finish(rec, err.httpStatus, { code: err.code, message: err.message, meta: err.meta });
+  #sendError(res: http.ServerResponse, rec: RecordedRequest, err: TwirpError): void {
+    this.#finish(rec, err.httpStatus, { code: err.code, message: err.message, meta: err.meta });
     if (res.destroyed || res.writableEnded) return;
     // livekit-server-sdk only parses the error as JSON when Content-Type is exactly this.
     res.writeHead(err.httpStatus, { 'Content-Type': 'application/json' });
     res.end(JSON.stringify(err.toBody()));
   }
 
-  private sendText(res: http.ServerResponse, rec: RecordedRequest, status: number, text: string): void {
-    this.finish(rec, status, { message: text });
+  #sendText(res: http.ServerResponse, rec: RecordedRequest, status: number, text: string): void {
+    this.#finish(rec, status, { message: text });
     if (res.destroyed || res.writableEnded) return;
     res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8' });
     res.end(text);
   }
 
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://emulator.invalid');
-    if (url.pathname.startsWith('/_emulator/')) return this.handleIntrospection(req, res, url);
+    if (url.pathname.startsWith('/_emulator/')) return this.#handleIntrospection(req, res, url);
     if (url.pathname === '/' && (req.method === 'GET' || req.method === 'HEAD')) {
       res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
       res.end('OK');
@@ -534,8 +534,8 @@ export class LiveKitApiEmulator {
 
     const route = TWIRP_PATH.exec(url.pathname);
     const rec: RecordedRequest = {
-      seq: ++this.seq,
-      t: this.elapsed(),
+      seq: ++this.#seq,
+      t: this.#elapsed(),
       service: route?.[1] ?? '',
       method: route?.[2] ?? '',
       httpMethod: req.method ?? '',
@@ -543,13 +543,13 @@ export class LiveKitApiEmulator {
       body: undefined,
       auth: null,
     };
-    this.log.push(rec);
+    this.#log.push(rec);
 
     let raw: Buffer;
     try {
       raw = await readBody(req);
     } catch (err) {
-      this.sendError(res, rec, err instanceof TwirpError ? err : new TwirpError('malformed', 'failed to read request body'));
+      this.#sendError(res, rec, err instanceof TwirpError ? err : new TwirpError('malformed', 'failed to read request body'));
       return;
     }
     const text = raw.toString('utf8');
@@ -568,11 +568,11 @@ export class LiveKitApiEmulator {
     }
 
     // 1. Auth middleware (runs before routing, as in livekit-server).
-    const auth = await authenticate(req.headers.authorization, url.searchParams.get('access_token'), this.keys);
+    const auth = await authenticate(req.headers.authorization, url.searchParams.get('access_token'), this.#keys);
     if (!auth.ok) {
       rec.authError = auth.message;
-      if (this.authErrors === 'twirp') this.sendError(res, rec, new TwirpError('unauthenticated', auth.message));
-      else this.sendText(res, rec, auth.status, auth.message);
+      if (this.#authErrors === 'twirp') this.#sendError(res, rec, new TwirpError('unauthenticated', auth.message));
+      else this.#sendText(res, rec, auth.status, auth.message);
       return;
     }
     rec.auth = auth.auth ? structuredClone(auth.auth) : null;
@@ -581,26 +581,26 @@ export class LiveKitApiEmulator {
     //    methods of a Twirp service are `bad_route`.
     const service = route?.[1];
     const method = route?.[2] ?? '';
-    if (!route || !service || (!this.services.has(service) && !NOT_EMULATED_SERVICES.has(service))) {
-      this.sendText(res, rec, 404, '404 page not found');
+    if (!route || !service || (!this.#services.has(service) && !NOT_EMULATED_SERVICES.has(service))) {
+      this.#sendText(res, rec, 404, '404 page not found');
       return;
     }
     const invalidRoute = { twirp_invalid_route: `${req.method ?? ''} ${url.pathname}` };
     if (req.method !== 'POST') {
-      this.sendError(res, rec, new TwirpError('bad_route', `unsupported method "${req.method ?? ''}" (only POST is allowed)`, invalidRoute));
+      this.#sendError(res, rec, new TwirpError('bad_route', `unsupported method "${req.method ?? ''}" (only POST is allowed)`, invalidRoute));
       return;
     }
-    const handlers = this.services.get(service);
+    const handlers = this.#services.get(service);
     let handler: RpcHandler | undefined;
     if (handlers) {
       if (!Object.hasOwn(handlers, method)) {
-        this.sendError(res, rec, new TwirpError('bad_route', `no handler for path "${url.pathname}"`, invalidRoute));
+        this.#sendError(res, rec, new TwirpError('bad_route', `no handler for path "${url.pathname}"`, invalidRoute));
         return;
       }
       handler = handlers[method];
     }
     if (!handler) {
-      this.sendError(res, rec, new TwirpError('unimplemented', `${service}.${method} is not emulated by the Switchboard LiveKit API emulator`));
+      this.#sendError(res, rec, new TwirpError('unimplemented', `${service}.${method} is not emulated by the Switchboard LiveKit API emulator`));
       return;
     }
 
@@ -608,29 +608,29 @@ export class LiveKitApiEmulator {
     const contentType = req.headers['content-type'] ?? '';
     const mediaType = (contentType.split(';')[0] ?? '').trim().toLowerCase();
     if (mediaType === 'application/protobuf') {
-      this.sendError(res, rec, new TwirpError('unimplemented', 'the emulator speaks Twirp JSON only; send Content-Type: application/json'));
+      this.#sendError(res, rec, new TwirpError('unimplemented', 'the emulator speaks Twirp JSON only; send Content-Type: application/json'));
       return;
     }
     if (mediaType !== 'application/json') {
-      this.sendError(res, rec, new TwirpError('bad_route', `unexpected Content-Type: ${JSON.stringify(contentType)}`, invalidRoute));
+      this.#sendError(res, rec, new TwirpError('bad_route', `unexpected Content-Type: ${JSON.stringify(contentType)}`, invalidRoute));
       return;
     }
     if (jsonError !== undefined) {
-      this.sendError(res, rec, new TwirpError('malformed', `the json request could not be decoded: ${jsonError}`, { cause: jsonError }));
+      this.#sendError(res, rec, new TwirpError('malformed', `the json request could not be decoded: ${jsonError}`, { cause: jsonError }));
       return;
     }
 
     // 4. The RPC itself.
     try {
-      const out = await handler.handle(json, { grants: new GrantChecker(auth.auth, this.authErrors), auth: auth.auth });
-      this.sendJson(res, rec, out);
+      const out = await handler.handle(json, { grants: new GrantChecker(auth.auth, this.#authErrors), auth: auth.auth });
+      this.#sendJson(res, rec, out);
     } catch (err) {
       const error = err instanceof TwirpError ? err : new TwirpError('internal', err instanceof Error ? err.message : String(err));
-      this.sendError(res, rec, error);
+      this.#sendError(res, rec, error);
     }
   }
 
-  private async handleIntrospection(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
+  async #handleIntrospection(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
     const send = (status: number, body?: unknown): void => {
       if (body === undefined) {
         res.writeHead(status);

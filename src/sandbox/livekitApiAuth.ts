@@ -117,13 +117,16 @@ export async function authenticate(
 
 /** Grant checks, one per livekit-server Ensure*Permission helper. */
 export class GrantChecker {
-  constructor(
-    private readonly auth: AuthSummary | null,
-    private readonly style: AuthErrorStyle,
-  ) {}
+  readonly #auth: AuthSummary | null;
+  readonly #style: AuthErrorStyle;
 
-  private deny(need: string): never {
-    if (this.style === 'twirp') {
+  constructor(auth: AuthSummary | null, style: AuthErrorStyle) {
+    this.#auth = auth;
+    this.#style = style;
+  }
+
+  #deny(need: string): never {
+    if (this.#style === 'twirp') {
       throw new TwirpError('permission_denied', `permissions denied: token lacks ${need}`);
     }
     throw new TwirpError('unauthenticated', 'permissions denied');
@@ -131,27 +134,27 @@ export class GrantChecker {
 
   /** video.roomCreate — CreateRoom, DeleteRoom. */
   create(): void {
-    if (!this.auth?.video?.roomCreate) this.deny('video.roomCreate');
+    if (!this.#auth?.video?.roomCreate) this.#deny('video.roomCreate');
   }
 
   /** video.roomList — ListRooms. */
   list(): void {
-    if (!this.auth?.video?.roomList) this.deny('video.roomList');
+    if (!this.#auth?.video?.roomList) this.#deny('video.roomList');
   }
 
   /** video.roomAdmin with video.room equal to the room — participant and dispatch calls. */
   admin(room: string): void {
-    const video = this.auth?.video;
-    if (!video?.roomAdmin || (video.room ?? '') !== room) this.deny(`video.roomAdmin for room "${room}"`);
+    const video = this.#auth?.video;
+    if (!video?.roomAdmin || (video.room ?? '') !== room) this.#deny(`video.roomAdmin for room "${room}"`);
   }
 
   /** sip.admin — trunk and dispatch-rule management. */
   sipAdmin(): void {
-    if (!this.auth?.sip?.admin) this.deny('sip.admin');
+    if (!this.#auth?.sip?.admin) this.#deny('sip.admin');
   }
 
   /** sip.call — CreateSIPParticipant, TransferSIPParticipant. */
   sipCall(): void {
-    if (!this.auth?.sip?.call) this.deny('sip.call');
+    if (!this.#auth?.sip?.call) this.#deny('sip.call');
   }
 }

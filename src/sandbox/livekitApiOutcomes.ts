@@ -109,31 +109,31 @@ export function uriUser(dest: string): string {
 
 /** A table of outcomes keyed by number / destination, matched exactly first, then by normalized number. */
 export class OutcomeTable {
-  private readonly exact = new Map<string, DialOutcome>();
-  private readonly normalized = new Map<string, DialOutcome>();
+  readonly #exact = new Map<string, DialOutcome>();
+  readonly #normalized = new Map<string, DialOutcome>();
 
   set(key: string, input: OutcomeInput | null | undefined): void {
     const norm = normalizeNumber(uriUser(key));
     if (input === null || input === undefined) {
-      this.exact.delete(key);
-      this.normalized.delete(norm);
+      this.#exact.delete(key);
+      this.#normalized.delete(norm);
       return;
     }
     const outcome = toOutcome(input);
-    this.exact.set(key, outcome);
-    this.normalized.set(norm, outcome);
+    this.#exact.set(key, outcome);
+    this.#normalized.set(norm, outcome);
   }
 
   get(key: string): DialOutcome | undefined {
-    return this.exact.get(key) ?? this.normalized.get(normalizeNumber(uriUser(key)));
+    return this.#exact.get(key) ?? this.#normalized.get(normalizeNumber(uriUser(key)));
   }
 
   clear(): void {
-    this.exact.clear();
-    this.normalized.clear();
+    this.#exact.clear();
+    this.#normalized.clear();
   }
 
   entries(): Array<[string, DialOutcome]> {
-    return [...this.exact.entries()].map(([k, v]) => [k, { ...v }]);
+    return [...this.#exact.entries()].map(([k, v]) => [k, { ...v }]);
   }
 }

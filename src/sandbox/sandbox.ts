@@ -158,27 +158,27 @@ export class Sandbox extends LiveKitSandbox implements SimSandbox {
   readonly cartesia: CartesiaEmulator;
   readonly latencies: SandboxLatencies;
   readonly msPerChar: number | undefined;
-  private readonly providers: ProviderEmulators;
+  readonly #providers: ProviderEmulators;
 
   private constructor(opts: SandboxOptions) {
     super(opts);
-    this.providers = new ProviderEmulators(opts);
-    ({ openai: this.openai, deepgram: this.deepgram, cartesia: this.cartesia, latencies: this.latencies } = this.providers);
+    this.#providers = new ProviderEmulators(opts);
+    ({ openai: this.openai, deepgram: this.deepgram, cartesia: this.cartesia, latencies: this.latencies } = this.#providers);
     this.msPerChar = opts.msPerChar;
   }
 
   static override async start(opts: SandboxOptions = {}): Promise<Sandbox> {
     const s = new Sandbox(opts);
-    await Promise.all([s.open(), s.providers.start()]);
+    await Promise.all([s.open(), s.#providers.start()]);
     return s;
   }
 
   /** Environment that points the worker and the CLI at this sandbox. No real keys involved. */
   override env(): Record<string, string> {
-    return { ...super.env(), ...this.providers.env('sandbox') };
+    return { ...super.env(), ...this.#providers.env('sandbox') };
   }
 
   override async close(): Promise<void> {
-    await Promise.all([super.close(), this.providers.close()]);
+    await Promise.all([super.close(), this.#providers.close()]);
   }
 }

@@ -150,9 +150,12 @@ class Resonator {
   #a = 1;
   #b = 0;
   #c = 0;
-  constructor(private readonly sr: number) {}
+  readonly #sr: number;
+  constructor(sr: number) {
+    this.#sr = sr;
+  }
   set(freq: number, bw: number): void {
-    const T = 1 / this.sr;
+    const T = 1 / this.#sr;
     this.#c = -Math.exp(-2 * Math.PI * bw * T);
     this.#b = 2 * Math.exp(-Math.PI * bw * T) * Math.cos(2 * Math.PI * freq * T);
     this.#a = 1 - this.#b - this.#c;

@@ -112,7 +112,7 @@ export class TelnyxApiEmulator extends EmulatorServer {
           throw new TelnyxError(400, '10002', 'Invalid JSON', 'The request body is not JSON.');
         }
       }
-      const out = this.route(rec.method, path, rec.query, rec.body ?? {});
+      const out = this.#route(rec.method, path, rec.query, rec.body ?? {});
       send(out.status ?? 200, out.body);
     } catch (err) {
       const e = err instanceof TelnyxError ? err : new TelnyxError(500, '10001', 'Internal error', (err as Error).message);
@@ -120,7 +120,7 @@ export class TelnyxApiEmulator extends EmulatorServer {
     }
   }
 
-  private page(items: Json[], query: Record<string, string>): { body: unknown } {
+  #page(items: Json[], query: Record<string, string>): { body: unknown } {
     const size = Math.min(250, Math.max(1, Number(query['page[size]'] ?? 20)));
     const number = Math.max(1, Number(query['page[number]'] ?? 1));
     const totalPages = Math.max(1, Math.ceil(items.length / size));
@@ -132,7 +132,7 @@ export class TelnyxApiEmulator extends EmulatorServer {
     };
   }
 
-  private route(method: string, path: string, query: Record<string, string>, body: Json): { status?: number; body: unknown } {
+  #route(method: string, path: string, query: Record<string, string>, body: Json): { status?: number; body: unknown } {
     const notFound = () => new TelnyxError(404, '10005', 'Resource not found', `${path} was not found`);
     const contains = (field: string, value: string | undefined, items: Json[]) => {
       if (value === undefined) return items;
@@ -142,7 +142,7 @@ export class TelnyxApiEmulator extends EmulatorServer {
     let m: RegExpExecArray | null;
 
     if (path === '/outbound_voice_profiles') {
-      if (method === 'GET') return this.page(contains('name', query['filter[name][contains]'], this.outboundVoiceProfiles), query);
+      if (method === 'GET') return this.#page(contains('name', query['filter[name][contains]'], this.outboundVoiceProfiles), query);
       if (method === 'POST') {
         if (typeof body.name !== 'string' || body.name === '') throw invalid('/name', 'name is required');
         const ovp = { id: newId(), record_type: 'outbound_voice_profile', name: body.name, enabled: true, traffic_type: 'conversational', service_plan: 'global' };
@@ -152,7 +152,7 @@ export class TelnyxApiEmulator extends EmulatorServer {
     }
 
     if (path === '/fqdn_connections') {
-      if (method === 'GET') return this.page(contains('connection_name', query['filter[connection_name][contains]'], this.connections).map((c) => hidePassword(c)), query);
+      if (method === 'GET') return this.#page(contains('connection_name', query['filter[connection_name][contains]'], this.connections).map((c) => hidePassword(c)), query);
       if (method === 'POST') {
         if (typeof body.connection_name !== 'string' || body.connection_name === '') throw invalid('/connection_name', 'connection_name is required');
         const conn: Json & { password?: string } = {
@@ -163,7 +163,7 @@ export class TelnyxApiEmulator extends EmulatorServer {
           inbound: { ani_number_format: 'E.164', dnis_number_format: 'e164', codecs: ['G722', 'G711U', 'G711A', 'G729', 'OPUS', 'H.264'] },
           outbound: { ip_authentication_method: 'credential-authentication', outbound_voice_profile_id: null },
         };
-        this.applyConnection(conn, body);
+        this.#applyConnection(conn, body);
         this.connections.push(conn);
         return { status: 201, body: { data: hidePassword(conn) } };
       }
@@ -173,7 +173,7 @@ export class TelnyxApiEmulator extends EmulatorServer {
       if (!conn) throw notFound();
       if (method === 'GET') return { body: { data: hidePassword(conn) } };
       if (method === 'PATCH') {
-        this.applyConnection(conn, body);
+        this.#applyConnection(conn, body);
         return { body: { data: hidePassword(conn) } };
       }
     }
@@ -181,7 +181,7 @@ export class TelnyxApiEmulator extends EmulatorServer {
     if (path === '/fqdns') {
       if (method === 'GET') {
         const byConn = query['filter[connection_id]'];
-        return this.page(this.fqdns.filter((f) => byConn === undefined || f.connection_id === byConn), query);
+        return this.#page(this.fqdns.filter((f) => byConn === undefined || f.connection_id === byConn), query);
       }
       if (method === 'POST') {
         const connId = body.connection_id;
@@ -198,7 +198,7 @@ export class TelnyxApiEmulator extends EmulatorServer {
 
     if (path === '/phone_numbers' && method === 'GET') {
       const want = query['filter[phone_number]'];
-      return this.page(this.phoneNumbers.filter((p) => want === undefined || p.phone_number === want), query);
+      return this.#page(this.phoneNumbers.filter((p) => want === undefined || p.phone_number === want), query);
     }
     if ((m = /^\/phone_numbers\/(\d+)$/.exec(path))) {
       const pn = this.phoneNumbers.find((p) => p.id === m![1]);
@@ -220,7 +220,7 @@ export class TelnyxApiEmulator extends EmulatorServer {
   }
 
   /** Validates and merges connection fields (create and PATCH alike). */
-  private applyConnection(conn: Json & { password?: string }, body: Json): void {
+  #applyConnection(conn: Json & { password?: string }, body: Json): void {
     for (const key of ['connection_name', 'user_name', 'password'] as const) {
       if (body[key] !== undefined && typeof body[key] !== 'string') throw invalid(`/${key}`, `${key} must be a string`);
     }

@@ -106,7 +106,7 @@ export class TwilioApiEmulator extends EmulatorServer {
       return;
     }
     try {
-      const out = this.route(req.method ?? 'GET', product, path, query, form);
+      const out = this.#route(req.method ?? 'GET', product, path, query, form);
       send(out.status ?? 200, out.body);
     } catch (err) {
       const e = err as { status?: number; code?: number; message: string };
@@ -114,7 +114,7 @@ export class TwilioApiEmulator extends EmulatorServer {
     }
   }
 
-  private route(method: string, product: string, path: string, query: Record<string, string>, form: Record<string, string>): { status?: number; body: unknown } {
+  #route(method: string, product: string, path: string, query: Record<string, string>, form: Record<string, string>): { status?: number; body: unknown } {
     const notFound = () => Object.assign(new Error(`The requested resource ${path} was not found`), { status: 404, code: 20404 });
     const v1Page = (key: string, items: Json[]) => ({
       [key]: items,
