@@ -90,7 +90,8 @@ describe('keypad tones on the real stack', () => {
   it('outbound: the agent presses 2 on a phone menu it called, and the menu hears it as a telephone-event', async () => {
     const MENU = '+12025550177';
     const goodbye = "Hi Gus, this is Riverside Clinic. We'll fax the prescription over instead. Goodbye!";
-    scriptCaller(stack, 'Thanks for calling Acme Pharmacy.', 'For prescriptions, press 2.', 'Pharmacy desk, this is Gus.');
+    // The STT hears each line as the menu plays it: a repeat of the menu is expected before it plays.
+    scriptCaller(stack, 'Thanks for calling Acme Pharmacy.');
     scriptModel(stack, [
       { toolCalls: [{ name: 'send_dtmf', arguments: { keys: '2' } }] },
       { toolCalls: [{ name: 'end_call', arguments: { goodbye, summary: 'reached the pharmacy' } }] },
@@ -116,10 +117,22 @@ describe('keypad tones on the real stack', () => {
         await sleep((pcm.length / 8000) * 1000 + 1500);
       };
       await say('Thanks for calling Acme Pharmacy.', 'menu1');
-      await say('For prescriptions, press 2.', 'menu2');
-      const key = await menu.waitForEvent('CALL_DTMF_START', 20_000, answered.at);
+      // A menu repeats itself until a key is pressed, as real ones do. Whether the first "press 2"
+      // is answered depends on when answering-machine detection said "human": a line the callee
+      // began while it was still listening gets the greeting, not a reply (agents/intro.ts), and
+      // under load its verdict can come after both menu lines.
+      let key: Awaited<ReturnType<typeof menu.waitForEvent>> | undefined;
+      for (let round = 1; !key; round++) {
+        stack.providers.deepgram.expect(KEY, 'For prescriptions, press 2.');
+        await say('For prescriptions, press 2.', `menu2-${round}`);
+        key = await menu.waitForEvent('CALL_DTMF_START', round < 3 ? 8_000 : 20_000, answered.at).catch((err: Error) => {
+          if (round >= 3) throw err;
+          return undefined;
+        });
+      }
       assert.equal(key.param, '2');
       process.stderr.write(`e2e figure: the agent's key reached the menu ${key.at - answered.at} ms after it answered\n`);
+      stack.providers.deepgram.expect(KEY, 'Pharmacy desk, this is Gus.');
       await say('Pharmacy desk, this is Gus.', 'menu3');
       await agentSaid(stack, 'Hi Gus', 20_000, key.at);
       await menu.waitForEvent('CALL_CLOSED', 30_000, answered.at);
