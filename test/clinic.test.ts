@@ -186,6 +186,7 @@ describe('call control pieces', () => {
   it('on the phone an interruption needs words; in a browser one word is enough', () => {
     const config = { MIN_INTERRUPTION_MS: 400, MIN_INTERRUPTION_WORDS: 2 };
     assert.deepEqual(interruptionRule(config, 'phone'), { minDuration: 400, minWords: 2 });
+    assert.deepEqual(interruptionRule(config, 'phone-wideband'), { minDuration: 400, minWords: 2 }, 'a wideband trunk is still a phone line');
     assert.deepEqual(interruptionRule(config, 'browser'), { minDuration: 400, minWords: 1 });
   });
   it('the business name is always a keyterm, once', () => {

@@ -7,6 +7,7 @@
 import type { Command } from 'commander';
 import { loadConfig, storeTarget } from '../config.js';
 import { type CallRecord, openStore } from '../store/index.js';
+import { named, parseStoreLocation } from '../store/location.js';
 import { UsageError, fail, report, table } from './output.js';
 
 /** What a person needs of a call at a glance; the JSON of `show` is the whole record. */
@@ -131,7 +132,7 @@ export function register(program: Command): void {
         const more = scanned !== null && rows.length < limit ? `only the latest ${scanned} records were read; use --all or a larger --limit for older calls` : null;
         report({ ok: true, scope, calls: rows, ...(more ? { note: more } : {}) }, opts, () =>
           rows.length === 0
-            ? `no ${scope} in ${config.STORE_PATH}`
+            ? `no ${scope} in ${named(parseStoreLocation(storeTarget(config)))}`
             : [
                 table(
                   ['ID', 'STARTED', 'DIRECTION', 'NUMBER', 'OUTCOME', 'SECONDS', 'TURNS', 'FIRST AUDIO P50', 'COST', 'RECORDING'],
@@ -162,7 +163,7 @@ export function register(program: Command): void {
         } finally {
           await store.close();
         }
-        if (!record) throw new UsageError(`no call ${JSON.stringify(id)} in ${storeTarget(config).url} — \`switchboard calls list\` shows the ids`);
+        if (!record) throw new UsageError(`no call ${JSON.stringify(id)} in ${named(parseStoreLocation(storeTarget(config)))} — \`switchboard calls list\` shows the ids`);
         const found = record;
         report({ ok: true, call: found, summary: summarise(found) }, opts, () => renderShow(found));
       } catch (err) {

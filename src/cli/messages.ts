@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import { loadConfig, storeTarget } from '../config.js';
 import { openStore } from '../store/index.js';
+import { named, parseStoreLocation } from '../store/location.js';
 import { UsageError, fail, report, table } from './output.js';
 
 export function register(program: Command): void {
@@ -19,11 +20,12 @@ export function register(program: Command): void {
       try {
         const limit = Number(opts.limit);
         if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new UsageError(`--limit: ${JSON.stringify(opts.limit)} is not a whole number from 1 to 10000`);
-        const store = await openStore(storeTarget(loadConfig()));
+        const target = storeTarget(loadConfig());
+        const store = await openStore(target);
         try {
           if (opts.done) {
             const m = await store.messages.markCallbackDone(opts.done);
-            if (!m) throw new UsageError(`--done: no message ${JSON.stringify(opts.done)} in this store (STORE_PATH)`);
+            if (!m) throw new UsageError(`--done: no message ${JSON.stringify(opts.done)} in ${named(parseStoreLocation(target))}`);
             report({ ok: true, message: m }, opts, () => `${m.id}: callback ${m.callback}`);
             return;
           }

@@ -12,8 +12,9 @@
  *                        trunk for termination (LiveKit authenticates with them when dialling);
  *   - phone numbers    — SIP_INBOUND_NUMBERS and SIP_OUTBOUND_NUMBERS (or CALLER_ID), attached.
  *
- * Every resource is looked up first and only created when missing, so a second run sends no
- * creating request. Twilio never returns a credential's password, so an existing credential is
+ * Every resource is looked up first: one that is missing is created, and one that differs from the
+ * configuration (the termination domain, the transfer mode, a disabled origination URL) is
+ * updated, so a second run sends neither a creating nor an updating request. Twilio never returns a credential's password, so an existing credential is
  * left alone unless `updatePassword` is asked for.
  *
  * TWILIO_API_BASE_URL sends every request to a stand-in instead (tests, a recording proxy):

@@ -342,12 +342,12 @@ export class LiveKitApiEmulator {
     return this.#on('transfer', cb);
   }
 
-  /** Sets (or with null, clears) what dialling `number` does. */
   /** How a dial to `number` will be answered (its configured outcome, else the default). */
   outcomeFor(number: string): DialOutcome {
     return this.#dialOutcomes.get(number) ?? this.#defaultDialOutcome;
   }
 
+  /** Sets (or with null, clears) what dialling `number` does. */
   setOutcome(number: string, outcome: OutcomeInput | null): void {
     this.#dialOutcomes.set(number, outcome);
   }

@@ -6,7 +6,7 @@
  * has one. A browser has a headset and echo cancellation, and one word ("stop") is enough there.
  */
 import type { Config } from '../config.js';
-import type { ChannelProfile } from './providers.js';
+import { type ChannelProfile, isPhoneProfile } from './providers.js';
 
 export interface InterruptionRule {
   minDuration: number;
@@ -16,7 +16,7 @@ export interface InterruptionRule {
 export function interruptionRule(config: Pick<Config, 'MIN_INTERRUPTION_MS' | 'MIN_INTERRUPTION_WORDS'>, profile: ChannelProfile): InterruptionRule {
   return {
     minDuration: config.MIN_INTERRUPTION_MS,
-    minWords: profile === 'phone' ? config.MIN_INTERRUPTION_WORDS : Math.min(1, config.MIN_INTERRUPTION_WORDS),
+    minWords: isPhoneProfile(profile) ? config.MIN_INTERRUPTION_WORDS : Math.min(1, config.MIN_INTERRUPTION_WORDS),
   };
 }
 
