@@ -71,7 +71,7 @@ async function entry(ctx: JobContext<ProcData>): Promise<void> {
   // Worker shutdown (SIGTERM after the drain timeout, the worker gone, a job kill): wrap up with a
   // goodbye, then delete the room. The request comes while the session still runs; the shutdown
   // callback is the framework's last word, after it has closed the session.
-  const stopListening = onShutdownRequest(ctx, () => shutdown.abort());
+  const stopListening = onShutdownRequest(ctx, () => void shutdownUnlessRoomGoes(ctx).then((ours) => ours && shutdown.abort()));
   ctx.addShutdownCallback(async () => {
     shutdown.abort();
     await callDone;
@@ -229,6 +229,32 @@ function callReachesPhone(ctx: JobContext<ProcData>, identity: string): Promise<
 }
 
 /** Resolves when the caller leaves or the room connection drops. */
+/**
+ * Whether a shutdown request is really the worker's. LiveKit ends a job whose room closed (the
+ * server closes a call's room the moment the SIP caller leaves) through the same executor close as
+ * a worker shutdown, and that request can come before the room's own disconnect event: a caller
+ * who hung up was then recorded as `shutdown` (seen on the real stack). A room that goes within a
+ * moment of the request was the caller's doing; its disconnect ends the call as a hang-up.
+ */
+const ROOM_CLOSE_GRACE_MS = 1000;
+
+export function shutdownUnlessRoomGoes(ctx: Pick<JobContext<ProcData>, 'room'>): Promise<boolean> {
+  // Not in the room (yet, or any more): nothing to wait for. A room already gone has ended the
+  // call as a hang-up by now (the first reason wins), and a job not yet joined must hear it.
+  if (!ctx.room.isConnected) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const gone = () => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    const timer = setTimeout(() => {
+      ctx.room.off(RoomEvent.Disconnected, gone);
+      resolve(true);
+    }, ROOM_CLOSE_GRACE_MS);
+    ctx.room.once(RoomEvent.Disconnected, gone);
+  });
+}
+
 function participantLeft(ctx: JobContext<ProcData>, identity: string): Promise<void> {
   return new Promise((resolve) => {
     ctx.room.on(RoomEvent.ParticipantDisconnected, (p) => {
