@@ -2,12 +2,13 @@
  * What patches/ changes in the framework and plugins, checked on the real packages as installed
  * (so a missing or stale patch fails here): the audio helpers give the same frames as before,
  * stream tasks start in the same loop turn, Cartesia audio comes out in 20 ms frames as soon as
- * it arrives, and caller audio reaches Deepgram in 20 ms chunks.
+ * it arrives, caller audio reaches Deepgram in 20 ms chunks, and an rtc-node Room handles only its
+ * own FFI events.
  */
 import { AudioByteStream, initializeLogger, mergeFrames, startSoon, tts } from '@livekit/agents';
 import * as cartesia from '@livekit/agents-plugin-cartesia';
 import * as deepgram from '@livekit/agents-plugin-deepgram';
-import { AudioFrame, dispose } from '@livekit/rtc-node';
+import { AudioFrame, Room, RoomEvent, dispose } from '@livekit/rtc-node';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs';
 import { after, describe, it } from 'node:test';
@@ -150,5 +151,40 @@ describe('framework patches', { timeout: 60_000 }, () => {
       await engine.close();
       await emu.close();
     }
+  });
+
+  it("an rtc-node Room processes its own FFI events in order and lets other rooms' pass without waiting", async () => {
+    // Every FFI event of the process reaches every Room's listener. The room's state is set as
+    // connect() leaves it; the events are shaped as the FFI's protobuf messages are read.
+    const room = new Room() as unknown as {
+      onFfiEvent: (ev: unknown) => Promise<void>;
+      ffiEventLock: { lock(): Promise<() => void> };
+      ffiHandle: { handle: bigint };
+      info: { metadata: string };
+      localParticipant: { ffi_handle: { handle: bigint } };
+      on(ev: string, f: (m: string) => void): void;
+    };
+    room.ffiHandle = { handle: 5n };
+    room.info = { metadata: '' };
+    room.localParticipant = { ffi_handle: { handle: 6n } };
+    const seen: string[] = [];
+    room.on(RoomEvent.RoomMetadataChanged, (m) => seen.push(m));
+    const metadata = (roomHandle: bigint, metadata: string) => ({
+      message: { case: 'roomEvent', value: { roomHandle, message: { case: 'roomMetadataChanged', value: { metadata } } } },
+    });
+    const audio = { message: { case: 'audioStreamEvent', value: { streamHandle: 9n, message: { case: 'frameReceived', value: {} } } } };
+
+    // While the room is busy with an event of its own (its lock held), another room's event and an
+    // audio frame return at once: they used to queue behind the lock, once per room in the process.
+    const unlock = await room.ffiEventLock.lock();
+    const own = [room.onFfiEvent(metadata(5n, 'first')), room.onFfiEvent(metadata(5n, 'second'))];
+    let othersDone = false;
+    const others = Promise.all([room.onFfiEvent(metadata(7n, 'not ours')), room.onFfiEvent(audio)]).then(() => (othersDone = true));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(othersDone, true, "another room's events waited on this room's lock");
+    assert.deepEqual(seen, [], 'own events wait for the lock');
+    unlock();
+    await Promise.all([...own, others]);
+    assert.deepEqual(seen, ['first', 'second'], 'own events, in order; nothing of the other room');
   });
 });
