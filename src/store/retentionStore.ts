@@ -46,16 +46,19 @@ export class SqliteRetentionStore implements RetentionStore {
         .prepare(`SELECT id, recording_path FROM call_records WHERE started_at < ? AND ended_at IS NOT NULL AND purged_at IS NULL`)
         .all(cutoffIso) as { id: string; recording_path: string | null }[];
       const messages = (this.db.prepare('SELECT COUNT(*) AS n FROM messages WHERE created_at < ?').get(cutoffIso) as { n: number }).n;
-      const datesOfBirth = (
-        this.db.prepare(`SELECT COUNT(*) AS n FROM appointments WHERE ${PAST_DATE_OF_BIRTH}`).get(cutoffIso) as { n: number }
-      ).n;
       const result: PurgeResult = {
         calls: calls.length,
         messages,
         recordings: calls.flatMap((c) => (c.recording_path ? [c.recording_path] : [])),
-        datesOfBirth,
+        datesOfBirth: 0,
       };
-      if (options.dryRun) return result;
+      if (options.dryRun) {
+        // A dry run changes nothing, so it counts what the UPDATE below would clear.
+        result.datesOfBirth = (
+          this.db.prepare(`SELECT COUNT(*) AS n FROM appointments WHERE ${PAST_DATE_OF_BIRTH}`).get(cutoffIso) as { n: number }
+        ).n;
+        return result;
+      }
       const now = new Date().toISOString();
       const clear = this.db.prepare(
         `UPDATE call_records SET transcript = NULL, tool_calls = NULL, userdata = NULL, result = NULL,
@@ -63,7 +66,7 @@ export class SqliteRetentionStore implements RetentionStore {
       );
       for (const c of calls) clear.run(now, c.id);
       this.db.prepare('DELETE FROM messages WHERE created_at < ?').run(cutoffIso);
-      this.db.prepare(`UPDATE appointments SET date_of_birth = NULL WHERE ${PAST_DATE_OF_BIRTH}`).run(cutoffIso);
+      result.datesOfBirth = this.db.prepare(`UPDATE appointments SET date_of_birth = NULL WHERE ${PAST_DATE_OF_BIRTH}`).run(cutoffIso).changes;
       return result;
     };
     // One transaction: a purge interrupted half way leaves nothing half cleared.
