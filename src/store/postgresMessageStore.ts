@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { type Message, type MessageStore, type NewMessage, toMessage } from './messageStore.js';
-import { PAST_DATE_OF_BIRTH, type PurgeResult, type RetentionStore } from './retentionStore.js';
+import { pastDateOfBirth, type PurgeResult, type RetentionStore } from './retentionStore.js';
 import { transaction } from './postgresTx.js';
 
 export class PostgresMessageStore implements MessageStore {
@@ -54,7 +54,7 @@ export class PostgresRetentionStore implements RetentionStore {
         )
       ).rows as { id: string; recording_path: string | null }[];
       const messages = Number((await c.query('SELECT COUNT(*) AS n FROM messages WHERE created_at < $1', [cutoffIso])).rows[0].n);
-      const pastDob = PAST_DATE_OF_BIRTH.replace('?', '$1');
+      const pastDob = pastDateOfBirth('$1');
       const result: PurgeResult = {
         calls: calls.length,
         messages,
