@@ -4,7 +4,8 @@
  * file, and every mistake in a file names the file, the line and the field.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -148,6 +149,28 @@ describe('business file', () => {
     } finally {
       process.chdir(here);
     }
+  });
+
+  it('a mistake in the template where the package ships it (the image\'s, mounted over) is a configuration problem, not a crash on import', () => {
+    // The package as the image lays it out: dist/ with business.yaml beside it, which is also
+    // BUSINESS_FILE's default in the working directory (docker-compose mounts the deployment's there).
+    const app = mkdtempSync(join(tmpdir(), 'sb-app-'));
+    symlinkSync(join(ROOT, 'dist'), join(app, 'dist'));
+    symlinkSync(join(ROOT, 'node_modules'), join(app, 'node_modules'));
+    copyFileSync(join(ROOT, 'package.json'), join(app, 'package.json'));
+    writeFileSync(join(app, 'business.yaml'), CLINIC.replace('open: "09:00"', 'open: "9am"'));
+    const file = join(app, 'business.yaml');
+    const r = spawnSync(process.execPath, ['--preserve-symlinks', '--preserve-symlinks-main', join(app, 'dist', 'src', 'worker.js'), 'start'], {
+      cwd: app,
+      env: { PATH: process.env.PATH, HOME: app },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /^Invalid configuration/m);
+    // Named as BUSINESS_FILE names it (its default: business.yaml in the working directory).
+    assert.ok(r.stderr.includes(`  - business.yaml:${lineWith(file, 'open: "9am"')}: hours.open: expected HH:mm`), r.stderr);
+    assert.doesNotMatch(r.stderr, /BusinessFileError|at parseBusiness/);
   });
 
   it('the image ships the template beside dist/, where the worker finds it', () => {
