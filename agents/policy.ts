@@ -36,11 +36,18 @@ export function agentPolicy(config: Config): AgentPolicy {
   };
 }
 
-/** The clinic defaults and the shipped template's lines, for agents built without a config (tests, prompt versions). */
+/**
+ * The clinic defaults and the shipped template's lines, for agents built without a config (tests,
+ * prompt versions). The lines are read when first asked for, not on import: where the package's
+ * template is also the deployment's (the image's, mounted over), a mistake in it must reach
+ * loadConfig's report, not stop every entry point as it is imported.
+ */
 export const CLINIC_POLICY: AgentPolicy = {
   identityCheck: 'name',
   emergency: { number: '911', action: 'end' },
   region: 'US',
   redactPii: true,
-  lines: shippedBusiness().business.lines,
+  get lines() {
+    return shippedBusiness().business.lines;
+  },
 };

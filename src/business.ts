@@ -40,9 +40,15 @@ const clock = z
 
 const PLACEHOLDER = /\{([^{}]*)\}/g;
 
+/**
+ * A line as the file writes it, without the surrounding whitespace: a YAML block scalar (`>`, `|`)
+ * ends the value with a newline, and the call compares what was said with its own lines.
+ */
+const spoken = () => z.string().trim();
+
 /** A fixed line with nothing filled in: a `{` in it would be read out as written. */
 const text = (max = 300) =>
-  z.string().min(1).max(max).refine((s) => !s.includes('{') && !s.includes('}'), 'this line takes no {placeholders}');
+  spoken().min(1).max(max).refine((s) => !s.includes('{') && !s.includes('}'), 'this line takes no {placeholders}');
 
 /**
  * A line with `{placeholders}` filled in when it is said. Only the placeholders the line may use
@@ -51,8 +57,7 @@ const text = (max = 300) =>
  */
 function line<const K extends string>(may: readonly K[], must: readonly K[] = []) {
   const allowed = new Set<string>(may);
-  return z
-    .string()
+  return spoken()
     .min(1)
     .max(300)
     .superRefine((s, ctx) => {

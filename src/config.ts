@@ -479,6 +479,7 @@ export function loadConfig(env: Record<string, string | undefined> = readEnv(), 
       for (const key of Object.keys(FROM_BUSINESS_FILE) as BusinessVar[]) out[key] ??= file[key];
       out.business = file.business;
     }
+    problems.push(...shippedTemplateProblems(out.BUSINESS_FILE as string));
   }
   if (problems.length === 0) problems.push(...crossFieldProblems(out as Config));
   if (options.requireProviderKeys) problems.push(...missingProviderKeys(out as Partial<Config>));
@@ -508,6 +509,24 @@ function readBusinessFile(file: string, given: 'set' | 'default', problems: stri
     if (!(err instanceof BusinessFileError)) throw err;
     problems.push(...err.problems);
     return undefined;
+  }
+}
+
+/**
+ * When BUSINESS_FILE is another file, the problems of the template shipped with Switchboard: its
+ * lines and rules are the agents' defaults (CLINIC_POLICY, DEFAULT_RULES: every call's prompt
+ * versions), read on first use, so a mistake in it is reported now, with the rest, not when a
+ * call ends.
+ */
+function shippedTemplateProblems(file: string): string[] {
+  const path = resolve(file);
+  if (path === SHIPPED_BUSINESS_FILE || !existsSync(path)) return []; // read above already
+  try {
+    shippedBusiness();
+    return [];
+  } catch (err) {
+    if (!(err instanceof BusinessFileError)) throw err;
+    return err.problems;
   }
 }
 

@@ -4,7 +4,8 @@
  * file, and every mistake in a file names the file, the line and the field.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -40,6 +41,30 @@ function problemsOf(env: Record<string, string>): string[] {
 /** The 1-based line of the first line of `text` that contains `needle`. */
 function lineWith(file: string, needle: string): number {
   return readFileSync(file, 'utf8').split('\n').findIndex((l) => l.includes(needle)) + 1;
+}
+
+/**
+ * The package as the image lays it out, in a fresh directory: dist/ with `template` as the
+ * business.yaml beside it, which is also BUSINESS_FILE's default in the working directory
+ * (docker-compose mounts the deployment's there). Returns the directory.
+ */
+function packaged(template: string): string {
+  const app = mkdtempSync(join(tmpdir(), 'sb-app-'));
+  symlinkSync(join(ROOT, 'dist'), join(app, 'dist'));
+  symlinkSync(join(ROOT, 'node_modules'), join(app, 'node_modules'));
+  copyFileSync(join(ROOT, 'package.json'), join(app, 'package.json'));
+  writeFileSync(join(app, 'business.yaml'), template);
+  return app;
+}
+
+/** `worker.js start` from that package, in its directory, with only `env`. */
+function startWorker(app: string, env: Record<string, string> = {}) {
+  return spawnSync(process.execPath, ['--preserve-symlinks', '--preserve-symlinks-main', join(app, 'dist', 'src', 'worker.js'), 'start'], {
+    cwd: app,
+    env: { PATH: process.env.PATH, HOME: app, ...env },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
 }
 
 const BAKERY = (t: string) =>
@@ -148,6 +173,25 @@ describe('business file', () => {
     } finally {
       process.chdir(here);
     }
+  });
+
+  it('a mistake in the template where the package ships it (the image\'s, mounted over) is a configuration problem, not a crash on import', () => {
+    const app = packaged(CLINIC.replace('open: "09:00"', 'open: "9am"'));
+    const file = join(app, 'business.yaml');
+    const r = startWorker(app);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /^Invalid configuration/m);
+    // Named as BUSINESS_FILE names it (its default: business.yaml in the working directory).
+    assert.ok(r.stderr.includes(`  - business.yaml:${lineWith(file, 'open: "9am"')}: hours.open: expected HH:mm`), r.stderr);
+    assert.doesNotMatch(r.stderr, /BusinessFileError|at parseBusiness/);
+  });
+
+  it("the package's own template is checked at start-up too when BUSINESS_FILE is another: its lines are the agents' defaults", () => {
+    const app = packaged(CLINIC.replace('open: "09:00"', 'open: "9am"'));
+    const shipped = join(app, 'business.yaml');
+    const r = startWorker(app, { BUSINESS_FILE: businessFile() });
+    assert.equal(r.status, 2, r.stderr);
+    assert.ok(r.stderr.includes(`  - ${shipped}:${lineWith(shipped, 'open: "9am"')}: hours.open: expected HH:mm`), r.stderr);
   });
 
   it('the image ships the template beside dist/, where the worker finds it', () => {

@@ -116,11 +116,13 @@ export async function setUpWorld(
     if (ev.room === room) roomDeletedAt ??= Date.now();
   });
   // The callee speaks only once their phone has answered (sip.callStatus=active), as on a real line.
+  // A phone that never answers (busy, no answer) stops being listened for when the call leaves.
+  let offStatus: () => void = () => undefined;
   const answered = outbound
     ? new Promise<void>((resolve) => {
-        const off = sandbox.livekit.onCallStatus((ev) => {
+        offStatus = sandbox.livekit.onCallStatus((ev) => {
           if (ev.room === room && ev.identity === callerIdentity && ev.status === 'active') {
-            off();
+            offStatus();
             resolve();
           }
         });
@@ -149,6 +151,7 @@ export async function setUpWorld(
     leave: () => {
       emulators?.openai.removeBrain(key);
       offDeleted();
+      offStatus();
     },
   };
 }

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { type Message, type MessageStore, type NewMessage, toMessage } from './messageStore.js';
-import { PAST_DATE_OF_BIRTH, type PurgeResult, type RetentionStore } from './retentionStore.js';
+import { pastDateOfBirth, type PurgeResult, type RetentionStore } from './retentionStore.js';
 import { transaction } from './postgresTx.js';
 
 export class PostgresMessageStore implements MessageStore {
@@ -54,22 +54,25 @@ export class PostgresRetentionStore implements RetentionStore {
         )
       ).rows as { id: string; recording_path: string | null }[];
       const messages = Number((await c.query('SELECT COUNT(*) AS n FROM messages WHERE created_at < $1', [cutoffIso])).rows[0].n);
-      const pastDob = PAST_DATE_OF_BIRTH.replace('?', '$1');
-      const datesOfBirth = Number((await c.query(`SELECT COUNT(*) AS n FROM appointments WHERE ${pastDob}`, [cutoffIso])).rows[0].n);
+      const pastDob = pastDateOfBirth('$1');
       const result: PurgeResult = {
         calls: calls.length,
         messages,
         recordings: calls.flatMap((x) => (x.recording_path ? [x.recording_path] : [])),
-        datesOfBirth,
+        datesOfBirth: 0,
       };
-      if (options.dryRun) return result;
+      if (options.dryRun) {
+        // A dry run changes nothing, so it counts what the UPDATE below would clear.
+        result.datesOfBirth = Number((await c.query(`SELECT COUNT(*) AS n FROM appointments WHERE ${pastDob}`, [cutoffIso])).rows[0].n);
+        return result;
+      }
       await c.query(
         `UPDATE call_records SET transcript = NULL, tool_calls = NULL, userdata = NULL, result = NULL,
            recording_path = NULL, purged_at = $1 WHERE id = ANY($2::text[])`,
         [new Date().toISOString(), calls.map((x) => x.id)],
       );
       await c.query('DELETE FROM messages WHERE created_at < $1', [cutoffIso]);
-      await c.query(`UPDATE appointments SET date_of_birth = NULL WHERE ${pastDob}`, [cutoffIso]);
+      result.datesOfBirth = (await c.query(`UPDATE appointments SET date_of_birth = NULL WHERE ${pastDob}`, [cutoffIso])).rowCount ?? 0;
       return result;
     });
   }

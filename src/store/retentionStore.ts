@@ -33,8 +33,11 @@ export interface RetentionStore {
 /** Schema version 7 of the store: when a call record's personal data was purged. */
 export const RETENTION_MIGRATION = `ALTER TABLE call_records ADD COLUMN purged_at TEXT;`;
 
-/** Appointments started before the cutoff (the one parameter) that still hold a date of birth. */
-export const PAST_DATE_OF_BIRTH = 'start_utc < ? AND date_of_birth IS NOT NULL';
+/**
+ * Appointments started before the cutoff (the one parameter, written as the backend's
+ * placeholder) that still hold a date of birth.
+ */
+export const pastDateOfBirth = (placeholder: '?' | '$1'): string => `start_utc < ${placeholder} AND date_of_birth IS NOT NULL`;
 
 export class SqliteRetentionStore implements RetentionStore {
   constructor(private readonly db: DB) {}
@@ -46,16 +49,19 @@ export class SqliteRetentionStore implements RetentionStore {
         .prepare(`SELECT id, recording_path FROM call_records WHERE started_at < ? AND ended_at IS NOT NULL AND purged_at IS NULL`)
         .all(cutoffIso) as { id: string; recording_path: string | null }[];
       const messages = (this.db.prepare('SELECT COUNT(*) AS n FROM messages WHERE created_at < ?').get(cutoffIso) as { n: number }).n;
-      const datesOfBirth = (
-        this.db.prepare(`SELECT COUNT(*) AS n FROM appointments WHERE ${PAST_DATE_OF_BIRTH}`).get(cutoffIso) as { n: number }
-      ).n;
       const result: PurgeResult = {
         calls: calls.length,
         messages,
         recordings: calls.flatMap((c) => (c.recording_path ? [c.recording_path] : [])),
-        datesOfBirth,
+        datesOfBirth: 0,
       };
-      if (options.dryRun) return result;
+      if (options.dryRun) {
+        // A dry run changes nothing, so it counts what the UPDATE below would clear.
+        result.datesOfBirth = (
+          this.db.prepare(`SELECT COUNT(*) AS n FROM appointments WHERE ${pastDateOfBirth('?')}`).get(cutoffIso) as { n: number }
+        ).n;
+        return result;
+      }
       const now = new Date().toISOString();
       const clear = this.db.prepare(
         `UPDATE call_records SET transcript = NULL, tool_calls = NULL, userdata = NULL, result = NULL,
@@ -63,7 +69,7 @@ export class SqliteRetentionStore implements RetentionStore {
       );
       for (const c of calls) clear.run(now, c.id);
       this.db.prepare('DELETE FROM messages WHERE created_at < ?').run(cutoffIso);
-      this.db.prepare(`UPDATE appointments SET date_of_birth = NULL WHERE ${PAST_DATE_OF_BIRTH}`).run(cutoffIso);
+      result.datesOfBirth = this.db.prepare(`UPDATE appointments SET date_of_birth = NULL WHERE ${pastDateOfBirth('?')}`).run(cutoffIso).changes;
       return result;
     };
     // One transaction: a purge interrupted half way leaves nothing half cleared.

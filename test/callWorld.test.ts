@@ -1,0 +1,50 @@
+/**
+ * The world a simulated call is set up in is taken down with it: a shared sandbox (the `sandbox`
+ * command, a campaign of simulated calls) keeps no listener of a call that is over.
+ */
+import './helpers/logger.js';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { dispose } from '@livekit/rtc-node';
+import { loadConfig } from '../src/config.js';
+import { Sandbox } from '../src/sandbox/sandbox.js';
+import { loadVad } from '../src/session/sessionFactory.js';
+import { loadScenario } from '../src/simulate/scenario.js';
+import { simulateCall } from '../src/simulate/simulatedCall.js';
+import { openStore } from '../src/store/index.js';
+
+after(async () => {
+  await dispose();
+});
+
+describe('simulated call world', () => {
+  it('an outbound call nobody answered leaves no call-status listener on the sandbox', async () => {
+    const sandbox = await Sandbox.start({ msPerChar: 40 });
+    const store = await openStore(':memory:');
+    // Counts the call-status listeners the call holds on the shared LiveKit emulator.
+    const livekit = sandbox.livekit;
+    const subscribe = livekit.onCallStatus.bind(livekit);
+    let listening = 0;
+    livekit.onCallStatus = (cb) => {
+      listening++;
+      const off = subscribe(cb);
+      let done = false;
+      return () => {
+        if (!done) listening--;
+        done = true;
+        off();
+      };
+    };
+    try {
+      const config = loadConfig(sandbox.env());
+      const scenario = loadScenario(join(import.meta.dirname, '..', '..', 'scenarios', 'outbound-busy.yaml'));
+      const r = await simulateCall(scenario, { sandbox, config, store, vad: await loadVad() }, { speed: 4 });
+      assert.ok(r.passed, JSON.stringify(r.checks.filter((c) => !c.ok)));
+      assert.equal(listening, 0, 'the call still listens for an answer that will never come');
+    } finally {
+      await sandbox.close();
+      await store.close();
+    }
+  });
+});
