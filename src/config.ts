@@ -119,8 +119,10 @@ const spec = {
   // short; see README "Latency".
   ENDPOINTING_MS: [z.coerce.number().int().min(0).max(5000).default(400), 'silence before a turn ends'],
   INPUT_FRAME_MS: [
-    z.enum(['10', '20']).default('10').transform(Number),
-    "size of the caller's audio frames rtc-node hands the session, in ms (10: rtc-node's default; 20: one phone packet, half the per-frame work)",
+    // 20 by default: a phone packet is 20 ms, so 10 ms frames carry no news and double the
+    // per-frame work (FFI events, VAD, STT pushes); bench/README.md has the measurements.
+    z.enum(['10', '20']).default('20').transform(Number),
+    "size of the caller's audio frames rtc-node hands the session, in ms (20: one phone packet; 10: rtc-node's own default, twice the per-frame work)",
   ],
   PREEMPTIVE_TTS: [
     z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
