@@ -516,7 +516,7 @@ function readBusinessFile(file: string, given: 'set' | 'default', problems: stri
 
 /**
  * When BUSINESS_FILE is another file, the problems of the template shipped with Switchboard: its
- * lines and rules are the agents' defaults (CLINIC_POLICY, DEFAULT_RULES: every call's prompt
+ * lines and rules are the agents' defaults (CLINIC_POLICY, defaultRules: every call's prompt
  * versions), read on first use, so a mistake in it is reported now, with the rest, not when a
  * call ends.
  */

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { openStore } from '../src/store/index.js';
-import { BookingInputError, DEFAULT_RULES, freeSlots, parseLocalStart, utcIso } from '../tools/appointmentBook.js';
+import { BookingInputError, defaultRules, freeSlots, parseLocalStart, utcIso } from '../tools/appointmentBook.js';
 
-const rules = { ...DEFAULT_RULES, timezone: 'America/New_York' };
+const rules = defaultRules('America/New_York');
 // Monday 2026-11-23, 08:00 in New York.
 const now = new Date('2026-11-23T13:00:00Z');
 

@@ -9,11 +9,11 @@ import { llm } from '@livekit/agents';
 import { CLINIC_POLICY } from '../agents/policy.js';
 import { type CallUserdata, newUserdata } from '../tools/callContext.js';
 import { openStore } from '../src/store/index.js';
-import { DEFAULT_RULES } from '../tools/appointmentBook.js';
+import { defaultRules } from '../tools/appointmentBook.js';
 import { appointmentTools } from '../tools/appointments.js';
 
 const NOW = new Date('2026-11-23T13:00:00Z'); // Monday 08:00 in New York
-const rules = { ...DEFAULT_RULES, timezone: 'America/New_York' };
+const rules = defaultRules('America/New_York');
 const { readBack, readBackWithBirthDate } = CLINIC_POLICY.lines;
 
 function caller(callId: string, callerNumber: string | null): CallUserdata {

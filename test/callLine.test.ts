@@ -14,7 +14,7 @@ import { introAgent } from '../agents/intro.js';
 import { CLINIC_POLICY } from '../agents/policy.js';
 import { CallLine } from '../src/call/callLine.js';
 import { openStore } from '../src/store/index.js';
-import { DEFAULT_RULES } from '../tools/appointmentBook.js';
+import { defaultRules } from '../tools/appointmentBook.js';
 import { newUserdata } from '../tools/callContext.js';
 
 /** The one event CallLine follows, emitted the way AgentSession emits it. */
@@ -73,7 +73,7 @@ describe('intro agent on an outbound call', () => {
       appointments: store.appointments,
       messages: store.messages,
       policy: CLINIC_POLICY,
-      rules: { ...DEFAULT_RULES, timezone: 'UTC' },
+      rules: defaultRules('UTC'),
       now: () => new Date('2026-11-23T13:00:00Z'),
       line,
     };

@@ -13,7 +13,7 @@ import { introAgent } from '../agents/intro.js';
 import { CLINIC_POLICY } from '../agents/policy.js';
 import { OpenAIEmulator } from '../src/sandbox/openaiEmulator.js';
 import { type Store, openStore } from '../src/store/index.js';
-import { DEFAULT_RULES } from '../tools/appointmentBook.js';
+import { defaultRules } from '../tools/appointmentBook.js';
 import { type CallUserdata, type EndCallRequest, newUserdata } from '../tools/callContext.js';
 
 const NOW = new Date('2026-11-23T13:00:00Z'); // Monday 08:00 in New York
@@ -42,7 +42,7 @@ async function harness(key: string, init: Partial<Parameters<typeof newUserdata>
     appointments: store.appointments,
     messages: store.messages,
     policy: CLINIC_POLICY,
-    rules: { ...DEFAULT_RULES, timezone: 'America/New_York' },
+    rules: defaultRules('America/New_York'),
     now: () => NOW,
     line: openLineGate(),
   };

@@ -45,30 +45,8 @@ let shippedRules: BookRules | undefined;
 /** Read when first asked for, not on import (as CLINIC_POLICY's lines: agents/policy.ts says why). */
 const shipped = (): BookRules => (shippedRules ??= bookRules(shippedBusiness()));
 
-/** The shipped clinic template's rules, for books without a config (tests, prompt versions); give it a timezone. */
-export const DEFAULT_RULES: Omit<BookRules, 'timezone'> = {
-  get openDays() {
-    return shipped().openDays;
-  },
-  get opensAt() {
-    return shipped().opensAt;
-  },
-  get closesAt() {
-    return shipped().closesAt;
-  },
-  get slotMinutes() {
-    return shipped().slotMinutes;
-  },
-  get horizonDays() {
-    return shipped().horizonDays;
-  },
-  get maxPerCaller() {
-    return shipped().maxPerCaller;
-  },
-  get maxPerCall() {
-    return shipped().maxPerCall;
-  },
-};
+/** The shipped clinic template's rules in a given timezone, for books without a config (tests, prompt versions). */
+export const defaultRules = (timezone: string): BookRules => ({ ...shipped(), timezone });
 
 const DAY_NAMES = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'];
 

@@ -13,7 +13,7 @@ import { CLINIC_POLICY } from '../../agents/policy.js';
 import type { AgentDeps } from '../../agents/deps.js';
 import { introAgent } from '../../agents/intro.js';
 import { newUserdata } from '../../tools/callContext.js';
-import { DEFAULT_RULES } from '../../tools/appointmentBook.js';
+import { defaultRules } from '../../tools/appointmentBook.js';
 import type { AppointmentStore, Direction, MessageStore } from '../store/index.js';
 
 const cache = new Map<string, Record<string, string>>();
@@ -41,7 +41,7 @@ export function promptVersions(direction: Direction, outboundWithContact = direc
     appointments: {} as AppointmentStore,
     messages: {} as MessageStore,
     policy: CLINIC_POLICY,
-    rules: { ...DEFAULT_RULES, timezone: 'UTC' },
+    rules: defaultRules('UTC'),
     now: () => new Date(0),
     line: { open: false, ready: new Promise<boolean>(() => undefined), turnBeganClosed: false },
   };
