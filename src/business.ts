@@ -52,8 +52,9 @@ const text = (max = 300) =>
 
 /**
  * A line with `{placeholders}` filled in when it is said. Only the placeholders the line may use
- * are allowed, and the ones that carry its point (the read-back's name and time, the emergency
- * number) must be there. Parsed into a function, so a caller can only fill in those names.
+ * are allowed, the ones that carry its point (the read-back's name and time, the emergency
+ * number) must be there, and no other brace may be. Parsed into a function, so a caller can only
+ * fill in those names.
  */
 function line<const K extends string>(may: readonly K[], must: readonly K[] = []) {
   const allowed = new Set<string>(may);
@@ -67,6 +68,10 @@ function line<const K extends string>(may: readonly K[], must: readonly K[] = []
         }
       }
       for (const name of must) if (!s.includes(`{${name}}`)) ctx.addIssue({ code: 'custom', message: `must say {${name}}` });
+      // What is not a placeholder is said as written, a stray brace too (`{business.`).
+      if (/[{}]/.test(s.replace(PLACEHOLDER, ''))) {
+        ctx.addIssue({ code: 'custom', message: 'a { or } that is not part of a {placeholder} would be read out as written' });
+      }
     })
     .transform((s) => (values: Record<K, string>) => s.replace(PLACEHOLDER, (_, name: K) => values[name]));
 }
@@ -144,7 +149,8 @@ const lines = z
 
 export const BusinessFile = z
   .object({
-    name: z.string().min(1).max(100),
+    /** Said in the lines ({business}): without the whitespace around it, as they are. */
+    name: z.string().trim().min(1).max(100),
     timezone: ianaZone,
     hours,
     appointments,

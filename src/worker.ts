@@ -228,7 +228,8 @@ function callReachesPhone(ctx: JobContext<ProcData>, identity: string): Promise<
   });
 }
 
-/** Resolves when the caller leaves or the room connection drops. */
+const ROOM_CLOSE_GRACE_MS = 1000;
+
 /**
  * Whether a shutdown request is really the worker's. LiveKit ends a job whose room closed (the
  * server closes a call's room the moment the SIP caller leaves) through the same executor close as
@@ -236,8 +237,6 @@ function callReachesPhone(ctx: JobContext<ProcData>, identity: string): Promise<
  * who hung up was then recorded as `shutdown` (seen on the real stack). A room that goes within a
  * moment of the request was the caller's doing; its disconnect ends the call as a hang-up.
  */
-const ROOM_CLOSE_GRACE_MS = 1000;
-
 export function shutdownUnlessRoomGoes(ctx: Pick<JobContext<ProcData>, 'room'>): Promise<boolean> {
   // Not in the room (yet, or any more): nothing to wait for. A room already gone has ended the
   // call as a hang-up by now (the first reason wins), and a job not yet joined must hear it.
@@ -255,6 +254,7 @@ export function shutdownUnlessRoomGoes(ctx: Pick<JobContext<ProcData>, 'room'>):
   });
 }
 
+/** Resolves when the caller leaves or the room connection drops. */
 function participantLeft(ctx: JobContext<ProcData>, identity: string): Promise<void> {
   return new Promise((resolve) => {
     ctx.room.on(RoomEvent.ParticipantDisconnected, (p) => {

@@ -156,6 +156,29 @@ describe('business file', () => {
     ].sort());
   });
 
+  it('a brace that is not a placeholder is refused in a line with placeholders, as in one without', () => {
+    const file = businessFile((t) =>
+      t
+        .replace('Thanks for calling {business}.', 'Thanks for calling {business.')
+        .replace('Am I speaking with {contact}?', 'Am I speaking with {contact}}?')
+        .replace('with a message. Please', 'with a message.} Please')
+        .replace('One moment, please.', 'One {moment}, please.'),
+    );
+    assert.deepEqual(problemsOf({ BUSINESS_FILE: file }).sort(), [
+      `${file}:${lineWith(file, 'inbound: Thanks')}: lines.greeting.inbound: a { or } that is not part of a {placeholder} would be read out as written`,
+      `${file}:${lineWith(file, 'outbound: Hello')}: lines.greeting.outbound: a { or } that is not part of a {placeholder} would be read out as written`,
+      `${file}:${lineWith(file, 'anyone: Hello')}: lines.voicemail.anyone: a { or } that is not part of a {placeholder} would be read out as written`,
+      `${file}:${lineWith(file, 'holdFiller:')}: lines.holdFiller: this line takes no {placeholders}`,
+    ].sort());
+  });
+
+  it('the name is taken without the whitespace around it, and a blank one is refused at its line', () => {
+    assert.equal(loadConfig({ BUSINESS_FILE: businessFile((t) => t.replace('name: Riverside Clinic', 'name: "  Crumb & Co "')) }).BUSINESS_NAME, 'Crumb & Co');
+    assert.equal(loadConfig({ BUSINESS_FILE: businessFile((t) => t.replace('name: Riverside Clinic', 'name: |\n  Crumb & Co')) }).BUSINESS_NAME, 'Crumb & Co');
+    const blank = businessFile((t) => t.replace('name: Riverside Clinic', 'name: "   "'));
+    assert.deepEqual(problemsOf({ BUSINESS_FILE: blank }), [`${blank}:${lineWith(blank, 'name: "   "')}: name: String must contain at least 1 character(s)`]);
+  });
+
   it('a YAML syntax error names its line', () => {
     const file = businessFile((t) => t.replace('  days: [mon, tue, wed, thu, fri]', '  days: [mon, tue'));
     const [problem, ...rest] = problemsOf({ BUSINESS_FILE: file });

@@ -1,6 +1,7 @@
 /**
  * The world a simulated call is set up in is taken down with it: a shared sandbox (the `sandbox`
- * command, a campaign of simulated calls) keeps no listener of a call that is over.
+ * command, a campaign of simulated calls) keeps no listener of a call that is over, nor of one
+ * that never started.
  */
 import './helpers/logger.js';
 import assert from 'node:assert/strict';
@@ -42,6 +43,42 @@ describe('simulated call world', () => {
       const r = await simulateCall(scenario, { sandbox, config, store, vad: await loadVad() }, { speed: 4 });
       assert.ok(r.passed, JSON.stringify(r.checks.filter((c) => !c.ok)));
       assert.equal(listening, 0, 'the call still listens for an answer that will never come');
+    } finally {
+      await sandbox.close();
+      await store.close();
+    }
+  });
+
+  it('an outbound call whose setup is refused (no trunk) leaves no model script or room listener on the sandbox', async () => {
+    const sandbox = await Sandbox.start({ msPerChar: 40 });
+    const store = await openStore(':memory:');
+    // What the call leaves on the shared sandbox: its model script (by key) and its listeners.
+    const brains = new Set<string>();
+    const { openai, livekit } = sandbox;
+    const setBrain = openai.setBrain.bind(openai);
+    const removeBrain = openai.removeBrain.bind(openai);
+    openai.setBrain = (key, brain) => (brains.add(key), setBrain(key, brain));
+    openai.removeBrain = (key) => (brains.delete(key), removeBrain(key));
+    let listening = 0;
+    const counted = <F extends (cb: never) => () => void>(subscribe: F): F =>
+      ((cb: never) => {
+        listening++;
+        const off = subscribe(cb);
+        let done = false;
+        return () => {
+          if (!done) listening--;
+          done = true;
+          off();
+        };
+      }) as F;
+    livekit.onRoomDeleted = counted(livekit.onRoomDeleted.bind(livekit));
+    livekit.onCallStatus = counted(livekit.onCallStatus.bind(livekit));
+    try {
+      const config = { ...loadConfig(sandbox.env()), SIP_OUTBOUND_TRUNK_ID: undefined };
+      const scenario = loadScenario(join(import.meta.dirname, '..', '..', 'scenarios', 'outbound-busy.yaml'));
+      await assert.rejects(simulateCall(scenario, { sandbox, config, store, vad: await loadVad() }, { speed: 4 }), /SIP_OUTBOUND_TRUNK_ID is not set/);
+      assert.deepEqual([...brains], [], "the call's model script is still on the sandbox");
+      assert.equal(listening, 0, "the call's room listeners are still on the sandbox");
     } finally {
       await sandbox.close();
       await store.close();

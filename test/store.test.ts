@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { openStore } from '../src/store/index.js';
 import type { Store } from '../src/store/index.js';
+import { PostgresStore } from '../src/store/postgresStore.js';
 import { SqliteStore } from '../src/store/sqliteStore.js';
 import { MIGRATIONS } from '../src/store/sqliteMigrations.js';
 import { PG_MIGRATIONS } from '../src/store/postgresMigrations.js';
@@ -171,6 +172,41 @@ for (const backend of BACKENDS) {
       assert.deepEqual([after?.dateOfBirth, after?.name, after?.status], [null, 'Ana', 'booked'], 'the booking itself stays');
       assert.equal((await s.appointments.get(soon.appointment.id))?.dateOfBirth, '1980-03-04');
       assert.equal((await s.retention.purge(cutoff)).datesOfBirth, 0);
+      await s.close();
+    });
+
+    it('two purges at once: each expired message is counted once, by the purge that deleted it', async () => {
+      const s = await open();
+      const message = (callId: string, at: string) => ({ callId, callerName: null, callbackNumber: null, text: 'call me', reason: null, callback: false, at });
+      for (const id of ['m1', 'm2', 'm3']) await s.messages.take(message(id, '2026-10-01T10:00:00.000Z'));
+      await s.messages.take(message('kept', '2026-11-20T10:00:00.000Z'));
+      const cutoff = '2026-11-01T00:00:00.000Z';
+      assert.equal((await s.retention.purge(cutoff, { dryRun: true })).messages, 3, 'a dry run counts what a purge would delete');
+      // On PostgreSQL, another transaction holds the messages until both purges wait to delete
+      // them: both have counted them by then, and one of them finds them gone.
+      const holder = s instanceof PostgresStore ? await s.pool.connect() : undefined;
+      try {
+        await holder?.query('BEGIN');
+        await holder?.query('SELECT id FROM messages FOR UPDATE');
+        const purges = Promise.all([s.retention.purge(cutoff), s.retention.purge(cutoff)]);
+        if (holder) {
+          // Asked outside the holder's transaction, which sees one snapshot of the activity.
+          const waiting = async () =>
+            Number((await rows(s, `SELECT COUNT(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'DELETE FROM messages%'`))[0]!.n);
+          for (let i = 0; (await waiting()) < 2; i++) {
+            assert.ok(i < 500, 'the purges never waited for the messages');
+            await new Promise((r) => setTimeout(r, 10));
+          }
+          await holder.query('COMMIT');
+        }
+        const [a, b] = await purges;
+        assert.equal(a.messages + b.messages, 3, `reported ${a.messages} + ${b.messages} messages deleted`);
+      } finally {
+        // Lets the purges go if the test failed while the messages were still held.
+        await holder?.query('ROLLBACK');
+        holder?.release();
+      }
+      assert.deepEqual((await s.messages.list()).map((m) => m.callId), ['kept']);
       await s.close();
     });
 

@@ -75,8 +75,8 @@ export interface DialConfig {
  * no dispatch may make us ring: emergency, premium rate, short code, and, when ALLOWED_COUNTRIES is
  * set here, another country. This is the last check before SIP, whoever created the dispatch; the
  * queueing side (campaign import, `switchboard call`) applies the same policy with its defaults.
- * Only the job's number is read (`Partial<OutboundJob>` still admits a whole job written out
- * in place, as the simulator does until it builds its setup with `callSetupFor`).
+ * Only the job's number is read: the simulator, which builds its setup with `callSetupFor` as the
+ * worker does, passes an outbound party made from its scenario, not a whole job.
  */
 export function dialRequest(job: Pick<OutboundJob, 'phoneNumber'>, room: string, config: DialConfig): DialRequest {
   if (!config.SIP_OUTBOUND_TRUNK_ID) {

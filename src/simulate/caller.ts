@@ -134,12 +134,26 @@ export class EmulatedCaller {
     });
   }
 
-  /** Resolves once the agent has sent these keys (in one run); rejects after `timeoutMs`. */
-  waitForKeys(keys: string, timeoutMs: number): Promise<void> {
-    if (this.keysHeard.includes(keys)) return Promise.resolve();
+  /**
+   * Resolves once the agent has sent these keys (in one run), or once `until` aborts (the call is
+   * over); rejects after `timeoutMs`.
+   */
+  waitForKeys(keys: string, timeoutMs: number, until?: AbortSignal): Promise<void> {
+    if (this.keysHeard.includes(keys) || until?.aborted) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the agent did not press ${keys} within ${timeoutMs / 1000} s (heard "${this.keysHeard}")`)), timeoutMs);
-      this.keyWaiters.push({ keys, resolve: () => (clearTimeout(timer), resolve()) });
+      const stop = () => {
+        clearTimeout(timer);
+        until?.removeEventListener('abort', onAbort);
+      };
+      const drop = () => {
+        stop();
+        this.keyWaiters = this.keyWaiters.filter((w) => w !== waiter);
+      };
+      const onAbort = () => (drop(), resolve());
+      const timer = setTimeout(() => (drop(), reject(new Error(`the agent did not press ${keys} within ${timeoutMs / 1000} s (heard "${this.keysHeard}")`))), timeoutMs);
+      const waiter = { keys, resolve: () => (stop(), resolve()) };
+      until?.addEventListener('abort', onAbort, { once: true });
+      this.keyWaiters.push(waiter);
     });
   }
 

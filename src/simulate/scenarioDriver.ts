@@ -41,10 +41,18 @@ export interface Stage {
  */
 export async function playScenario(stage: Stage, callDone: Promise<unknown>): Promise<{ readonly error: unknown }> {
   let ended = false;
-  void callDone.finally(() => (ended = true)).catch(() => undefined);
+  // The caller's waits give up when the call ends: each would otherwise keep its 30 s timer, and
+  // its listener on the session, long after the call it waits in.
+  const callOver = new AbortController();
+  void callDone
+    .finally(() => {
+      ended = true;
+      callOver.abort();
+    })
+    .catch(() => undefined);
   let error: unknown;
   await Promise.race([
-    steps(stage, callDone, () => ended).catch((err) => {
+    steps(stage, callDone, () => ended, callOver.signal).catch((err) => {
       error = err;
       stage.caller.hangUp();
     }),
@@ -57,7 +65,7 @@ export async function playScenario(stage: Stage, callDone: Promise<unknown>): Pr
   };
 }
 
-async function steps(stage: Stage, callDone: Promise<unknown>, ended: () => boolean): Promise<void> {
+async function steps(stage: Stage, callDone: Promise<unknown>, ended: () => boolean, callOver: AbortSignal): Promise<void> {
   const { scenario, world, caller, output, tools, emit } = stage;
   const { emulators, key } = world;
   await Promise.race([stage.ready, callDone]);
@@ -90,13 +98,13 @@ async function steps(stage: Stage, callDone: Promise<unknown>, ended: () => bool
         if (step.after) await delay(step.after);
       } else if (step.afterKeys !== undefined) {
         // A phone menu answers the keys it hears, whatever the agent is doing.
-        await caller.waitForKeys(step.afterKeys, TURN_TIMEOUT_MS);
+        await caller.waitForKeys(step.afterKeys, TURN_TIMEOUT_MS, callOver);
         if (step.after) await delay(step.after);
       } else if (step.bargeIn !== undefined) {
-        await agentStartsSpeaking(s);
+        await agentStartsSpeaking(s, callOver);
         await delay(step.bargeIn);
       } else {
-        await agentDone(s, output, tools);
+        await agentDone(s, output, tools, callOver);
         if (step.after) await delay(step.after);
       }
       if (ended()) return;
@@ -110,11 +118,12 @@ async function steps(stage: Stage, callDone: Promise<unknown>, ended: () => bool
       await delay(step.pause);
     } else if ('hangup' in step) {
       if (step.midReply) {
-        await agentStartsSpeaking(s);
+        await agentStartsSpeaking(s, callOver);
         await delay(300);
       } else {
-        await agentDone(s, output, tools);
+        await agentDone(s, output, tools, callOver);
       }
+      if (ended()) return;
       applyFaults();
       emit({ type: 'note', text: 'caller hangs up', at: Date.now() });
       caller.hangUp();
@@ -124,7 +133,8 @@ async function steps(stage: Stage, callDone: Promise<unknown>, ended: () => bool
       emit({ type: 'note', text: 'caller stays silent', at: Date.now() });
       return;
     } else if ('shutdown' in step) {
-      await agentDone(s, output, tools);
+      await agentDone(s, output, tools, callOver);
+      if (ended()) return;
       applyFaults();
       emit({ type: 'note', text: 'the worker is shutting down', at: Date.now() });
       stage.shutdown.abort();
@@ -136,7 +146,7 @@ async function steps(stage: Stage, callDone: Promise<unknown>, ended: () => bool
       world.faults.slowStore(step.slowStore);
     } else {
       // The agent may still be in a tool waiting for these keys (it asked, then went quiet).
-      await agentDone(s, output, tools, { quietIsEnough: true });
+      await agentDone(s, output, tools, callOver, { quietIsEnough: true });
       if (step.after) await delay(step.after);
       if (ended()) return;
       applyFaults();
@@ -160,10 +170,17 @@ async function steps(stage: Stage, callDone: Promise<unknown>, ended: () => bool
 /**
  * Resolves when the agent has finished its turn: it spoke, stopped, and stayed quiet a moment.
  * With `quietIsEnough`, stopping to think counts too: a tool that asked a question and now waits
- * for keys keeps the agent "thinking" until the keys come.
+ * for keys keeps the agent "thinking" until the keys come. Resolves too once `callOver` aborts.
  */
-function agentDone(s: Session, output: PacedAudioOutput, tools: RunningTools, opts: { quietIsEnough?: boolean } = {}): Promise<void> {
+function agentDone(
+  s: Session,
+  output: PacedAudioOutput,
+  tools: RunningTools,
+  callOver: AbortSignal,
+  opts: { quietIsEnough?: boolean } = {},
+): Promise<void> {
   return new Promise((resolve, reject) => {
+    if (callOver.aborted) return resolve();
     let spoke = false;
     let settle: NodeJS.Timeout | undefined;
     const timeout = setTimeout(() => finish(new Error(`the agent did not finish a reply within ${TURN_TIMEOUT_MS / 1000} s`)), TURN_TIMEOUT_MS);
@@ -192,29 +209,40 @@ function agentDone(s: Session, output: PacedAudioOutput, tools: RunningTools, op
     const offSettled = tools.onSettled(() => {
       if (spoke && s.agentState === 'listening') arm();
     });
+    const onCallOver = () => finish();
     const finish = (err?: Error) => {
       clearTimeout(timeout);
       if (settle) clearTimeout(settle);
       s.off(voice.AgentSessionEventTypes.AgentStateChanged, onState);
       offSettled();
+      callOver.removeEventListener('abort', onCallOver);
       if (err) reject(err);
       else resolve();
     };
     s.on(voice.AgentSessionEventTypes.AgentStateChanged, onState);
+    callOver.addEventListener('abort', onCallOver, { once: true });
     if (s.agentState === 'speaking') spoke = true;
   });
 }
 
-function agentStartsSpeaking(s: Session): Promise<void> {
+/** Resolves when the agent starts speaking, or once `callOver` aborts; rejects after 30 s. */
+function agentStartsSpeaking(s: Session, callOver: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    const timeout = setTimeout(() => reject(new Error('the agent never started speaking')), TURN_TIMEOUT_MS);
+    if (callOver.aborted) return resolve();
+    const timeout = setTimeout(() => finish(new Error('the agent never started speaking')), TURN_TIMEOUT_MS);
     const onState = (ev: { newState: string }) => {
-      if (ev.newState !== 'speaking') return;
+      if (ev.newState === 'speaking') finish();
+    };
+    const onCallOver = () => finish();
+    const finish = (err?: Error) => {
       clearTimeout(timeout);
       s.off(voice.AgentSessionEventTypes.AgentStateChanged, onState);
-      resolve();
+      callOver.removeEventListener('abort', onCallOver);
+      if (err) reject(err);
+      else resolve();
     };
     s.on(voice.AgentSessionEventTypes.AgentStateChanged, onState);
+    callOver.addEventListener('abort', onCallOver, { once: true });
   });
 }
 

@@ -124,10 +124,19 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
   const emit = options.onEvent ?? (() => undefined);
   const tools = new RunningTools();
   const world = await setUpWorld(scenario, env, options, (names) => tools.requested(names));
+  let setup: CallSetup;
+  try {
+    setup = callSetup(scenario, world, options.job);
+  } catch (err) {
+    // A refused number or a missing trunk: nothing is dialled, and the world leaves the shared
+    // sandbox as an ended call's does (its model script and room listeners would stay for good).
+    world.leave();
+    throw err;
+  }
   const line = phoneLine(world, options.speed ?? 1);
   const shutdown = new AbortController();
   const call = callIo(world, line, { shutdown: shutdown.signal, emit, tools, warmTransfer: warmTransferFor(scenario, options) });
-  const callDone = runCall(callSetup(scenario, world, options.job), callDeps(env, world), call.io);
+  const callDone = runCall(setup, callDeps(env, world), call.io);
   const played = await playScenario(
     { scenario, world, caller: line.caller, output: line.output, tools, ready: call.ready, session: call.session, keypad: () => line.keypad, shutdown, emit },
     callDone,

@@ -53,16 +53,16 @@ export class PostgresRetentionStore implements RetentionStore {
           [cutoffIso],
         )
       ).rows as { id: string; recording_path: string | null }[];
-      const messages = Number((await c.query('SELECT COUNT(*) AS n FROM messages WHERE created_at < $1', [cutoffIso])).rows[0].n);
       const pastDob = pastDateOfBirth('$1');
       const result: PurgeResult = {
         calls: calls.length,
-        messages,
+        messages: 0,
         recordings: calls.flatMap((x) => (x.recording_path ? [x.recording_path] : [])),
         datesOfBirth: 0,
       };
       if (options.dryRun) {
-        // A dry run changes nothing, so it counts what the UPDATE below would clear.
+        // A dry run changes nothing, so it counts what the DELETE and UPDATE below would clear.
+        result.messages = Number((await c.query('SELECT COUNT(*) AS n FROM messages WHERE created_at < $1', [cutoffIso])).rows[0].n);
         result.datesOfBirth = Number((await c.query(`SELECT COUNT(*) AS n FROM appointments WHERE ${pastDob}`, [cutoffIso])).rows[0].n);
         return result;
       }
@@ -71,7 +71,7 @@ export class PostgresRetentionStore implements RetentionStore {
            recording_path = NULL, purged_at = $1 WHERE id = ANY($2::text[])`,
         [new Date().toISOString(), calls.map((x) => x.id)],
       );
-      await c.query('DELETE FROM messages WHERE created_at < $1', [cutoffIso]);
+      result.messages = (await c.query('DELETE FROM messages WHERE created_at < $1', [cutoffIso])).rowCount ?? 0;
       result.datesOfBirth = (await c.query(`UPDATE appointments SET date_of_birth = NULL WHERE ${pastDob}`, [cutoffIso])).rowCount ?? 0;
       return result;
     });

@@ -48,15 +48,15 @@ export class SqliteRetentionStore implements RetentionStore {
       const calls = this.db
         .prepare(`SELECT id, recording_path FROM call_records WHERE started_at < ? AND ended_at IS NOT NULL AND purged_at IS NULL`)
         .all(cutoffIso) as { id: string; recording_path: string | null }[];
-      const messages = (this.db.prepare('SELECT COUNT(*) AS n FROM messages WHERE created_at < ?').get(cutoffIso) as { n: number }).n;
       const result: PurgeResult = {
         calls: calls.length,
-        messages,
+        messages: 0,
         recordings: calls.flatMap((c) => (c.recording_path ? [c.recording_path] : [])),
         datesOfBirth: 0,
       };
       if (options.dryRun) {
-        // A dry run changes nothing, so it counts what the UPDATE below would clear.
+        // A dry run changes nothing, so it counts what the DELETE and UPDATE below would clear.
+        result.messages = (this.db.prepare('SELECT COUNT(*) AS n FROM messages WHERE created_at < ?').get(cutoffIso) as { n: number }).n;
         result.datesOfBirth = (
           this.db.prepare(`SELECT COUNT(*) AS n FROM appointments WHERE ${pastDateOfBirth('?')}`).get(cutoffIso) as { n: number }
         ).n;
@@ -68,7 +68,7 @@ export class SqliteRetentionStore implements RetentionStore {
            recording_path = NULL, purged_at = ? WHERE id = ?`,
       );
       for (const c of calls) clear.run(now, c.id);
-      this.db.prepare('DELETE FROM messages WHERE created_at < ?').run(cutoffIso);
+      result.messages = this.db.prepare('DELETE FROM messages WHERE created_at < ?').run(cutoffIso).changes;
       result.datesOfBirth = this.db.prepare(`UPDATE appointments SET date_of_birth = NULL WHERE ${pastDateOfBirth('?')}`).run(cutoffIso).changes;
       return result;
     };
