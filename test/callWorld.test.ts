@@ -19,30 +19,37 @@ after(async () => {
   await dispose();
 });
 
+/** Wraps a sandbox subscription so the test can count the listeners a call still holds. */
+function listenerCount() {
+  const count = { listening: 0 };
+  const counted = <F extends (cb: never) => () => void>(subscribe: F): F =>
+    ((cb: never) => {
+      count.listening++;
+      const off = subscribe(cb);
+      let done = false;
+      return () => {
+        if (!done) count.listening--;
+        done = true;
+        off();
+      };
+    }) as F;
+  return { count, counted };
+}
+
 describe('simulated call world', () => {
   it('an outbound call nobody answered leaves no call-status listener on the sandbox', async () => {
     const sandbox = await Sandbox.start({ msPerChar: 40 });
     const store = await openStore(':memory:');
     // Counts the call-status listeners the call holds on the shared LiveKit emulator.
     const livekit = sandbox.livekit;
-    const subscribe = livekit.onCallStatus.bind(livekit);
-    let listening = 0;
-    livekit.onCallStatus = (cb) => {
-      listening++;
-      const off = subscribe(cb);
-      let done = false;
-      return () => {
-        if (!done) listening--;
-        done = true;
-        off();
-      };
-    };
+    const { count, counted } = listenerCount();
+    livekit.onCallStatus = counted(livekit.onCallStatus.bind(livekit));
     try {
       const config = loadConfig(sandbox.env());
       const scenario = loadScenario(join(import.meta.dirname, '..', '..', 'scenarios', 'outbound-busy.yaml'));
       const r = await simulateCall(scenario, { sandbox, config, store, vad: await loadVad() }, { speed: 4 });
       assert.ok(r.passed, JSON.stringify(r.checks.filter((c) => !c.ok)));
-      assert.equal(listening, 0, 'the call still listens for an answer that will never come');
+      assert.equal(count.listening, 0, 'the call still listens for an answer that will never come');
     } finally {
       await sandbox.close();
       await store.close();
@@ -59,18 +66,7 @@ describe('simulated call world', () => {
     const removeBrain = openai.removeBrain.bind(openai);
     openai.setBrain = (key, brain) => (brains.add(key), setBrain(key, brain));
     openai.removeBrain = (key) => (brains.delete(key), removeBrain(key));
-    let listening = 0;
-    const counted = <F extends (cb: never) => () => void>(subscribe: F): F =>
-      ((cb: never) => {
-        listening++;
-        const off = subscribe(cb);
-        let done = false;
-        return () => {
-          if (!done) listening--;
-          done = true;
-          off();
-        };
-      }) as F;
+    const { count, counted } = listenerCount();
     livekit.onRoomDeleted = counted(livekit.onRoomDeleted.bind(livekit));
     livekit.onCallStatus = counted(livekit.onCallStatus.bind(livekit));
     try {
@@ -78,7 +74,7 @@ describe('simulated call world', () => {
       const scenario = loadScenario(join(import.meta.dirname, '..', '..', 'scenarios', 'outbound-busy.yaml'));
       await assert.rejects(simulateCall(scenario, { sandbox, config, store, vad: await loadVad() }, { speed: 4 }), /SIP_OUTBOUND_TRUNK_ID is not set/);
       assert.deepEqual([...brains], [], "the call's model script is still on the sandbox");
-      assert.equal(listening, 0, "the call's room listeners are still on the sandbox");
+      assert.equal(count.listening, 0, "the call's room listeners are still on the sandbox");
     } finally {
       await sandbox.close();
       await store.close();
