@@ -41,12 +41,12 @@ export function bookRules(
   };
 }
 
-let shippedRules: BookRules | undefined;
-/** Read when first asked for, not on import (as CLINIC_POLICY's lines: agents/policy.ts says why). */
-const shipped = (): BookRules => (shippedRules ??= bookRules(shippedBusiness()));
-
-/** The shipped clinic template's rules in a given timezone, for books without a config (tests, prompt versions). */
-export const defaultRules = (timezone: string): BookRules => ({ ...shipped(), timezone });
+/**
+ * The shipped clinic template's rules in a given timezone, for books without a config (tests,
+ * prompt versions). The template is read on first use, not on import (agents/policy.ts says why),
+ * and read once: shippedBusiness() keeps it.
+ */
+export const defaultRules = (timezone: string): BookRules => ({ ...bookRules(shippedBusiness()), timezone });
 
 const DAY_NAMES = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'];
 
