@@ -40,19 +40,13 @@ export interface Stage {
  * scenario.
  */
 export async function playScenario(stage: Stage, callDone: Promise<unknown>): Promise<{ readonly error: unknown }> {
-  let ended = false;
   // The caller's waits give up when the call ends: each would otherwise keep its 30 s timer, and
   // its listener on the session, long after the call it waits in.
   const callOver = new AbortController();
-  void callDone
-    .finally(() => {
-      ended = true;
-      callOver.abort();
-    })
-    .catch(() => undefined);
+  void callDone.finally(() => callOver.abort()).catch(() => undefined);
   let error: unknown;
   await Promise.race([
-    steps(stage, callDone, () => ended, callOver.signal).catch((err) => {
+    steps(stage, callDone, callOver.signal).catch((err) => {
       error = err;
       stage.caller.hangUp();
     }),
@@ -65,7 +59,8 @@ export async function playScenario(stage: Stage, callDone: Promise<unknown>): Pr
   };
 }
 
-async function steps(stage: Stage, callDone: Promise<unknown>, ended: () => boolean, callOver: AbortSignal): Promise<void> {
+async function steps(stage: Stage, callDone: Promise<unknown>, callOver: AbortSignal): Promise<void> {
+  const ended = () => callOver.aborted;
   const { scenario, world, caller, output, tools, emit } = stage;
   const { emulators, key } = world;
   await Promise.race([stage.ready, callDone]);
