@@ -43,6 +43,7 @@ import { speechDurationMs } from '../src/sandbox/speechSignal.js';
 import { type ModelScript, modelScript, scriptedReply } from '../src/simulate/modelScript.js';
 import { type Scenario, loadScenario } from '../src/simulate/scenario.js';
 import { openStore } from '../src/store/index.js';
+import { machineCpu } from './machine.js';
 import type { ChildCallResult, ChildInit, ChildTotals, FromChild, SandboxOp, ToChild } from './callProtocol.js';
 
 // ------------------------------------------------------------------ options
@@ -102,19 +103,6 @@ async function procKb(pid: number, file: string, field: string): Promise<number 
     const text = await readFile(`/proc/${pid}/${file}`, 'utf8');
     const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text);
     return m ? Number(m[1]) * 1024 : null;
-  } catch {
-    return null;
-  }
-}
-
-/** Busy and total jiffies of the whole machine (all cores). */
-async function machineCpu(): Promise<{ busy: number; total: number } | null> {
-  try {
-    const first = (await readFile('/proc/stat', 'utf8')).split('\n')[0]!;
-    const v = first.trim().split(/\s+/).slice(1).map(Number);
-    const total = v.reduce((a, b) => a + b, 0);
-    const idle = (v[3] ?? 0) + (v[4] ?? 0);
-    return { busy: total - idle, total };
   } catch {
     return null;
   }
@@ -247,9 +235,9 @@ interface Bench {
 
 /** Other work on the machine skews every figure here: how busy it was in the second before we started. */
 async function machineBusyBefore(): Promise<number | null> {
-  const idle0 = await machineCpu();
+  const idle0 = machineCpu();
   await delay(1000);
-  const idle1 = await machineCpu();
+  const idle1 = machineCpu();
   return idle0 && idle1 ? r1(((idle1.busy - idle0.busy) / Math.max(1, idle1.total - idle0.total)) * 100) : null;
 }
 
@@ -440,7 +428,7 @@ async function runCalls({ calls, children }: Bench, signal: AbortSignal): Promis
   };
   const sampler = setInterval(() => void sample(), SAMPLE_EVERY_MS);
 
-  const machine0 = await machineCpu();
+  const machine0 = machineCpu();
   const parentCpu0 = process.cpuUsage();
   const t0 = performance.now();
   if (!signal.aborted) {
@@ -470,7 +458,7 @@ async function runCalls({ calls, children }: Bench, signal: AbortSignal): Promis
   }
   await withTimeout(Promise.all(calls.map((c) => c.settled)), TIMEOUT_MS, signal);
   const windowMs = performance.now() - t0;
-  const machine1 = await machineCpu();
+  const machine1 = machineCpu();
   const parentCpu = process.cpuUsage(parentCpu0);
   const timedOut = signal.aborted;
   for (const c of calls) {

@@ -10,7 +10,7 @@
  * before each reply, gaps inside replies; rooms left behind. Method and results: bench/README.md.
  *
  *   npm run bench:rooms -- [--calls 25] [--per-process K] [--stagger-ms 5000] [--no-peer]
- *                          [--worker-env INPUT_FRAME_MS=20] [--json]
+ *                          [--worker-env INPUT_FRAME_MS=20] [--detail] [--json]
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -24,6 +24,7 @@ import { openStore } from '../src/store/index.js';
 import { type TurnLatency, percentile } from '../src/call/latency.js';
 import { table } from '../src/cli/output.js';
 import { loadConfig } from '../src/config.js';
+import { machineCpu } from './machine.js';
 
 // ------------------------------------------------------------------------------------ options
 const argv = process.argv.slice(2);
@@ -37,6 +38,8 @@ const STAGGER_MS = Number(opt('--stagger-ms') ?? 5000);
 const PEER = !argv.includes('--no-peer');
 const JSON_OUT = argv.includes('--json');
 const TIMEOUT_S = Number(opt('--timeout-s') ?? 300);
+/** `--detail`: every turn's stages and what else the calls did around it, in the JSON (`turnDetail`). */
+const DETAIL = argv.includes('--detail');
 /** `--worker-env K=V,K=V`: settings for the worker in both runs (e.g. INPUT_FRAME_MS=20). */
 const WORKER_ENV = Object.fromEntries((opt('--worker-env') ?? '').split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
 const KEY = 'stack';
@@ -136,6 +139,24 @@ class GroupMeter {
   }
 }
 
+/** The whole machine's busy cores over any stretch of the window, from samples every 500 ms. */
+class MachineMeter {
+  private readonly samples: { at: number; busy: number; steal: number }[] = [];
+
+  sample(): void {
+    const m = machineCpu();
+    if (m) this.samples.push({ at: Date.now(), busy: m.busy, steal: m.steal });
+  }
+
+  /** From the last sample at or before `from` to the first at or after `to`; null without both. */
+  cores(from: number, to: number, field: 'busy' | 'steal' = 'busy'): number | null {
+    const a = this.samples.findLast((s) => s.at <= from) ?? this.samples[0];
+    const b = this.samples.find((s) => s.at >= to) ?? this.samples.at(-1);
+    if (!a || !b || b.at <= a.at) return null;
+    return (b[field] - a[field]) / CLK_TCK / ((b.at - a.at) / 1000);
+  }
+}
+
 // ------------------------------------------------------------------------------------ numbers
 const r1 = (x: number | null) => (x === null ? null : Math.round(x * 10) / 10);
 const dist = (xs: number[]) => ({ p50: r1(percentile(xs, 50)), p95: r1(percentile(xs, 95)), max: r1(percentile(xs, 100)), n: xs.length });
@@ -179,6 +200,7 @@ interface PhoneRun {
   phone: RtpPhone;
   number: string;
   answeredAt?: number;
+  hungUpAt?: number;
   error?: string;
 }
 
@@ -265,9 +287,12 @@ async function runOnce(label: string, callsPerProcess: string | undefined) {
     const idle = processTree(worker).map(readProc).reduce((n, s) => n + (s?.pssKb ?? 0), 0) / 1024;
 
     const t0 = Date.now();
+    const machine = new MachineMeter();
     const sampler = setInterval(() => {
       for (const m of Object.values(meters)) m.sample();
+      machine.sample();
     }, 500);
+    machine.sample();
     const golden = 0.6180339887;
     const runs = phones.map(async (p, i) => {
       await delay(t0 + (i * STAGGER_MS) / CALLS + ((i * golden) % 1) * 20 - Date.now());
@@ -280,6 +305,7 @@ async function runOnce(label: string, callsPerProcess: string | undefined) {
           next = Date.now() + (line.length / 8) + 1500 + replyAudioMs[k]! + 700;
         }
         await delay(next - Date.now());
+        p.hungUpAt = Date.now();
         p.phone.hangup();
       } catch (err) {
         p.error = (err as Error).message;
@@ -291,6 +317,7 @@ async function runOnce(label: string, callsPerProcess: string | undefined) {
     clearTimeout(limit);
     const wallMs = Date.now() - t0;
     clearInterval(sampler);
+    machine.sample();
 
     // Rooms: every call's room must be gone shortly after its phone hung up.
     let rooms = (await stack.rooms().listRooms()).length;
@@ -319,6 +346,9 @@ async function runOnce(label: string, callsPerProcess: string | undefined) {
     const emu = (t: number) => t - emuSkew;
     const overheads: number[] = [];
     const firstAudio: number[] = [];
+    const detail: TurnDetail[] = [];
+    const reqs = stack.providers.openai.requestsFor(KEY);
+    const gens = stack.providers.cartesia.generationsFor(KEY);
     for (const r of records) {
       const turns = ((r.latency as { turns?: TurnLatency[] } | null)?.turns ?? []).filter((t) => t.firstAudioMs !== null);
       for (const t of turns) {
@@ -333,6 +363,7 @@ async function runOnce(label: string, callsPerProcess: string | undefined) {
         const expected = Math.max(E, heardAt + sttDelayMs + L.llmFirstTokenMs + L.ttsFirstByteMs);
         overheads.push(t.firstAudioMs! - expected);
         firstAudio.push(t.firstAudioMs!);
+        if (DETAIL) detail.push({ ...turnDetail(r.callerNumber ?? '', t, expected, { seg, reqs, gens, emu, phones }), machineCores: r1(machine.cores(t.callerStoppedAt - 500, t.callerStoppedAt + t.firstAudioMs!)), stealCores: r1(machine.cores(t.callerStoppedAt - 500, t.callerStoppedAt + t.firstAudioMs!, 'steal')) });
       }
     }
 
@@ -359,6 +390,8 @@ async function runOnce(label: string, callsPerProcess: string | undefined) {
     for (const p of phones) p.phone.close();
 
     const cores = meters.worker.cores(wallMs);
+    const machineCores = machine.cores(t0, t0 + wallMs);
+    const ownCores = Object.values(meters).reduce((n, m) => n + m.cores(wallMs), 0);
     const result = {
       label,
       callsPerProcess: callsPerProcess ? Number(callsPerProcess) : 'default',
@@ -381,6 +414,11 @@ async function runOnce(label: string, callsPerProcess: string | undefined) {
         livekitCores: r1(meters.livekit.cores(wallMs)),
         sipCores: r1(meters.sip.cores(wallMs)),
         phonesAndEmulatorsCores: r1(meters.bench.cores(wallMs)),
+        // Everything else the machine ran meanwhile (other tenants, builds): figures taken beside
+        // a busy machine are not comparable with a quiet one's.
+        machineCores: r1(machineCores),
+        otherCores: r1(machineCores === null ? null : Math.max(0, machineCores - ownCores)),
+        stealCores: r1(machine.cores(t0, t0 + wallMs, 'steal')),
         livekitPeakPssMb: r1(meters.livekit.peakPssMb),
         sipPeakPssMb: r1(meters.sip.peakPssMb),
       },
@@ -389,6 +427,7 @@ async function runOnce(label: string, callsPerProcess: string | undefined) {
       firstAudioMs: dist(firstAudio),
       phone: { greetingFirstAudioMs: dist(phoneFirstAudio), silenceBeforeReplyMs: dist(replyGaps), gapsInReplies: gaps },
       underrunsAtOutput: metric('switchboard_audio_underruns'),
+      ...(DETAIL ? { turnDetail: detail.sort((a, b) => a.callerStoppedAt - b.callerStoppedAt), monotonicToEpochMs: monotonicToEpochMs() } : {}),
       roomsLeaked: rooms,
       model: {
         endpointingMs: E,
@@ -404,16 +443,100 @@ async function runOnce(label: string, callsPerProcess: string | undefined) {
   }
 }
 
+// ------------------------------------------------------------------------------------ detail
+/**
+ * One turn, for finding why it was slow: each stage as ms after the caller stopped speaking (VAD),
+ * the emulators' stamps beside the worker's (a gap between "sent" and the worker's figure is time
+ * the worker took to see it), and what the other calls were doing then.
+ */
+interface TurnDetail {
+  number: string;
+  turn: number;
+  callerStoppedAt: number;
+  overheadMs: number;
+  dgSpeechEnd: number | null;
+  dgFinalSent: number | null;
+  sttFinal: number | null;
+  llmRequest: number | null;
+  llmFirstChunkSent: number | null;
+  llmFirstToken: number | null;
+  endOfTurn: number | null;
+  ttsTextIn: number | null;
+  ttsFirstByteSent: number | null;
+  ttsFirstByte: number | null;
+  firstAudio: number;
+  /** Calls answered, and phones hung up, from 3 s before the caller stopped to the first audio. */
+  joinsNear: number;
+  hangUpsNear: number;
+  /** The whole machine's busy cores from 500 ms before the caller stopped to the first audio. */
+  machineCores?: number | null;
+  /** Of the same stretch, the cores the hypervisor took from this machine (steal). */
+  stealCores?: number | null;
+}
+
+type SttSeg = ReturnType<LiveStack['providers']['deepgram']['segmentsFor']>[number];
+type ChatReq = ReturnType<LiveStack['providers']['openai']['requestsFor']>[number];
+type TtsGen = ReturnType<LiveStack['providers']['cartesia']['generationsFor']>[number];
+
+function turnDetail(
+  number: string,
+  t: TurnLatency,
+  expected: number,
+  on: { seg: SttSeg; reqs: ChatReq[]; gens: TtsGen[]; emu: (t: number) => number; phones: PhoneRun[] },
+): TurnDetail {
+  const S = t.callerStoppedAt;
+  const F = S + t.firstAudioMs!;
+  const rel = (x: number | undefined) => (x === undefined ? null : r1(on.emu(x) - S));
+  // Every call shares the emulators' key, so a turn's request and generation are the ones nearest
+  // its own stamps; calls' turns are spread in time, so the nearest is this call's.
+  const near = <T>(xs: T[], at: (x: T) => number | undefined, want: number) =>
+    xs
+      .filter((x) => at(x) !== undefined && on.emu(at(x)!) >= S - 100 && on.emu(at(x)!) <= F)
+      .sort((a, b) => Math.abs(on.emu(at(a)!) - want) - Math.abs(on.emu(at(b)!) - want))[0];
+  const req = near(on.reqs, (q) => q.receivedAt, S + (t.sttFinalMs ?? 0));
+  const gen = near(on.gens, (g) => g.firstTextAt, S + (t.llmFirstTokenMs ?? t.sttFinalMs ?? 0));
+  const within = (x: number | undefined) => x !== undefined && x >= S - 3000 && x <= F;
+  return {
+    number,
+    turn: t.turn,
+    callerStoppedAt: S,
+    overheadMs: r1(t.firstAudioMs! - expected)!,
+    dgSpeechEnd: rel(on.seg.lastSpeechAt),
+    dgFinalSent: rel(on.seg.finalSentAt),
+    sttFinal: t.sttFinalMs,
+    llmRequest: rel(req?.receivedAt),
+    llmFirstChunkSent: rel(req?.firstChunkAt),
+    llmFirstToken: t.llmFirstTokenMs,
+    endOfTurn: t.endpointingMs,
+    ttsTextIn: rel(gen?.firstTextAt),
+    ttsFirstByteSent: rel(gen?.firstByteAt),
+    ttsFirstByte: t.ttsFirstByteMs,
+    firstAudio: t.firstAudioMs!,
+    joinsNear: on.phones.filter((p) => within(p.answeredAt)).length,
+    hangUpsNear: on.phones.filter((p) => within(p.hungUpAt)).length,
+  };
+}
+
+/**
+ * Epoch ms minus CLOCK_MONOTONIC ms, which V8's CPU profiles (`--worker-env
+ * CALL_HOST_CPU_PROF_DIR=…`) stamp their samples with, so a slow turn can be found in a call
+ * host's profile: epoch = profile µs / 1000 + this.
+ */
+function monotonicToEpochMs(): number {
+  return Date.now() - Number(process.hrtime.bigint() / 1000n) / 1000;
+}
+
 // ------------------------------------------------------------------------------------ report
 type Run = Awaited<ReturnType<typeof runOnce>>;
 
 function runsTable(runs: Run[]): string {
   return table(
-    ['run', 'calls', 'cores', 'calls/core', 'PSS MB/call (added)', 'overhead p50/p95/max', 'first audio at phone', 'silence before reply p50/p95', 'gaps/underruns', 'rooms left'],
+    ['run', 'calls', 'cores', 'machine (other, steal)', 'calls/core', 'PSS MB/call (added)', 'overhead p50/p95/max', 'first audio at phone', 'silence before reply p50/p95', 'gaps/underruns', 'rooms left'],
     runs.map((r) => [
       r.label,
       `${r.completed}/${r.calls}`,
       `${r.worker.cores}`,
+      `${r.apart.machineCores} (${r.apart.otherCores}, steal ${r.apart.stealCores})`,
       `${r.worker.callsPerCore}`,
       `${r.worker.pssMbPerCall} (+${r.worker.addedPssMbPerCall})`,
       `${r.overheadMs.p50} / ${r.overheadMs.p95} / ${r.overheadMs.max}`,
@@ -423,6 +546,12 @@ function runsTable(runs: Run[]): string {
       `${r.roomsLeaked}`,
     ]),
   );
+}
+
+function slowTurnsTable(r: Run): string {
+  const cols = ['overheadMs', 'dgSpeechEnd', 'dgFinalSent', 'sttFinal', 'llmRequest', 'llmFirstChunkSent', 'llmFirstToken', 'endOfTurn', 'ttsTextIn', 'ttsFirstByteSent', 'ttsFirstByte', 'firstAudio', 'joinsNear', 'hangUpsNear', 'machineCores', 'stealCores'] as const;
+  const slow = (r.turnDetail ?? []).filter((t) => t.overheadMs > TARGETS.overheadP95Ms);
+  return table(['call', 'turn', ...cols], slow.map((t) => [t.number, `${t.turn}`, ...cols.map((c) => `${t[c] ?? '—'}`)]));
 }
 
 async function main(): Promise<void> {
@@ -445,6 +574,7 @@ async function main(): Promise<void> {
     : null;
   const out = { bench: 'rooms', calls: CALLS, staggerMs: STAGGER_MS, workerEnv: WORKER_ENV, runs, targets, vsPeer, when: new Date().toISOString() };
   process.stdout.write(`${runsTable(runs)}\n`);
+  if (DETAIL) for (const r of runs) process.stdout.write(`\n${r.label}: turns over ${TARGETS.overheadP95Ms} ms\n${slowTurnsTable(r)}\n`);
   for (const [k, t] of Object.entries(targets)) process.stdout.write(`target ${k}: ${t.target}, got ${t.value} — ${t.met ? 'met' : 'NOT met'}\n`);
   if (vsPeer) process.stdout.write(`ours vs the framework's executor: ${vsPeer.callsPerCoreRatio}× the calls per core, ${vsPeer.mbPerCallRatio}× less memory per call\n`);
   if (JSON_OUT) process.stdout.write(`${JSON.stringify(out)}\n`);
