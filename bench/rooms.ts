@@ -391,7 +391,6 @@ async function runOnce(label: string, callsPerProcess: string | undefined) {
 
     const cores = meters.worker.cores(wallMs);
     const machineCores = machine.cores(t0, t0 + wallMs);
-    const ownCores = Object.values(meters).reduce((n, m) => n + m.cores(wallMs), 0);
     const result = {
       label,
       callsPerProcess: callsPerProcess ? Number(callsPerProcess) : 'default',
@@ -414,10 +413,12 @@ async function runOnce(label: string, callsPerProcess: string | undefined) {
         livekitCores: r1(meters.livekit.cores(wallMs)),
         sipCores: r1(meters.sip.cores(wallMs)),
         phonesAndEmulatorsCores: r1(meters.bench.cores(wallMs)),
-        // Everything else the machine ran meanwhile (other tenants, builds): figures taken beside
-        // a busy machine are not comparable with a quiet one's.
+        // The whole machine, everything on it included (other tenants, builds): figures taken
+        // beside a busy machine are not comparable with a quiet one's. /proc/stat counts by
+        // sampling each core at the clock tick, so work in short wake-ups (20 ms audio timers)
+        // is undercounted there: it can read below the sum of the processes' own (exact) times
+        // above, and is not subtracted from them.
         machineCores: r1(machineCores),
-        otherCores: r1(machineCores === null ? null : Math.max(0, machineCores - ownCores)),
         stealCores: r1(machine.cores(t0, t0 + wallMs, 'steal')),
         livekitPeakPssMb: r1(meters.livekit.peakPssMb),
         sipPeakPssMb: r1(meters.sip.peakPssMb),
@@ -531,12 +532,12 @@ type Run = Awaited<ReturnType<typeof runOnce>>;
 
 function runsTable(runs: Run[]): string {
   return table(
-    ['run', 'calls', 'cores', 'machine (other, steal)', 'calls/core', 'PSS MB/call (added)', 'overhead p50/p95/max', 'first audio at phone', 'silence before reply p50/p95', 'gaps/underruns', 'rooms left'],
+    ['run', 'calls', 'cores', 'machine (steal)', 'calls/core', 'PSS MB/call (added)', 'overhead p50/p95/max', 'first audio at phone', 'silence before reply p50/p95', 'gaps/underruns', 'rooms left'],
     runs.map((r) => [
       r.label,
       `${r.completed}/${r.calls}`,
       `${r.worker.cores}`,
-      `${r.apart.machineCores} (${r.apart.otherCores}, steal ${r.apart.stealCores})`,
+      `${r.apart.machineCores} (steal ${r.apart.stealCores})`,
       `${r.worker.callsPerCore}`,
       `${r.worker.pssMbPerCall} (+${r.worker.addedPssMbPerCall})`,
       `${r.overheadMs.p50} / ${r.overheadMs.p95} / ${r.overheadMs.max}`,
