@@ -43,6 +43,7 @@ import { speechDurationMs } from '../src/sandbox/speechSignal.js';
 import { type ModelScript, modelScript, scriptedReply } from '../src/simulate/modelScript.js';
 import { type Scenario, loadScenario } from '../src/simulate/scenario.js';
 import { openStore } from '../src/store/index.js';
+import type { ChainStages } from './chainStages.js';
 import { machineCpu } from './machine.js';
 import type { ChildCallResult, ChildInit, ChildTotals, FromChild, SandboxOp, ToChild } from './callProtocol.js';
 
@@ -156,7 +157,7 @@ interface Call {
 }
 
 /** One caller turn with the framework's stages and the emulators' own stamps, ms after the caller stopped (VAD). */
-interface TurnRow {
+interface TurnRow extends ChainStages {
   callId: string;
   turn: number;
   /** The overhead model's first audio for this turn (see expectedFor). */
@@ -166,16 +167,6 @@ interface TurnRow {
   callerEnd: number | null;
   /** When the caller's packet carrying the end of speech was sent (≤ 20 ms after callerEnd), same reference. */
   callerEndSent: number | null;
-  dgSpeechEnd: number | null;
-  dgFinalSent: number | null;
-  sttFinal: number | null;
-  llmRequest: number | null;
-  llmFirstChunkSent: number | null;
-  llmFirstToken: number | null;
-  endOfTurn: number | null;
-  ttsTextIn: number | null;
-  ttsFirstByteSent: number | null;
-  ttsFirstByte: number | null;
   firstAudio: number | null;
   ttsTtfb: number | null;
 }

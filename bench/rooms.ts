@@ -24,6 +24,7 @@ import { openStore } from '../src/store/index.js';
 import { type TurnLatency, percentile } from '../src/call/latency.js';
 import { table } from '../src/cli/output.js';
 import { loadConfig } from '../src/config.js';
+import type { ChainStages } from './chainStages.js';
 import { machineCpu } from './machine.js';
 
 // ------------------------------------------------------------------------------------ options
@@ -450,21 +451,11 @@ async function runOnce(label: string, callsPerProcess: string | undefined) {
  * the emulators' stamps beside the worker's (a gap between "sent" and the worker's figure is time
  * the worker took to see it), and what the other calls were doing then.
  */
-interface TurnDetail {
+interface TurnDetail extends ChainStages {
   number: string;
   turn: number;
   callerStoppedAt: number;
   overheadMs: number;
-  dgSpeechEnd: number | null;
-  dgFinalSent: number | null;
-  sttFinal: number | null;
-  llmRequest: number | null;
-  llmFirstChunkSent: number | null;
-  llmFirstToken: number | null;
-  endOfTurn: number | null;
-  ttsTextIn: number | null;
-  ttsFirstByteSent: number | null;
-  ttsFirstByte: number | null;
   firstAudio: number;
   /** Calls answered, and phones hung up, from 3 s before the caller stopped to the first audio. */
   joinsNear: number;
