@@ -43,7 +43,7 @@ import { speechDurationMs } from '../src/sandbox/speechSignal.js';
 import { type ModelScript, modelScript, scriptedReply } from '../src/simulate/modelScript.js';
 import { type Scenario, loadScenario } from '../src/simulate/scenario.js';
 import { openStore } from '../src/store/index.js';
-import type { ChainStages } from './chainStages.js';
+import { CHAIN_STAGES, type ChainStages } from './chainStages.js';
 import { machineCpu } from './machine.js';
 import type { ChildCallResult, ChildInit, ChildTotals, FromChild, SandboxOp, ToChild } from './callProtocol.js';
 
@@ -172,10 +172,7 @@ interface TurnRow extends ChainStages {
 }
 
 /** The per-turn stages in the order a turn passes them: the stage p50s and the detail table's columns. */
-const STAGES = [
-  'callerEnd', 'callerEndSent', 'dgSpeechEnd', 'dgFinalSent', 'sttFinal', 'llmRequest', 'llmFirstChunkSent',
-  'llmFirstToken', 'endOfTurn', 'ttsTextIn', 'ttsFirstByteSent', 'ttsFirstByte', 'firstAudio',
-] as const satisfies readonly (keyof TurnRow)[];
+const STAGES = ['callerEnd', 'callerEndSent', ...CHAIN_STAGES, 'firstAudio'] as const satisfies readonly (keyof TurnRow)[];
 
 // ------------------------------------------------------------------ run
 

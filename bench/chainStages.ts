@@ -20,3 +20,9 @@ export interface ChainStages {
   ttsFirstByteSent: number | null;
   ttsFirstByte: number | null;
 }
+
+/** The same stages in the order a turn passes them: report columns and per-stage figures. */
+export const CHAIN_STAGES = [
+  'dgSpeechEnd', 'dgFinalSent', 'sttFinal', 'llmRequest', 'llmFirstChunkSent', 'llmFirstToken',
+  'endOfTurn', 'ttsTextIn', 'ttsFirstByteSent', 'ttsFirstByte',
+] as const satisfies readonly (keyof ChainStages)[];

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 
 export interface MachineCpu {
-  /** Jiffies over all cores: busy (user, nice, system, irq, softirq), all of them. */
+  /** Jiffies summed over all cores: busy (user, nice, system, irq, softirq), and every state (total). */
   busy: number;
   total: number;
   /**

@@ -24,7 +24,7 @@ import { openStore } from '../src/store/index.js';
 import { type TurnLatency, percentile } from '../src/call/latency.js';
 import { table } from '../src/cli/output.js';
 import { loadConfig } from '../src/config.js';
-import type { ChainStages } from './chainStages.js';
+import { CHAIN_STAGES, type ChainStages } from './chainStages.js';
 import { machineCpu } from './machine.js';
 
 // ------------------------------------------------------------------------------------ options
@@ -364,7 +364,7 @@ async function runOnce(label: string, callsPerProcess: string | undefined) {
         const expected = Math.max(E, heardAt + sttDelayMs + L.llmFirstTokenMs + L.ttsFirstByteMs);
         overheads.push(t.firstAudioMs! - expected);
         firstAudio.push(t.firstAudioMs!);
-        if (DETAIL) detail.push({ ...turnDetail(r.callerNumber ?? '', t, expected, { seg, reqs, gens, emu, phones }), machineCores: r1(machine.cores(t.callerStoppedAt - 500, t.callerStoppedAt + t.firstAudioMs!)), stealCores: r1(machine.cores(t.callerStoppedAt - 500, t.callerStoppedAt + t.firstAudioMs!, 'steal')) });
+        if (DETAIL) detail.push(turnDetail(r.callerNumber ?? '', t, expected, { seg, reqs, gens, emu, phones, machine }));
       }
     }
 
@@ -461,9 +461,9 @@ interface TurnDetail extends ChainStages {
   joinsNear: number;
   hangUpsNear: number;
   /** The whole machine's busy cores from 500 ms before the caller stopped to the first audio. */
-  machineCores?: number | null;
+  machineCores: number | null;
   /** Of the same stretch, the cores the hypervisor took from this machine (steal). */
-  stealCores?: number | null;
+  stealCores: number | null;
 }
 
 type SttSeg = ReturnType<LiveStack['providers']['deepgram']['segmentsFor']>[number];
@@ -474,7 +474,7 @@ function turnDetail(
   number: string,
   t: TurnLatency,
   expected: number,
-  on: { seg: SttSeg; reqs: ChatReq[]; gens: TtsGen[]; emu: (t: number) => number; phones: PhoneRun[] },
+  on: { seg: SttSeg; reqs: ChatReq[]; gens: TtsGen[]; emu: (t: number) => number; phones: PhoneRun[]; machine: MachineMeter },
 ): TurnDetail {
   const S = t.callerStoppedAt;
   const F = S + t.firstAudioMs!;
@@ -506,6 +506,8 @@ function turnDetail(
     firstAudio: t.firstAudioMs!,
     joinsNear: on.phones.filter((p) => within(p.answeredAt)).length,
     hangUpsNear: on.phones.filter((p) => within(p.hungUpAt)).length,
+    machineCores: r1(on.machine.cores(S - 500, F)),
+    stealCores: r1(on.machine.cores(S - 500, F, 'steal')),
   };
 }
 
@@ -541,7 +543,7 @@ function runsTable(runs: Run[]): string {
 }
 
 function slowTurnsTable(r: Run): string {
-  const cols = ['overheadMs', 'dgSpeechEnd', 'dgFinalSent', 'sttFinal', 'llmRequest', 'llmFirstChunkSent', 'llmFirstToken', 'endOfTurn', 'ttsTextIn', 'ttsFirstByteSent', 'ttsFirstByte', 'firstAudio', 'joinsNear', 'hangUpsNear', 'machineCores', 'stealCores'] as const;
+  const cols = ['overheadMs', ...CHAIN_STAGES, 'firstAudio', 'joinsNear', 'hangUpsNear', 'machineCores', 'stealCores'] as const;
   const slow = (r.turnDetail ?? []).filter((t) => t.overheadMs > TARGETS.overheadP95Ms);
   return table(['call', 'turn', ...cols], slow.map((t) => [t.number, `${t.turn}`, ...cols.map((c) => `${t[c] ?? '—'}`)]));
 }
