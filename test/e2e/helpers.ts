@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { DateTime } from 'luxon';
 import { CartesiaEmulator } from '../../src/sandbox/cartesiaEmulator.js';
 import { type Reply } from '../../src/sandbox/openaiEmulator.js';
-import { synthesizeSpeech } from '../../src/sandbox/speechSignal.js';
+import { type SpeechSegment, synthesizeSpeech } from '../../src/sandbox/speechSignal.js';
 export { type SpeechSegment as Segment, speechSegments } from '../../src/sandbox/speechSignal.js';
 import { modelScript } from '../../src/simulate/modelScript.js';
 import { BaresipPhone, type PhoneEvent } from '../../src/stack/baresipPhone.js';
@@ -66,6 +66,27 @@ export async function agentSaid(stack: LiveStack, text: string, timeoutMs = 20_0
 export async function heardOut(g: Generation, marginMs = 800): Promise<void> {
   const until = (g.firstByteAt ?? Date.now()) + g.audioMs + marginMs;
   await sleep(Math.max(0, until - Date.now()));
+}
+
+/** Gaps shorter than this inside one line are dropouts on the way, not the end of the line. */
+const DROPOUT_MS = 1000;
+
+/**
+ * The last line the phone heard, as speech and dropouts. The segmenter splits on 300 ms of
+ * silence, so a line that reached the phone with a stall on the way (a loaded machine holding a
+ * packet or two) comes out as several stretches: the line is every stretch up to a real pause.
+ */
+export function lastUtterance(segments: SpeechSegment[]): { startMs: number; endMs: number; speechMs: number; dropoutsMs: number[] } {
+  if (segments.length === 0) return { startMs: 0, endMs: 0, speechMs: 0, dropoutsMs: [] };
+  let first = segments.length - 1;
+  while (first > 0 && segments[first]!.startMs - segments[first - 1]!.endMs < DROPOUT_MS) first--;
+  const line = segments.slice(first);
+  return {
+    startMs: line[0]!.startMs,
+    endMs: line.at(-1)!.endMs,
+    speechMs: line.reduce((sum, x) => sum + x.endMs - x.startMs, 0),
+    dropoutsMs: line.slice(1).map((x, i) => Math.round(x.startMs - line[i]!.endMs)),
+  };
 }
 
 export async function startPhone(stack: LiveStack, number: string, opts: { autoAnswer?: boolean; port?: number; mic?: Int16Array } = {}): Promise<BaresipPhone> {

@@ -10,7 +10,7 @@ import { concatPcm, silence } from '../../src/sandbox/speechSignal.js';
 import { type ChatRequestRecord, contentText } from '../../src/sandbox/openaiEmulator.js';
 import { SippCallee, type SippOutcome } from '../../src/stack/sippCallee.js';
 import type { LiveStack } from '../../src/stack/stack.js';
-import { KEY, agentSaid, finishedCall, heardOut, roomsGone, scriptCaller, scriptModel, speechSegments, startPhone, startStack, voice } from './helpers.js';
+import { KEY, agentSaid, finishedCall, heardOut, lastUtterance, roomsGone, scriptCaller, scriptModel, speechSegments, startPhone, startStack, voice } from './helpers.js';
 
 let stack: LiveStack;
 const CALLEE = '+12025550123';
@@ -126,11 +126,16 @@ describe('outbound calls on the real stack', () => {
       const message = await agentSaid(stack, 'with a message for Sam Ortiz', 5000, since);
       await machine.waitForEvent('CALL_CLOSED', 20_000);
       const heard = speechSegments(machine.heard().pcm, 8000);
+      const seen = JSON.stringify(heard.map((x) => [Math.round(x.startMs), Math.round(x.endMs)]));
       assert.ok(heard.length >= 1, 'the machine recorded no message');
-      const last = heard.at(-1)!;
-      // The message starts after the greeting ended (nothing said over it) and is left in full.
-      assert.ok(last.startMs >= voice(greetingText).length / 8, `the message began ${Math.round(last.startMs)} ms into the call, during the greeting`);
-      assert.ok(last.endMs - last.startMs >= message.audioMs - 200, `message ${Math.round(message.audioMs)} ms, recorded ${Math.round(last.endMs - last.startMs)} ms`);
+      // The message was all the agent said: one line, after the greeting ended (nothing said over
+      // it), and left in full.
+      assert.deepEqual(stack.providers.cartesia.generationsFor(KEY).filter((g) => g.requestedAt >= since).map((g) => g.text), [message.text]);
+      const left = lastUtterance(heard);
+      process.stderr.write(`e2e figure: voicemail message ${Math.round(message.audioMs)} ms synthesised, ${Math.round(left.speechMs)} ms recorded; segments ${seen}\n`);
+      assert.equal(left.startMs, heard[0]!.startMs, `the machine recorded more than the message: ${seen}`);
+      assert.ok(left.startMs >= voice(greetingText).length / 8, `the message began ${Math.round(left.startMs)} ms into the call, during the greeting: ${seen}`);
+      assert.ok(left.speechMs >= message.audioMs - 200, `message ${Math.round(message.audioMs)} ms, recorded ${Math.round(left.speechMs)} ms: ${seen}`);
       await roomsGone(stack);
     } finally {
       await machine.close();
