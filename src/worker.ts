@@ -358,6 +358,10 @@ async function main(): Promise<void> {
       ...(config.WORKER_MAX_CALLS > 0 ? { loadFunc: async (w: { activeJobs: unknown[] }) => w.activeJobs.length / config.WORKER_MAX_CALLS } : {}),
       ...(pool ? { jobExecutorFactory: sharedExecutorFactory(pool) } : {}),
       ...(config.METRICS_PORT ? {} : { httpRoutes: { '/metrics': metricsRoute(metrics) } }),
+      // The framework loads its audio end-of-turn model into a process of its own whether or not a
+      // session uses it: ~250 MB per worker, for a model our VAD turn detection never asks
+      // (sessionFactory.ts).
+      localAudioEot: false,
     }),
   );
 }

@@ -2,15 +2,16 @@
  * What patches/ changes in the framework and plugins, checked on the real packages as installed
  * (so a missing or stale patch fails here): the audio helpers give the same frames as before,
  * stream tasks start in the same loop turn, Cartesia audio comes out in 20 ms frames as soon as
- * it arrives, caller audio reaches Deepgram in 20 ms chunks, and an rtc-node Room handles only its
- * own FFI events.
+ * it arrives, caller audio reaches Deepgram in 20 ms chunks, an rtc-node Room handles only its
+ * own FFI events, and a server told so starts no end-of-turn model.
  */
-import { AudioByteStream, initializeLogger, mergeFrames, startSoon, tts } from '@livekit/agents';
+import { AgentServer, AudioByteStream, InferenceRunner, ServerOptions, initializeLogger, mergeFrames, startSoon, tts } from '@livekit/agents';
 import * as cartesia from '@livekit/agents-plugin-cartesia';
 import * as deepgram from '@livekit/agents-plugin-deepgram';
 import { AudioFrame, Room, RoomEvent, dispose } from '@livekit/rtc-node';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { CartesiaEmulator } from '../src/sandbox/cartesiaEmulator.js';
 import { DeepgramEmulator } from '../src/sandbox/deepgramEmulator.js';
@@ -186,5 +187,18 @@ describe('framework patches', { timeout: 60_000 }, () => {
     unlock();
     await Promise.all([...own, others]);
     assert.deepEqual(seen, ['first', 'second'], 'own events, in order; nothing of the other room');
+  });
+
+  it('a server with localAudioEot false registers no end-of-turn runner, so no inference process starts; by default it does', () => {
+    // The inference process starts only when some runner is registered (createIfNeeded), and the
+    // framework registers its audio end-of-turn model, ~250 MB once loaded, in the constructor.
+    const options = (more: object) =>
+      new ServerOptions({ agent: join(import.meta.dirname, 'fixtures', 'host', 'agent.js'), wsURL: 'ws://127.0.0.1:1', apiKey: 'devkey', apiSecret: 'secret', ...more });
+    const runners = () => Object.keys(InferenceRunner.registeredRunners);
+    assert.deepEqual(runners(), []);
+    new AgentServer(new ServerOptions({ ...options({ localAudioEot: false }) })); // cli.runApp copies the options like this
+    assert.deepEqual(runners(), [], 'localAudioEot: false still registered a runner');
+    new AgentServer(options({}));
+    assert.deepEqual(runners(), ['lk_eot_audio'], 'unset, the framework registers its model as before');
   });
 });

@@ -44,7 +44,7 @@ export interface HostPoolOptions {
   /** How often hosts report their memory. */
   statsEveryMs?: number;
   idleHostMs?: number;
-  /** Where the framework's shared inference process answers (e.g. a turn detector). */
+  /** Where the framework's shared inference process answers (a turn-detector model); the worker starts none (`localAudioEot: false`). */
   inference?: ipc.InferenceExecutor;
   execArgv?: string[];
   env?: NodeJS.ProcessEnv;

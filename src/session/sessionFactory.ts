@@ -74,6 +74,8 @@ export function createSession({ config, profile, vad, providers, userdata }: Ses
     // greeting impossible to interrupt.
     aecWarmupDuration: null,
     turnHandling: {
+      // A turn-detector model here needs `localAudioEot` back on in worker.ts: the worker does
+      // not start the framework's end-of-turn model, which no 'vad' session asks.
       turnDetection: 'vad',
       endpointing: { mode: 'fixed', minDelay: config.ENDPOINTING_MS, maxDelay: Math.max(2000, config.ENDPOINTING_MS * 4) },
       interruption: { enabled: true, mode: 'vad', ...interruptionRule(config, profile) },
