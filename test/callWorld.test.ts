@@ -56,7 +56,7 @@ describe('simulated call world', () => {
     }
   });
 
-  it('an outbound call whose setup is refused (no trunk) leaves no model script or room listener on the sandbox', async () => {
+  it('an outbound call whose setup is refused (no trunk) ends as the worker ends it, and leaves no room, model script or room listener on the sandbox', async () => {
     const sandbox = await Sandbox.start({ msPerChar: 40 });
     const store = await openStore(':memory:');
     // What the call leaves on the shared sandbox: its model script (by key) and its listeners.
@@ -72,7 +72,16 @@ describe('simulated call world', () => {
     try {
       const config = { ...loadConfig(sandbox.env()), SIP_OUTBOUND_TRUNK_ID: undefined };
       const scenario = loadScenario(join(import.meta.dirname, '..', '..', 'scenarios', 'outbound-busy.yaml'));
-      await assert.rejects(simulateCall(scenario, { sandbox, config, store, vad: await loadVad() }, { speed: 4 }), /SIP_OUTBOUND_TRUNK_ID is not set/);
+      await assert.rejects(simulateCall(scenario, { sandbox, config, store, vad: await loadVad() }, { speed: 4, callId: 'sim_refused' }), /SIP_OUTBOUND_TRUNK_ID is not set/);
+      // As the worker's refused dispatch: nothing dialled, the room deleted once, an errored record.
+      const room = 'sim-sim_refused';
+      assert.equal(livekit.count('CreateSIPParticipant'), 0, 'a refused call was dialled');
+      assert.equal(livekit.count('DeleteRoom', { room }), 1);
+      assert.deepEqual(livekit.snapshot().rooms.map((r) => r.name), [], 'the room (and the agent in it) is still on the sandbox');
+      const record = await store.calls.findByRoom(room);
+      assert.equal(record?.direction, 'outbound');
+      assert.equal(record?.outcome?.kind, 'error');
+      assert.match(String(record?.outcome && 'error' in record.outcome ? record.outcome.error : ''), /SIP_OUTBOUND_TRUNK_ID is not set/);
       assert.deepEqual([...brains], [], "the call's model script is still on the sandbox");
       assert.equal(count.listening, 0, "the call's room listeners are still on the sandbox");
     } finally {

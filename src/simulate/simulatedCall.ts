@@ -12,7 +12,7 @@ import { voice } from '@livekit/agents';
 import type { VAD } from '@livekit/agents';
 import type { SipClient } from 'livekit-server-sdk';
 import type { CallUserdata } from '../../tools/callContext.js';
-import { type CallDeps, type CallIo, type CallResult, runCall } from '../call/callLifecycle.js';
+import { type CallDeps, type CallIo, type CallResult, abortCall, runCall } from '../call/callLifecycle.js';
 import { type CallSetup, callSetupFor } from '../call/callSetup.js';
 import type { WarmTransferRequest } from '../call/transfer.js';
 import type { Config } from '../config.js';
@@ -128,8 +128,12 @@ export async function simulateCall(scenario: Scenario, env: SimulationEnv, optio
   try {
     setup = callSetup(scenario, world, options.job);
   } catch (err) {
-    // A refused number or a missing trunk: nothing is dialled, and the world leaves the shared
-    // sandbox as an ended call's does (its model script and room listeners would stay for good).
+    // A refused number or a missing trunk: nothing is dialled. The call ends as the worker ends it
+    // (an errored record, the room deleted), and the world leaves the shared sandbox as an ended
+    // call's does (its model script and room listeners would stay for good).
+    const deps = callDeps(env, world);
+    const { callId, room } = world;
+    await abortCall({ callId, room, direction: world.outbound ? 'outbound' : 'inbound', callerNumber: scenario.caller, campaignId: options.job?.campaignId, contactId: options.job?.contactId }, deps, (err as Error).message);
     world.leave();
     throw err;
   }
