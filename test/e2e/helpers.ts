@@ -71,22 +71,32 @@ export async function heardOut(g: Generation, marginMs = 800): Promise<void> {
 /** Gaps shorter than this inside one line are dropouts on the way, not the end of the line. */
 const DROPOUT_MS = 1000;
 
+export interface Utterance {
+  startMs: number;
+  endMs: number;
+  /** The speech heard, dropouts left out. */
+  speechMs: number;
+  dropoutsMs: number[];
+}
+
 /**
- * The last line the phone heard, as speech and dropouts. The segmenter splits on 300 ms of
+ * The lines the phone heard, each as speech and dropouts. The segmenter splits on 300 ms of
  * silence, so a line that reached the phone with a stall on the way (a loaded machine holding a
- * packet or two) comes out as several stretches: the line is every stretch up to a real pause.
+ * packet or two) comes out as several stretches: a line is every stretch up to a real pause.
  */
-export function lastUtterance(segments: SpeechSegment[]): { startMs: number; endMs: number; speechMs: number; dropoutsMs: number[] } {
-  if (segments.length === 0) return { startMs: 0, endMs: 0, speechMs: 0, dropoutsMs: [] };
-  let first = segments.length - 1;
-  while (first > 0 && segments[first]!.startMs - segments[first - 1]!.endMs < DROPOUT_MS) first--;
-  const line = segments.slice(first);
-  return {
+export function utterances(segments: SpeechSegment[]): Utterance[] {
+  const lines: SpeechSegment[][] = [];
+  for (const x of segments) {
+    const line = lines.at(-1);
+    if (line && x.startMs - line.at(-1)!.endMs < DROPOUT_MS) line.push(x);
+    else lines.push([x]);
+  }
+  return lines.map((line) => ({
     startMs: line[0]!.startMs,
     endMs: line.at(-1)!.endMs,
     speechMs: line.reduce((sum, x) => sum + x.endMs - x.startMs, 0),
     dropoutsMs: line.slice(1).map((x, i) => Math.round(x.startMs - line[i]!.endMs)),
-  };
+  }));
 }
 
 export async function startPhone(stack: LiveStack, number: string, opts: { autoAnswer?: boolean; port?: number; mic?: Int16Array } = {}): Promise<BaresipPhone> {

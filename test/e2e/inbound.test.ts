@@ -11,12 +11,12 @@ import {
   agentSaid,
   finishedCall,
   heardOut,
-  lastUtterance,
   nextWeekday,
   roomsGone,
   scriptCaller,
   scriptModel,
   speechSegments,
+  utterances,
   startPhone,
   startStack,
   store,
@@ -72,7 +72,7 @@ describe('inbound call on the real stack', () => {
       const firstAudioMs = segments[0]!.startMs;
       process.stderr.write(`${GREETING_NOTE}: ${Math.round(firstAudioMs)} ms after the phone's audio began; call lasted ${closed.at - established.at} ms\n`);
       assert.ok(firstAudioMs < 3000, `greeting began ${firstAudioMs} ms into the call`);
-      const heardGoodbyeMs = lastUtterance(segments).speechMs;
+      const heardGoodbyeMs = utterances(segments).at(-1)!.speechMs;
       process.stderr.write(`e2e figure: goodbye ${Math.round(bye.audioMs)} ms synthesised, ${Math.round(heardGoodbyeMs)} ms heard; segments ${JSON.stringify(segments.map((x) => [Math.round(x.startMs), Math.round(x.endMs)]))}\n`);
       assert.ok(
         heardGoodbyeMs >= bye.audioMs - 200,
