@@ -11,6 +11,7 @@ import { synthesizeSpeech } from '../sandbox/speechSignal.js';
 import type { G711Codec } from '../telephony/g711.js';
 import { PhoneChannel } from '../telephony/phoneChannel.js';
 import type { TelephonyRate } from '../telephony/rates.js';
+import { callWait } from './callWait.js';
 import type { PlayedFrame } from './localAudio.js';
 
 const FRAME_MS = 20;
@@ -139,22 +140,15 @@ export class EmulatedCaller {
    * over); rejects after `timeoutMs`.
    */
   waitForKeys(keys: string, timeoutMs: number, until?: AbortSignal): Promise<void> {
-    if (this.keysHeard.includes(keys) || until?.aborted) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const stop = () => {
-        clearTimeout(timer);
-        until?.removeEventListener('abort', onAbort);
-      };
-      const drop = () => {
-        stop();
-        this.keyWaiters = this.keyWaiters.filter((w) => w !== waiter);
-      };
-      const onAbort = () => (drop(), resolve());
-      const timer = setTimeout(() => (drop(), reject(new Error(`the agent did not press ${keys} within ${timeoutMs / 1000} s (heard "${this.keysHeard}")`))), timeoutMs);
-      const waiter = { keys, resolve: () => (stop(), resolve()) };
-      until?.addEventListener('abort', onAbort, { once: true });
-      this.keyWaiters.push(waiter);
-    });
+    if (this.keysHeard.includes(keys)) return Promise.resolve();
+    return callWait(
+      (done) => {
+        const waiter = { keys, resolve: done };
+        this.keyWaiters.push(waiter);
+        return () => (this.keyWaiters = this.keyWaiters.filter((w) => w !== waiter));
+      },
+      { timeoutMs, timeoutError: () => new Error(`the agent did not press ${keys} within ${timeoutMs / 1000} s (heard "${this.keysHeard}")`), until },
+    );
   }
 
   /** Sends PCM down the line at the caller's pace; resolves once its last sample has been sent. */

@@ -7,6 +7,7 @@
 import { delay, voice } from '@livekit/agents';
 import type { CallUserdata } from '../../tools/callContext.js';
 import type { EmulatedCaller } from './caller.js';
+import { callWait } from './callWait.js';
 import type { CallWorld } from './callWorld.js';
 import { FAULT_NOTES } from './faults.js';
 import type { PacedAudioOutput } from './localAudio.js';
@@ -174,71 +175,58 @@ function agentDone(
   callOver: AbortSignal,
   opts: { quietIsEnough?: boolean } = {},
 ): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (callOver.aborted) return resolve();
-    let spoke = false;
-    let settle: NodeJS.Timeout | undefined;
-    const timeout = setTimeout(() => finish(new Error(`the agent did not finish a reply within ${TURN_TIMEOUT_MS / 1000} s`)), TURN_TIMEOUT_MS);
-    const onState = (ev: { newState: string; oldState?: string }) => {
-      if (opts.quietIsEnough && ev.newState === 'thinking' && ev.oldState === 'speaking') {
-        arm();
-      } else if (ev.newState === 'speaking' || ev.newState === 'thinking') {
-        spoke ||= ev.newState === 'speaking';
+  return callWait(
+    (done) => {
+      let spoke = s.agentState === 'speaking';
+      let settle: NodeJS.Timeout | undefined;
+      const arm = () => {
         if (settle) clearTimeout(settle);
         settle = undefined;
-      } else if (ev.newState === 'listening' && spoke) {
-        arm();
-      }
-    };
-    const arm = () => {
-      if (settle) clearTimeout(settle);
-      settle = undefined;
-      if (!opts.quietIsEnough && tools.open > 0) return;
-      settle = setTimeout(() => {
         if (!opts.quietIsEnough && tools.open > 0) return;
-        finish();
-      }, Math.max(SETTLE_MS, output.playoutEndsAt - Date.now() + 50));
-    };
-    // A turn still running a tool is not over, even if the agent went quiet ("please hold", "one
-    // moment"): a caller who heard that holds on. The check runs again when a turn finishes.
-    const offSettled = tools.onSettled(() => {
-      if (spoke && s.agentState === 'listening') arm();
-    });
-    const onCallOver = () => finish();
-    const finish = (err?: Error) => {
-      clearTimeout(timeout);
-      if (settle) clearTimeout(settle);
-      s.off(voice.AgentSessionEventTypes.AgentStateChanged, onState);
-      offSettled();
-      callOver.removeEventListener('abort', onCallOver);
-      if (err) reject(err);
-      else resolve();
-    };
-    s.on(voice.AgentSessionEventTypes.AgentStateChanged, onState);
-    callOver.addEventListener('abort', onCallOver, { once: true });
-    if (s.agentState === 'speaking') spoke = true;
-  });
+        settle = setTimeout(() => {
+          if (!opts.quietIsEnough && tools.open > 0) return;
+          done();
+        }, Math.max(SETTLE_MS, output.playoutEndsAt - Date.now() + 50));
+      };
+      const onState = (ev: { newState: string; oldState?: string }) => {
+        if (opts.quietIsEnough && ev.newState === 'thinking' && ev.oldState === 'speaking') {
+          arm();
+        } else if (ev.newState === 'speaking' || ev.newState === 'thinking') {
+          spoke ||= ev.newState === 'speaking';
+          if (settle) clearTimeout(settle);
+          settle = undefined;
+        } else if (ev.newState === 'listening' && spoke) {
+          arm();
+        }
+      };
+      // A turn still running a tool is not over, even if the agent went quiet ("please hold", "one
+      // moment"): a caller who heard that holds on. The check runs again when a turn finishes.
+      const offSettled = tools.onSettled(() => {
+        if (spoke && s.agentState === 'listening') arm();
+      });
+      s.on(voice.AgentSessionEventTypes.AgentStateChanged, onState);
+      return () => {
+        if (settle) clearTimeout(settle);
+        s.off(voice.AgentSessionEventTypes.AgentStateChanged, onState);
+        offSettled();
+      };
+    },
+    { timeoutMs: TURN_TIMEOUT_MS, timeoutError: () => new Error(`the agent did not finish a reply within ${TURN_TIMEOUT_MS / 1000} s`), until: callOver },
+  );
 }
 
 /** Resolves when the agent starts speaking, or once `callOver` aborts; rejects after 30 s. */
 function agentStartsSpeaking(s: Session, callOver: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (callOver.aborted) return resolve();
-    const timeout = setTimeout(() => finish(new Error('the agent never started speaking')), TURN_TIMEOUT_MS);
-    const onState = (ev: { newState: string }) => {
-      if (ev.newState === 'speaking') finish();
-    };
-    const onCallOver = () => finish();
-    const finish = (err?: Error) => {
-      clearTimeout(timeout);
-      s.off(voice.AgentSessionEventTypes.AgentStateChanged, onState);
-      callOver.removeEventListener('abort', onCallOver);
-      if (err) reject(err);
-      else resolve();
-    };
-    s.on(voice.AgentSessionEventTypes.AgentStateChanged, onState);
-    callOver.addEventListener('abort', onCallOver, { once: true });
-  });
+  return callWait(
+    (done) => {
+      const onState = (ev: { newState: string }) => {
+        if (ev.newState === 'speaking') done();
+      };
+      s.on(voice.AgentSessionEventTypes.AgentStateChanged, onState);
+      return () => s.off(voice.AgentSessionEventTypes.AgentStateChanged, onState);
+    },
+    { timeoutMs: TURN_TIMEOUT_MS, timeoutError: () => new Error('the agent never started speaking'), until: callOver },
+  );
 }
 
 /**
