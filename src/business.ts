@@ -3,15 +3,16 @@
  * with the name, time zone, opening hours, appointment rules and every line the agent says word
  * for word. Changing the business is editing that file, not the code.
  *
- * A leaf, like config (which loads the file through it): it imports only yaml and zod. The file is
+ * A leaf, like config (which loads the file through it): it imports only yaml, zod and yamlLocation. The file is
  * checked whole at start-up, and every problem names the file, the line and the field
  * (`business.yaml:12: hours.open: expected HH:mm`), because the person fixing it is editing that
  * file, not reading a zod path.
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { type Document, LineCounter, isMap, isScalar, isSeq, parseDocument } from 'yaml';
+import { type Document, LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
+import { type FieldPath, fieldName, lineOfPath, syntaxProblems } from './yamlLocation.js';
 
 /** The clinic template shipped at the package root (dist/src/ → ../../): the business when no other is given. */
 export const SHIPPED_BUSINESS_FILE = fileURLToPath(new URL('../../business.yaml', import.meta.url));
@@ -189,7 +190,7 @@ export function parseBusiness(text: string, file: string): Business {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
-    throw new BusinessFileError(doc.errors.map((e) => `${file}:${lineCounter.linePos(e.pos[0]).line}: ${e.message.split('\n')[0]}`));
+    throw new BusinessFileError(syntaxProblems(doc, lineCounter, file));
   }
   const parsed = BusinessFile.safeParse(doc.toJS());
   if (parsed.success) return parsed.data;
@@ -206,27 +207,6 @@ function message(issue: z.ZodIssue): string {
   return issue.message;
 }
 
-function located(file: string, doc: Document, lines: LineCounter, path: (string | number)[], what: string): string {
-  const field = path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('') || '(the file)';
-  return `${file}:${lineOf(doc, lines, path)}: ${field}: ${what}`;
-}
-
-/** The line of the deepest node of `path` the file has (a missing key: the line of the map it belongs in). */
-function lineOf(doc: Document, lines: LineCounter, path: (string | number)[]): number {
-  let node: unknown = doc.contents;
-  let offset = (node as { range?: [number] } | null)?.range?.[0] ?? 0;
-  for (const key of path) {
-    if (isMap(node)) {
-      const pair = node.items.find((p) => isScalar(p.key) && p.key.value === key);
-      if (!pair) break;
-      offset = (pair.key as { range?: [number] }).range?.[0] ?? offset;
-      node = pair.value;
-    } else if (isSeq(node) && typeof key === 'number') {
-      const item = node.items[key] as { range?: [number] } | undefined;
-      if (!item?.range) break;
-      offset = item.range[0];
-      node = item;
-    } else break;
-  }
-  return lines.linePos(offset).line;
+function located(file: string, doc: Document, lines: LineCounter, path: FieldPath, what: string): string {
+  return `${file}:${lineOfPath(doc, lines, path)}: ${fieldName(path) || '(the file)'}: ${what}`;
 }

@@ -18,7 +18,7 @@ describe('scenario files', () => {
     assert.throws(() => parseScenario(text, 'scenarios/bad.yaml'), (e: Error) => {
       assert.ok(e instanceof ScenarioError);
       assert.match(e.message, /^scenarios\/bad\.yaml:2: caller: must be E\.164/m);
-      assert.match(e.message, /scenarios\/bad\.yaml:6: steps\.0\.model\.0/m);
+      assert.match(e.message, /scenarios\/bad\.yaml:6: steps\[0\]\.model\[0\]: Unrecognized key\(s\) in object: 'argz'/m);
       return true;
     });
   });
@@ -27,12 +27,15 @@ describe('scenario files', () => {
     const text = ['name: f', 'steps:', '  - caller: hi', '  - fault: cartesia', 'expect:', '  outcome: error', ''].join('\n');
     assert.throws(
       () => parseScenario(text, 'scenarios/f.yaml'),
-      /scenarios\/f\.yaml:4: steps\.1\.fault: Invalid enum value\. Expected 'store' \| 'stt-drop' \| 'stt-down' \| 'tts', received 'cartesia'$/,
+      /scenarios\/f\.yaml:4: steps\[1\]\.fault: Invalid enum value\. Expected 'store' \| 'stt-drop' \| 'stt-down' \| 'tts', received 'cartesia'$/,
     );
   });
 
-  it('reports YAML syntax errors with line and column', () => {
-    assert.throws(() => parseScenario('name: x\nsteps: [\n', 'broken.yaml'), /broken\.yaml:\d+:\d+: /);
+  it('reports YAML syntax errors with line, column and the field whose value is broken', () => {
+    assert.throws(() => parseScenario('name: x\nsteps: [\n', 'broken.yaml'), /broken\.yaml:3:1: steps: Flow sequence in block collection must be sufficiently indented and end with a \]$/);
+    // An unclosed quote is found where the file ends; the field is the one it opened in.
+    const text = ['name: q', 'steps:', '  - caller: hi', '  - caller: "and then', 'expect:', '  outcome: completed', ''].join('\n');
+    assert.throws(() => parseScenario(text, 'q.yaml'), /q\.yaml:\d+:\d+: steps\[1\]\.caller: Missing closing "quote/);
   });
 
   it('an outbound scenario without a contact is refused', () => {

@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
+import { fieldName, lineOfPath, syntaxProblems } from '../yamlLocation.js';
 
 const e164 = z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be E.164, e.g. +15551234567');
 /** How a dialled number or a transfer destination answers (the LiveKit API emulator's outcomes). */
@@ -216,27 +217,13 @@ export class ScenarioError extends Error {
 
 export function parseScenario(text: string, file: string): Scenario {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter });
-  if (doc.errors.length > 0) {
-    const e = doc.errors[0]!;
-    const { line, col } = lineCounter.linePos(e.pos[0]);
-    throw new ScenarioError(`${file}:${line}:${col}: ${e.message.split('\n')[0]}`);
-  }
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  if (doc.errors.length > 0) throw new ScenarioError(syntaxProblems(doc, lineCounter, file, { column: true })[0]!);
   const parsed = Scenario.safeParse(doc.toJS());
   if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.flatMap(explainUnion).map((issue) => {
-    // Point at the deepest node of the path that exists in the file.
-    let line = 1;
-    for (let n = issue.path.length; n >= 0; n--) {
-      const node = doc.getIn(issue.path.slice(0, n), true) as { range?: [number, number, number] } | undefined;
-      if (node?.range) {
-        line = lineCounter.linePos(node.range[0]).line;
-        break;
-      }
-    }
-    const where = issue.path.length ? issue.path.join('.') : '(top level)';
-    return `${file}:${line}: ${where}: ${issue.message}`;
-  });
+  const problems = parsed.error.issues
+    .flatMap(explainUnion)
+    .map((issue) => `${file}:${lineOfPath(doc, lineCounter, issue.path)}: ${fieldName(issue.path) || '(top level)'}: ${issue.message}`);
   throw new ScenarioError(problems.join('\n'));
 }
 
