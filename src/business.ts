@@ -3,10 +3,10 @@
  * with the name, time zone, opening hours, appointment rules and every line the agent says word
  * for word. Changing the business is editing that file, not the code.
  *
- * A leaf, like config (which loads the file through it): it imports only yaml, zod and yamlLocation. The file is
- * checked whole at start-up, and every problem names the file, the line and the field
- * (`business.yaml:12: hours.open: expected HH:mm`), because the person fixing it is editing that
- * file, not reading a zod path.
+ * A leaf, like config (which loads the file through it): it imports only yaml, zod and
+ * yamlLocation. The file is checked whole at start-up, and every problem names the file, the line
+ * and the field (`business.yaml:12: hours.open: expected HH:mm`), because the person fixing it is
+ * editing that file, not reading a zod path.
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

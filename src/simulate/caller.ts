@@ -128,11 +128,8 @@ export class EmulatedCaller {
   /** A keypad tone from the agent's side arrives (what `publishDtmf` sends to a SIP caller). */
   receiveKey(key: string): void {
     this.keysHeard += key;
-    this.keyWaiters = this.keyWaiters.filter((w) => {
-      if (!this.keysHeard.includes(w.keys)) return true;
-      w.resolve();
-      return false;
-    });
+    // Each wait takes its own waiter off the list when it ends (callWait).
+    for (const w of [...this.keyWaiters]) if (this.keysHeard.includes(w.keys)) w.resolve();
   }
 
   /**

@@ -13,7 +13,7 @@ import { synthesizeSpeech } from '../../src/sandbox/speechSignal.js';
 import { RoomCaller } from '../../src/stack/roomCaller.js';
 import { SippCallee } from '../../src/stack/sippCallee.js';
 import type { LiveStack } from '../../src/stack/stack.js';
-import { KEY, agentSaid, finishedCall, heardOut, roomsGone, scriptCaller, scriptModel, speechSegments, startStack, store, utterances } from './helpers.js';
+import { KEY, agentSaid, finishedCall, heardOut, roomsGone, scriptCaller, scriptModel, segmentsText, speechSegments, startStack, store, utterances } from './helpers.js';
 
 let stack: LiveStack;
 
@@ -59,7 +59,7 @@ describe('the CLI against the real server', () => {
       const segments = speechSegments(heard.pcm, heard.sampleRate);
       assert.ok(segments.length >= 2, `the caller heard ${segments.length} stretches of speech: ${JSON.stringify(segments)}`);
       const last = utterances(segments).at(-1)!;
-      assert.ok(last.speechMs >= bye.audioMs - 200, `goodbye ${Math.round(bye.audioMs)} ms long, ${Math.round(last.speechMs)} ms heard: ${JSON.stringify(segments)}`);
+      assert.ok(last.speechMs >= bye.audioMs - 200, `goodbye ${Math.round(bye.audioMs)} ms long, ${Math.round(last.speechMs)} ms heard: ${segmentsText(segments)}`);
       const dg = stack.providers.deepgram.segmentsFor(KEY).filter((s) => (s.speechStartedAt ?? 0) >= since);
       assert.deepEqual(dg.map((s) => s.transcript).filter(Boolean), ['Just testing from a browser.']);
     } finally {

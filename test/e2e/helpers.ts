@@ -76,11 +76,10 @@ export interface Utterance {
   endMs: number;
   /** The speech heard, dropouts left out. */
   speechMs: number;
-  dropoutsMs: number[];
 }
 
 /**
- * The lines the phone heard, each as speech and dropouts. The segmenter splits on 300 ms of
+ * The lines the phone heard, each with its speech. The segmenter splits on 300 ms of
  * silence, so a line that reached the phone with a stall on the way (a loaded machine holding a
  * packet or two) comes out as several stretches: a line is every stretch up to a real pause.
  */
@@ -95,8 +94,12 @@ export function utterances(segments: SpeechSegment[]): Utterance[] {
     startMs: line[0]!.startMs,
     endMs: line.at(-1)!.endMs,
     speechMs: line.reduce((sum, x) => sum + x.endMs - x.startMs, 0),
-    dropoutsMs: line.slice(1).map((x, i) => Math.round(x.startMs - line[i]!.endMs)),
   }));
+}
+
+/** What the phone heard, for a failure message or a figure: `[[start, end], …]` in whole ms. */
+export function segmentsText(segments: SpeechSegment[]): string {
+  return JSON.stringify(segments.map((x) => [Math.round(x.startMs), Math.round(x.endMs)]));
 }
 
 export async function startPhone(stack: LiveStack, number: string, opts: { autoAnswer?: boolean; port?: number; mic?: Int16Array } = {}): Promise<BaresipPhone> {

@@ -15,11 +15,12 @@ import {
   roomsGone,
   scriptCaller,
   scriptModel,
+  segmentsText,
   speechSegments,
-  utterances,
   startPhone,
   startStack,
   store,
+  utterances,
   voice,
 } from './helpers.js';
 import type { LiveStack } from '../../src/stack/stack.js';
@@ -73,7 +74,7 @@ describe('inbound call on the real stack', () => {
       process.stderr.write(`${GREETING_NOTE}: ${Math.round(firstAudioMs)} ms after the phone's audio began; call lasted ${closed.at - established.at} ms\n`);
       assert.ok(firstAudioMs < 3000, `greeting began ${firstAudioMs} ms into the call`);
       const heardGoodbyeMs = utterances(segments).at(-1)!.speechMs;
-      process.stderr.write(`e2e figure: goodbye ${Math.round(bye.audioMs)} ms synthesised, ${Math.round(heardGoodbyeMs)} ms heard; segments ${JSON.stringify(segments.map((x) => [Math.round(x.startMs), Math.round(x.endMs)]))}\n`);
+      process.stderr.write(`e2e figure: goodbye ${Math.round(bye.audioMs)} ms synthesised, ${Math.round(heardGoodbyeMs)} ms heard; segments ${segmentsText(segments)}\n`);
       assert.ok(
         heardGoodbyeMs >= bye.audioMs - 200,
         `the goodbye is ${Math.round(bye.audioMs)} ms long, the phone heard ${Math.round(heardGoodbyeMs)} ms of it before the line closed`,

@@ -10,7 +10,7 @@ import { concatPcm, silence } from '../../src/sandbox/speechSignal.js';
 import { type ChatRequestRecord, contentText } from '../../src/sandbox/openaiEmulator.js';
 import { SippCallee, type SippOutcome } from '../../src/stack/sippCallee.js';
 import type { LiveStack } from '../../src/stack/stack.js';
-import { KEY, agentSaid, finishedCall, heardOut, roomsGone, scriptCaller, scriptModel, speechSegments, startPhone, startStack, utterances, voice } from './helpers.js';
+import { KEY, agentSaid, finishedCall, heardOut, roomsGone, scriptCaller, scriptModel, segmentsText, speechSegments, startPhone, startStack, utterances, voice } from './helpers.js';
 
 let stack: LiveStack;
 const CALLEE = '+12025550123';
@@ -127,7 +127,7 @@ describe('outbound calls on the real stack', () => {
       const message = await agentSaid(stack, 'with a message for Sam Ortiz', 5000, since);
       await machine.waitForEvent('CALL_CLOSED', 20_000);
       const heard = speechSegments(machine.heard().pcm, 8000);
-      const seen = JSON.stringify(heard.map((x) => [Math.round(x.startMs), Math.round(x.endMs)]));
+      const seen = segmentsText(heard);
       assert.ok(heard.length >= 1, 'the machine recorded no message');
       // The message was all the agent said: one line, after the greeting ended (nothing said over
       // it), and left in full.

@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { canMoveParticipants } from '../../src/livekit/serverFeatures.js';
 import { freePort } from '../../src/stack/processes.js';
 import type { LiveStack } from '../../src/stack/stack.js';
-import { KEY, agentSaid, dialAgent, finishedCall, heardOut, roomsGone, scriptCaller, scriptModel, sleep, speechSegments, startPhone, startStack, utterances, voice } from './helpers.js';
+import { KEY, agentSaid, dialAgent, finishedCall, heardOut, roomsGone, scriptCaller, scriptModel, segmentsText, sleep, speechSegments, startPhone, startStack, utterances, voice } from './helpers.js';
 
 let stack: LiveStack;
 /** Where the front desk's phone listens: an allow-listed SIP URI the caller's phone is referred to. */
@@ -72,7 +72,7 @@ describe('transfers on the real stack', () => {
       const firstLeg = phone.heard(0);
       const firstLegSegments = speechSegments(firstLeg.pcm, firstLeg.sampleRate);
       const heardHandoff = utterances(firstLegSegments).at(-1)!;
-      assert.ok(heardHandoff.speechMs >= handoff.audioMs - 200, `handoff ${Math.round(handoff.audioMs)} ms, heard ${Math.round(heardHandoff.speechMs)} ms: ${JSON.stringify(firstLegSegments)}`);
+      assert.ok(heardHandoff.speechMs >= handoff.audioMs - 200, `handoff ${Math.round(handoff.audioMs)} ms, heard ${Math.round(heardHandoff.speechMs)} ms: ${segmentsText(firstLegSegments)}`);
       // Nothing was dialled for the refused destination: LiveKit SIP was asked for one transfer only.
       const log = sipLog();
       assert.equal(log.match(/transfering SIP call/g)?.length, 1, 'LiveKit SIP saw one transfer request');
